@@ -1,0 +1,3 @@
+#include <glib.h>
+#include <gio/gio.h>
+#include <libqmi-glib.h>

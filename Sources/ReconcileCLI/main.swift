@@ -1,0 +1,1 @@
+print("reconcile: not wired yet")
