@@ -30,6 +30,8 @@ let package = Package(
         .testTarget(name: "SpecTests", dependencies: ["Spec"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler"]),
         .testTarget(name: "DriversTests", dependencies: ["Drivers", "ModemSimulator"], resources: [.copy("Fixtures")]),
+        // Runs discovery inside umockdev testbeds for DriversTests (LD_PRELOAD needs a fresh process).
+        .executableTarget(name: "DiscoveryProbe", dependencies: ["Drivers"], path: "Tests/DiscoveryProbe"),
         .testTarget(name: "ModemSimulatorTests", dependencies: ["ModemSimulator"]),
         .testTarget(name: "ReconcileCLITests", dependencies: ["ReconcileCLI"]),
     ],
