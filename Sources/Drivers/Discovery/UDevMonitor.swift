@@ -4,14 +4,17 @@ import Glibc
 import Reconciler
 
 /// Wakes the loop on USB hot-plug: a udev netlink monitor on the subsystems a modem is made of
-/// (`usb`, `usbmisc`, `net`, `tty`). Events are only triggers, so they are not decoded; every
-/// event that arrives within `window` of the first one folds into a single wake-up, which turns a
-/// 30-modem power-up (hundreds of uevents) into one or a few passes.
+/// (`usb`, `usbmisc`, `net`, `tty`). Events are only triggers, so they are not decoded. A burst
+/// folds into one wake-up that goes out once the bus has been quiet for `quietPeriod` — a modem
+/// alone emits a dozen uevents, and 30 powering up emit hundreds over a few seconds — but never
+/// later than `maxDelay` after the burst began, so a flapping device cannot starve the loop.
 public struct UDevMonitor: HardwareEvents {
-    public let window: Duration
+    public let quietPeriod: Duration
+    public let maxDelay: Duration
 
-    public init(window: Duration = .milliseconds(300)) {
-        self.window = window
+    public init(quietPeriod: Duration = .milliseconds(300), maxDelay: Duration = .seconds(3)) {
+        self.quietPeriod = quietPeriod
+        self.maxDelay = maxDelay
     }
 
     /// Subscribes before returning, so that no event after the call is missed. The watch runs on
@@ -20,8 +23,8 @@ public struct UDevMonitor: HardwareEvents {
         let watch = try MonitorWatch()
         let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         continuation.onTermination = { _ in watch.stop() }
-        let window = window
-        let thread = Thread { watch.run(window: window, wake: continuation) }
+        let timing = (quietPeriod, maxDelay)
+        let thread = Thread { watch.run(quietPeriod: timing.0, maxDelay: timing.1, wake: continuation) }
         thread.name = "udev-monitor"
         thread.start()
         return stream
@@ -71,29 +74,32 @@ private final class MonitorWatch: @unchecked Sendable {
         _ = write(stopSignal.write, &byte, 1)
     }
 
-    /// Polls until stopped. A window opens at the first event; when it closes, one wake-up goes
-    /// out, however many events came in it. A socket error ends the stream (the loop then falls
-    /// back to its timer).
-    func run(window: Duration, wake: AsyncStream<Void>.Continuation) {
+    /// Polls until stopped, sending one wake-up per burst. A socket error ends the stream (the
+    /// loop then falls back to its timer).
+    func run(quietPeriod: Duration, maxDelay: Duration, wake: AsyncStream<Void>.Continuation) {
         defer { wake.finish() }
         let clock = ContinuousClock()
-        var windowEnd: ContinuousClock.Instant?
+        var burst: (began: ContinuousClock.Instant, last: ContinuousClock.Instant)?
         var fds = [pollfd(fd: udev_monitor_get_fd(monitor), events: Int16(POLLIN), revents: 0),
                    pollfd(fd: stopSignal.read, events: Int16(POLLIN), revents: 0)]
+        func deadline() -> ContinuousClock.Instant? {
+            burst.map { min($0.last.advanced(by: quietPeriod), $0.began.advanced(by: maxDelay)) }
+        }
         while true {
-            let ready = poll(&fds, nfds_t(fds.count), windowEnd.map { Self.milliseconds(until: $0, clock) } ?? -1)
+            let ready = poll(&fds, nfds_t(fds.count), deadline().map { Self.milliseconds(until: $0, clock) } ?? -1)
             if ready < 0 && errno != EINTR { return }
             if fds[1].revents != 0 { return }
             let events = fds[0].revents
             if events & Int16(POLLIN) != 0 {
                 drain()
-                windowEnd = windowEnd ?? clock.now.advanced(by: window)
+                let now = clock.now
+                burst = (burst?.began ?? now, now)
             } else if events != 0 {
                 return
             }
-            if let end = windowEnd, clock.now >= end {
+            if let due = deadline(), clock.now >= due {
                 wake.yield()
-                windowEnd = nil
+                burst = nil
             }
         }
     }
