@@ -24,6 +24,7 @@ let package = Package(
         .executableTarget(name: "ReconcileCLI", dependencies: [
             "Drivers", "ModemSimulator",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "ReconcileBenchmark", dependencies: ["Reconciler"]),
