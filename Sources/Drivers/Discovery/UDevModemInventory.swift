@@ -33,7 +33,7 @@ public struct UDevModemInventory: ModemInventory {
             let device = UDevDevice(handle: handle)
             guard let usbDevice = device.ancestor(subsystem: "usb", devtype: "usb_device"),
                   let usbPath = usbDevice.syspath else { continue }
-            devices[usbPath, default: USBDeviceParts(usbDevice)].collect(device)
+            devices[usbPath, default: USBDeviceParts(usbDevice, path: usbPath)].collect(device)
         }
         return devices.values.compactMap(\.modem).sorted { naturallyPrecedes($0.portPath, $1.portPath) }
     }
@@ -54,9 +54,9 @@ private struct USBDeviceParts {
     var interfaces: [String: (name: String, rawIP: Bool)] = [:]
     var serialPorts: [String] = []
 
-    init(_ usbDevice: UDevDevice) {
-        usbPath = usbDevice.syspath ?? ""
-        portPath = usbDevice.sysname ?? ""
+    init(_ usbDevice: UDevDevice, path: String) {
+        usbPath = path
+        portPath = usbDevice.sysname ?? URL(filePath: path).lastPathComponent
         vendorID = usbDevice.attribute("idVendor")?.lowercased() ?? ""
         productID = usbDevice.attribute("idProduct")?.lowercased() ?? ""
         manufacturer = usbDevice.attribute("manufacturer")

@@ -5,7 +5,7 @@ import Testing
 /// watches, and each wake-up is followed by a fresh enumeration.
 @Suite(.enabled(if: UMockdevLab.runnable, "umockdev or python3-gi is missing; CI (CI=true) fails instead of skipping"))
 struct HotPlugTests {
-    static let quietPeriod = Duration.milliseconds(200)
+    static let quietPeriod = Duration.milliseconds(500)
 
     @Test("plugging wakes the monitor, and so does pulling a modem and its interface appearing late")
     func plugAndPull() async throws {

@@ -45,7 +45,7 @@ final class LineCollectingProcess: @unchecked Sendable {
     }
 
     /// Polls the collected lines until `found` picks a result, or fails after `timeout`.
-    func waitFor<T>(_ what: String, timeout: Duration = .seconds(10), _ found: ([String]) throws -> T?) async throws -> T {
+    func waitFor<T>(_ what: String, timeout: Duration = .seconds(20), _ found: ([String]) throws -> T?) async throws -> T {
         let deadline = ContinuousClock.now.advanced(by: timeout)
         while true {
             if let result = try found(output) { return result }
@@ -54,9 +54,14 @@ final class LineCollectingProcess: @unchecked Sendable {
         }
     }
 
-    /// Closes stdin (the testbed controller exits on it) and ends the process.
-    func stop() {
+    /// Closes stdin, gives the process `grace` to exit on it (the testbed controller then deletes
+    /// its directory), and terminates it otherwise.
+    func stop(grace: Duration = .zero) {
         try? input.fileHandleForWriting.close()
+        let deadline = ContinuousClock.now.advanced(by: grace)
+        while process.isRunning && ContinuousClock.now < deadline {
+            usleep(5_000)
+        }
         if process.isRunning { process.terminate() }
         process.waitUntilExit()
     }
@@ -110,7 +115,7 @@ final class LiveTestbed: @unchecked Sendable {
     }
 
     func close() {
-        controller.stop()
+        controller.stop(grace: .seconds(2))
     }
 }
 
