@@ -2,7 +2,7 @@ import Glibc
 import Reconciler
 
 /// Why the USB bus could not be looked at or watched.
-public enum DiscoveryError: OperatorFacingError, Equatable {
+public enum DiscoveryError: OperatorFacingError, Equatable, CustomStringConvertible {
     /// libudev could not be initialised (no /sys, or out of memory).
     case udevUnavailable
     /// Scanning the udev device list failed; `errno` says why.
@@ -28,6 +28,8 @@ public enum DiscoveryError: OperatorFacingError, Equatable {
             "cannot watch USB hot-plug (\(step)): \(Self.describe(code)); modems are then only seen on the next timed pass"
         }
     }
+
+    public var description: String { message }
 
     private static func describe(_ code: Int32) -> String {
         String(cString: strerror(code))

@@ -87,7 +87,10 @@ private final class MonitorWatch: @unchecked Sendable {
         }
         while true {
             let ready = poll(&fds, nfds_t(fds.count), deadline().map { Self.milliseconds(until: $0, clock) } ?? -1)
-            if ready < 0 && errno != EINTR { return }
+            if ready < 0 {
+                if errno == EINTR { continue }
+                return
+            }
             if fds[1].revents != 0 { return }
             let events = fds[0].revents
             if events & Int16(POLLIN) != 0 {
