@@ -33,21 +33,23 @@ struct Discover: AsyncParsableCommand {
 
     func run() async throws {
         let modems = try await UDevModemInventory().pluggedModems()
-        let known = try knownSerials()
-        let found = modems.map { DiscoveredModem(modem: $0, inFarmFile: $0.usbSerial.map { known.contains($0) }) }
-        switch output {
-        case .table: print(Self.table(found), terminator: "")
-        case .json: print(try Self.json(found))
-        }
-        let unknown = found.filter { $0.inFarmFile != true }
-        if snippet && !unknown.isEmpty {
-            print(Self.snippet(unknown.map(\.modem)), terminator: "")
-        }
+        print(try Self.report(modems, known: Self.knownSerials(file: file), output: output, snippet: snippet), terminator: "")
     }
 
-    /// Serials listed under `modems:`. Read loosely on purpose: `reconcile validate` judges the file,
-    /// discover only needs to know which modems are in it.
-    private func knownSerials() throws -> Set<String> {
+    /// Everything `discover` prints for these modems, given the serials farm.yaml lists.
+    static func report(_ modems: [PluggedModem], known: Set<String>, output: OutputFormat, snippet: Bool) throws -> String {
+        let found = modems.map { DiscoveredModem(modem: $0, inFarmFile: $0.usbSerial.map(known.contains)) }
+        let listing = switch output {
+        case .table: table(found)
+        case .json: try json(found) + "\n"
+        }
+        let unknown = found.filter { $0.inFarmFile != true }.map(\.modem)
+        return listing + (snippet && !unknown.isEmpty ? Self.snippet(unknown) : "")
+    }
+
+    /// Serials listed under `modems:` in `file` (default `farm.yaml`, which may be missing). Read
+    /// loosely on purpose: `reconcile validate` judges the file, discover only needs its serials.
+    static func knownSerials(file: String?) throws -> Set<String> {
         let path = file ?? "farm.yaml"
         guard let data = FileManager.default.contents(atPath: path) else {
             if file != nil { throw DiscoverError.unreadable(path, "cannot read the file") }
