@@ -75,7 +75,7 @@ enum UMockdevLab {
         let errorData = ErrorCollector(errors.fileHandleForReading)
         let outputData = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: outputData, as: UTF8.self), errorData.text)
+        return (process.terminationStatus, String(decoding: outputData, as: UTF8.self), errorData.completeText)
     }
 }
 
@@ -97,14 +97,25 @@ enum LabError: Error, CustomStringConvertible {
 final class ErrorCollector: @unchecked Sendable {
     private let lock = NSLock()
     private var data = Data()
+    private let ended = DispatchSemaphore(value: 0)
 
     init(_ handle: FileHandle) {
         handle.readabilityHandler = { [self] handle in
             let chunk = handle.availableData
-            if chunk.isEmpty { handle.readabilityHandler = nil }
             lock.withLock { data.append(chunk) }
+            if chunk.isEmpty {
+                handle.readabilityHandler = nil
+                ended.signal()
+            }
         }
     }
 
+    /// What was read so far.
     var text: String { lock.withLock { String(decoding: data, as: UTF8.self) } }
+
+    /// Everything, once the child closed stderr (or after a second, for a stuck grandchild).
+    var completeText: String {
+        _ = ended.wait(timeout: .now() + 1)
+        return text
+    }
 }
