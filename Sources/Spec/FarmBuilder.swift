@@ -95,10 +95,18 @@ struct FarmBuilder {
         guard settings.timeout < settings.interval else {
             let culprit = health?["timeout"] ?? health?["interval"]
             sink.error(culprit?.location ?? .start, culprit?.path ?? "health",
-                       "health.timeout (\(settings.timeout)) must be shorter than health.interval (\(settings.interval))")
+                       "health.timeout (\(Self.text(settings.timeout))) must be shorter than health.interval (\(Self.text(settings.interval)))")
             return nil
         }
         return settings
+    }
+
+    /// A duration the way farm.yaml writes it: `90s`, `10m`, `2h`.
+    static func text(_ duration: Duration) -> String {
+        let seconds = duration.components.seconds
+        if seconds % 3600 == 0 { return "\(seconds / 3600)h" }
+        if seconds % 60 == 0 { return "\(seconds / 60)m" }
+        return "\(seconds)s"
     }
 
     private static func rotation(_ value: CheckedValue?) -> Rotation {

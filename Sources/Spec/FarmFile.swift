@@ -7,7 +7,8 @@ public enum FarmFile {
     public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> FarmLoadResult {
         var sink = DiagnosticSink(file: path)
         guard FileManager.default.fileExists(atPath: path) else {
-            sink.error(.start, "", "no such file; name another farm file with --file PATH")
+            let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+            sink.error(.start, "", "no such file (\(absolute)); name another farm file with --file PATH")
             return FarmLoadResult(spec: nil, diagnostics: sink.sorted, source: "")
         }
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -61,7 +62,7 @@ public enum FarmFile {
         case .duplicatedKeysInMapping(let duplicates, let context):
             let keys = duplicates.map { "'\($0)'" }.joined(separator: ", ")
             sink.error(Location(line: max(context.mark.line, 1), column: max(context.mark.column, 1)), "",
-                       "key \(keys) appears more than once in the same mapping; keep one")
+                       "key \(keys) is given more than once in this mapping (first here); keep one")
         default:
             sink.error(.start, "", "cannot read the YAML: \(error)")
         }

@@ -75,7 +75,11 @@ enum TextFormat: Sendable, CaseIterable {
 
     /// Parses `text`, or says what is wrong with it. The message of a secret format never quotes it.
     func parse(_ text: String) -> Result<Scalar, FormatProblem> {
-        let shown = isSecret ? "the value" : "'\(text)'"
+        let shown = switch self {
+        case .cryptHash: "the hash"
+        case .secretText: "the value"
+        default: "'\(text)'"
+        }
         if let pattern, !Self.matches(text, pattern) {
             return .failure(FormatProblem("\(shown) is not \(expectation)" + suggestion(for: text)))
         }
@@ -115,14 +119,11 @@ enum TextFormat: Sendable, CaseIterable {
         }
     }
 
+    /// "did you mean 'm01'?" when only the case is wrong.
     private func suggestion(for text: String) -> String {
-        if isSecret { return "" }
         let lowered = text.lowercased()
-        if lowered != text, case .success = parse(lowered) { return "; did you mean '\(lowered)'?" }
-        switch self {
-        case .duration, .bandwidth, .portRange, .timeOfDay: return "; expected \(expectation)"
-        default: return ""
-        }
+        guard !isSecret, lowered != text, case .success = parse(lowered) else { return "" }
+        return "; did you mean '\(lowered)'?"
     }
 
     static func matches(_ text: String, _ pattern: String) -> Bool {
