@@ -104,9 +104,14 @@ struct StructureChecker {
         }
         var fields: [String: CheckedValue] = [:]
         for (keyNode, valueNode) in mapping {
-            guard let name = keyName(keyNode, path) else { continue }
+            guard let name = keyName(keyNode, path, secret: secret) else { continue }
             guard let key = keys.first(where: { $0.name == name }) else {
-                sink.error(keyNode.location, KeyPath.child(path, name), KeySuggestion.unknownKey(name, among: keys))
+                if secret {
+                    let expected = keys.map(\.name).joined(separator: ", ")
+                    sink.error(keyNode.location, path, "unknown key (not shown: it may hold a secret); expected one of: \(expected)")
+                } else {
+                    sink.error(keyNode.location, KeyPath.child(path, name), KeySuggestion.unknownKey(name, among: keys))
+                }
                 continue
             }
             if let value = check(valueNode, as: key.type, path: KeyPath.child(path, name), secret: secret) {
@@ -141,7 +146,7 @@ struct StructureChecker {
         }
         var fields: [String: CheckedValue] = [:]
         for (keyNode, valueNode) in mapping {
-            guard let name = keyName(keyNode, path) else { continue }
+            guard let name = keyName(keyNode, path, secret: secret) else { continue }
             if case .failure(let problem) = names.parse(name) {
                 sink.error(keyNode.location, KeyPath.child(path, name), problem.message)
                 continue
@@ -153,9 +158,9 @@ struct StructureChecker {
         return CheckedValue(location: node.location, path: path, kind: .mapping(fields))
     }
 
-    private mutating func keyName(_ keyNode: Node, _ path: String) -> String? {
+    private mutating func keyName(_ keyNode: Node, _ path: String, secret: Bool) -> String? {
         guard case .scalar(let scalar) = keyNode, keyNode.tagName == .str || keyNode.tagName == .bool else {
-            sink.error(keyNode.location, path, "keys must be names, found \(Self.describe(keyNode, secret: false))")
+            sink.error(keyNode.location, path, "keys must be names, found \(Self.describe(keyNode, secret: secret))")
             return nil
         }
         return scalar.string

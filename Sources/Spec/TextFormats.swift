@@ -94,7 +94,7 @@ enum TextFormat: Sendable, CaseIterable {
             return .success(.text(text))
         case .ipAddress:
             guard IPAddress(text) != nil else {
-                return .failure(FormatProblem("\(shown) is not an IP address (3proxy would silently listen on 0.0.0.0 instead); expected \(expectation)"))
+                return .failure(FormatProblem("\(shown) is not \(expectation) (host and interface names are not allowed here)"))
             }
             return .success(.text(text))
         case .cidr: return CIDR.parse(text).map(Scalar.cidr)
