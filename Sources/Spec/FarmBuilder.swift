@@ -12,7 +12,9 @@ struct FarmBuilder {
             uidBase: root["routing"]?["uidBase"]?.integer ?? RoutingSettings().uidBase)
         let portRange = root["ports"]?["range"]?.portRange ?? Self.defaultPortRange
         let users = buildUsers(root["users"])
-        let userNames = Set(users.map(\.name))
+        // Every well-named user counts as defined, even one whose password is wrong: that is
+        // reported once, not again at every reference.
+        let userNames = Set((root["users"]?.fields ?? [:]).keys)
         let defaults = root["defaults"] ?? .emptyMapping(path: "defaults")
         secrets.check(defaults["pin"], as: .pin, into: &sink)
         checkReferences(defaults["proxy"]?["users"], userNames)

@@ -151,7 +151,8 @@ struct StructureChecker {
                 sink.error(keyNode.location, KeyPath.child(path, name), problem.message)
                 continue
             }
-            if let value = check(valueNode, as: values, path: KeyPath.child(path, name), secret: secret) {
+            if var value = check(valueNode, as: values, path: KeyPath.child(path, name), secret: secret) {
+                value.location = keyNode.location
                 fields[name] = value
             }
         }
