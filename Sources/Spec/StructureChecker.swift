@@ -57,6 +57,7 @@ struct StructureChecker {
             return typeError(node, .integer(range), path, secret: secret)
         }
         guard range.contains(value) else {
+            // Only `version` allows a single value.
             let message = range.count == 1
                 ? "\(value) is not supported; this reconciler reads version \(range.lowerBound)"
                 : "\(value) is outside \(range.lowerBound)-\(range.upperBound)"
