@@ -28,7 +28,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "ReconcileBenchmark", dependencies: ["Reconciler"]),
-        .testTarget(name: "SpecTests", dependencies: ["Spec"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "SpecTests", dependencies: ["Spec", .product(name: "Yams", package: "Yams")], resources: [.copy("Fixtures")]),
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler"]),
         .testTarget(name: "DriversTests", dependencies: ["Drivers", "ModemSimulator"], resources: [.copy("Fixtures")]),
         // Runs discovery inside umockdev testbeds for DriversTests (LD_PRELOAD needs a fresh process).
