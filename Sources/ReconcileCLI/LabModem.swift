@@ -41,7 +41,7 @@ struct LabModem: AsyncParsableCommand {
         let modem = SimulatedModem(configuration)
         let terminal = try modem.start(linkingAt: device)
         print("modem \(imei) serving at \(device) (\(terminal)), pool \(configuration.addressPool)")
-        fflush(stdout)
+        fflush(nil)
         let signal = await Self.waitForTermination()
         modem.stop()
         print("modem \(imei) stopped (\(signal == SIGINT ? "SIGINT" : "SIGTERM"))")
