@@ -75,6 +75,7 @@ extension SimulatedModem {
         /// Every service request (not CTL) fails with this QMI protocol error code.
         case errorReplies(QMIErrorCode)
         /// The pseudo-terminal is closed and its link removed: the modem vanished from the bus.
+        /// A descriptor passed to `serve(fd:)` belongs to the caller: it is only left unanswered.
         case gone
     }
 

@@ -81,6 +81,7 @@ public struct ModemSnapshot: Sendable, Equatable {
     public var sessions: [DataSession]
     /// The address of the current attach (what the next connect gets), nil after low-power.
     public var currentAddress: IPv4Address?
+    /// The most recent requests (at least the last 1024), oldest first.
     public var requests: [ReceivedRequest]
 }
 

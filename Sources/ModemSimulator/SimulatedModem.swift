@@ -111,12 +111,10 @@ public final class SimulatedModem: Sendable {
             case .gone:
                 return nil
             case .noAnswer(let includingControl) where includingControl || request.service != QMIService.ctl.rawValue:
-                core.state.requests.append(ReceivedRequest(service: request.service, clientID: request.clientID,
-                                                           messageID: request.messageID))
+                core.state.record(request)
                 return nil
             case .errorReplies(let code) where request.service != QMIService.ctl.rawValue:
-                core.state.requests.append(ReceivedRequest(service: request.service, clientID: request.clientID,
-                                                           messageID: request.messageID))
+                core.state.record(request)
                 return QMUX.encode(core.state.response(to: request, .failure(code)))
             default:
                 return QMUX.encode(core.state.respond(to: request))

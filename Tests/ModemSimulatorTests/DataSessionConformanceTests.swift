@@ -162,6 +162,8 @@ struct DataSessionConformanceTests {
         for service in ["ctl", "wds", "dms", "nas", "uim", "wda"] {
             #expect(output.contains("\t\(service) ("), "\(service) missing in:\n\(output)")
         }
+        let opened = try await modem.qmicli("--device-open-version-info", "--dms-get-ids")
+        #expect(opened.contains("IMEI: '359072060000001'"))
     }
 
     @Test func unsupportedRequestIsAnsweredWithAnError() async throws {
