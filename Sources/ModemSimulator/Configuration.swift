@@ -1,6 +1,7 @@
 /// What a simulated modem is: identity, SIM, network and the address pool it hands out.
 extension SimulatedModem {
-    public struct Configuration: Sendable, Equatable {
+    /// Printing a configuration never shows the PIN or the APN password.
+    public struct Configuration: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
         public var imei: String
         /// The SIM PIN; nil means the SIM has PIN checking disabled and is ready at power-on.
         public var pin: String?
@@ -15,6 +16,8 @@ extension SimulatedModem {
         public var mtu: UInt32
         /// When set, Start Network with another APN fails like a carrier rejecting an unknown APN.
         public var requiredAPN: String?
+        /// When set, Start Network must carry these credentials or fails with an authentication error.
+        public var requiredCredentials: Credentials?
         public var operatorName: String
         public var mcc: UInt16
         public var mnc: UInt16
@@ -36,6 +39,7 @@ extension SimulatedModem {
             dns: [IPv4Address] = [IPv4Address(198, 51, 100, 53), IPv4Address(198, 51, 100, 54)],
             mtu: UInt32 = 1500,
             requiredAPN: String? = nil,
+            requiredCredentials: Credentials? = nil,
             operatorName: String = "ProxyFarm Sim",
             mcc: UInt16 = 1,
             mnc: UInt16 = 1,
@@ -55,6 +59,7 @@ extension SimulatedModem {
             self.dns = dns
             self.mtu = mtu
             self.requiredAPN = requiredAPN
+            self.requiredCredentials = requiredCredentials
             self.operatorName = operatorName
             self.mcc = mcc
             self.mnc = mnc
@@ -65,6 +70,13 @@ extension SimulatedModem {
             self.revision = revision
             self.maxClientsPerService = maxClientsPerService
         }
+
+        public var description: String {
+            let sim = pukLocked ? "PUK-locked SIM" : pin == nil ? "SIM without PIN" : "SIM with PIN"
+            return "modem \(imei), \(sim), pool \(addressPool)\(stickyIP ? " (sticky)" : ""), \(radioTechnology)"
+        }
+
+        public var debugDescription: String { description }
     }
 
     /// What goes wrong on purpose, switchable while the modem serves.
@@ -77,6 +89,20 @@ extension SimulatedModem {
         /// The pseudo-terminal is closed and its link removed: the modem vanished from the bus.
         /// A descriptor passed to `serve(fd:)` belongs to the caller: it is only left unanswered.
         case gone
+    }
+
+    /// APN user name and password; the password never appears in descriptions.
+    public struct Credentials: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
+        public var username: String
+        public var password: String
+
+        public init(username: String, password: String) {
+            self.username = username
+            self.password = password
+        }
+
+        public var description: String { "\(username):<redacted>" }
+        public var debugDescription: String { description }
     }
 
     public enum RadioTechnology: String, Sendable, Equatable, CaseIterable {

@@ -60,6 +60,10 @@ public struct DataSession: Sendable, Equatable {
     public var clientID: UInt8
     public var packetDataHandle: UInt32
     public var apn: String
+    /// The APN user name the client sent, if any (the password is never kept).
+    public var username: String?
+    /// The authentication the client asked for, as QmiWdsAuthentication bits (1 PAP, 2 CHAP).
+    public var authentication: UInt8?
     public var address: IPv4Address
 }
 
@@ -75,6 +79,7 @@ public struct ModemSnapshot: Sendable, Equatable {
     public var sim: SIMStatus
     public var operatingMode: OperatingMode
     public var isRegistered: Bool
+    public var hasCoverage: Bool
     public var linkLayer: LinkLayerProtocol
     /// Allocated client ids per service.
     public var clients: [QMIService: [UInt8]]
@@ -110,6 +115,7 @@ struct ModemState {
     var attachAddress: IPv4Address?
     var lastAddress: IPv4Address?
     var signal: SimulatedModem.SignalValues
+    var hasCoverage = true
     var fault: SimulatedModem.Fault?
     var requests: [ReceivedRequest] = []
 
@@ -126,7 +132,9 @@ struct ModemState {
     }
 
     var isSIMReady: Bool { simLock == .disabled || simLock == .unlocked }
-    var isRegistered: Bool { operatingMode == .online && isSIMReady }
+    /// Whether the modem would look for a network: online with a usable SIM.
+    var isSearching: Bool { operatingMode == .online && isSIMReady }
+    var isRegistered: Bool { isSearching && hasCoverage }
 
     var simStatus: SIMStatus {
         switch simLock {
@@ -178,6 +186,7 @@ struct ModemState {
             sim: simStatus,
             operatingMode: operatingMode,
             isRegistered: isRegistered,
+            hasCoverage: hasCoverage,
             linkLayer: linkLayer,
             clients: clients.mapValues { $0.sorted() },
             sessions: sessions.values.sorted { $0.clientID < $1.clientID },

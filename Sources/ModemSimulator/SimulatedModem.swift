@@ -86,6 +86,15 @@ public final class SimulatedModem: Sendable {
         core.withLock { $0.state.signal = signal }
     }
 
+    /// Takes the carrier's network away (the modem keeps searching and every session drops) or
+    /// gives it back; registration follows on the next request.
+    public func setCoverage(_ available: Bool) {
+        core.withLock { core in
+            core.state.hasCoverage = available
+            if !available { core.state.detach() }
+        }
+    }
+
     public func snapshot() -> ModemSnapshot {
         core.withLock { $0.state.snapshot() }
     }

@@ -93,6 +93,36 @@ struct DataSessionConformanceTests {
         _ = try await modem.qmicli("--wds-start-network=apn=internet.op,ip-type=4")
     }
 
+    @Test func credentialsAreCheckedAndTheSessionRemembersWhatWasSent() async throws {
+        let credentials = SimulatedModem.Credentials(username: "farm", password: "s3cret-apn")
+        let modem = try LinkedModem(.init(requiredCredentials: credentials))
+        defer { modem.close() }
+        let wrong = try await modem.qmicliFailing("--wds-start-network=apn=internet,auth=CHAP,username=farm,password=nope")
+        #expect(wrong.contains("verbose call end reason (6,29)"))
+        _ = try await modem.qmicli("--wds-start-network=apn=internet,auth=CHAP,username=farm,password=s3cret-apn",
+                                   "--client-no-release-cid")
+        let session = try #require(modem.modem.snapshot().sessions.first)
+        #expect(session.apn == "internet")
+        #expect(session.username == "farm")
+        #expect(session.authentication == 2)
+        #expect(!"\(modem.modem.snapshot())".contains("s3cret-apn"))
+        #expect(!"\(modem.modem.configuration)".contains("s3cret-apn"))
+        #expect(!String(reflecting: modem.modem.configuration).contains("s3cret-apn"))
+    }
+
+    @Test func lostCoverageDropsSessionsAndRegistration() async throws {
+        let modem = try LinkedModem()
+        defer { modem.close() }
+        _ = try await Self.connect(modem)
+        modem.modem.setCoverage(false)
+        #expect(modem.modem.snapshot().sessions.isEmpty)
+        let searching = try await modem.qmicli("--nas-get-serving-system")
+        #expect(searching.contains("Registration state: 'not-registered-searching'"))
+        #expect(try await modem.qmicliFailing("--wds-start-network=apn=internet").contains("generic-no-service"))
+        modem.modem.setCoverage(true)
+        #expect(try await modem.qmicli("--nas-get-serving-system").contains("Registration state: 'registered'"))
+    }
+
     @Test func ipv6IsRefused() async throws {
         let modem = try LinkedModem()
         defer { modem.close() }

@@ -60,6 +60,8 @@ struct IdentityAndSIMConformanceTests {
         #expect(ready.contains("PIN1 state: 'enabled-verified'"))
         #expect(ready.contains("PIN1 retries: '3'"))
         #expect(modem.modem.snapshot().sim == .ready)
+        #expect(!"\(modem.modem.configuration)".contains("1234"))
+        #expect(!String(reflecting: modem.modem.configuration).contains("1234"))
     }
 
     @Test func threeWrongPINsLockToPUK() async throws {
