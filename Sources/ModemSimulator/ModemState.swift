@@ -39,8 +39,6 @@ public enum OperatingMode: UInt8, Sendable, Equatable {
     case reset = 4
     case persistentLowPower = 6
     case modeOnlyLowPower = 7
-
-    var isLowPower: Bool { self != .online }
 }
 
 /// WDA link layer protocol (QmiWdaLinkLayerProtocol values).

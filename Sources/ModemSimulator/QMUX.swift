@@ -76,8 +76,8 @@ enum QMUX {
                           messageID: messageID, tlvs: tlvs)
     }
 
-    /// Encodes a response (`isIndication` false) or an indication from the modem.
-    static func encode(_ message: QMIMessage, isIndication: Bool = false) -> [UInt8] {
+    /// Encodes a response from the modem.
+    static func encode(_ message: QMIMessage) -> [UInt8] {
         var body: [UInt8] = []
         for tlv in message.tlvs {
             body.append(tlv.type)
@@ -86,10 +86,10 @@ enum QMUX {
         }
         var sdu: [UInt8] = []
         if message.service == controlService {
-            sdu.append(isIndication ? 0x02 : 0x01)
+            sdu.append(0x01)
             sdu.append(UInt8(truncatingIfNeeded: message.transactionID))
         } else {
-            sdu.append(isIndication ? 0x04 : 0x02)
+            sdu.append(0x02)
             sdu.appendLE(message.transactionID)
         }
         sdu.appendLE(message.messageID)

@@ -34,20 +34,20 @@ public final class SimulatedModem: Sendable {
     @discardableResult
     public func start(linkingAt path: String? = nil) throws(SimulatorError) -> String {
         let terminal = try PseudoTerminal.open()
+        do {
+            try begin(ServingSession.Device(fd: terminal.master, ownedTerminal: terminal, linkPath: path))
+        } catch {
+            terminal.close()
+            throw error
+        }
+        // Linked only once serving, so a refused start never touches another modem's link.
         if let path {
             do {
                 try DeviceLink.create(at: path, to: terminal.slavePath)
             } catch {
-                terminal.close()
+                stop()
                 throw error
             }
-        }
-        do {
-            try begin(ServingSession.Device(fd: terminal.master, ownedTerminal: terminal, linkPath: path))
-        } catch {
-            if let path { DeviceLink.remove(at: path, ifPointingTo: terminal.slavePath) }
-            terminal.close()
-            throw error
         }
         return terminal.slavePath
     }
@@ -64,10 +64,7 @@ public final class SimulatedModem: Sendable {
 
     /// Stops serving, closes the pty it created and removes its link. Idempotent.
     public func stop() {
-        let session = core.withLock { core in
-            let session = core.session.take()
-            return session
-        }
+        let session = core.withLock { $0.session.take() }
         session?.end()
     }
 
@@ -99,18 +96,19 @@ public final class SimulatedModem: Sendable {
         core.withLock { $0.state.snapshot() }
     }
 
+    /// Launches under the lock so two concurrent starts cannot both serve; the new thread only
+    /// takes the lock once a request arrives.
     private func begin(_ device: ServingSession.Device) throws(SimulatorError) {
-        let alreadyServing = core.withLock { core in
-            guard core.session == nil else { return true }
+        try core.withLock { (core: inout Core) throws(SimulatorError) in
+            guard core.session == nil else {
+                throw SimulatorError(operation: "start: already serving", path: nil, code: EBUSY)
+            }
             if core.state.fault == .gone { core.state.fault = nil }
             core.state.reboot()
-            return false
+            core.session = try ServingSession.launch(device) { [weak self] request in
+                self?.answer(request)
+            }
         }
-        if alreadyServing { throw SimulatorError(operation: "start: already serving", path: nil, code: EBUSY) }
-        let session = try ServingSession.launch(device) { [weak self] request in
-            self?.answer(request)
-        }
-        core.withLock { $0.session = session }
     }
 
     /// Applies the current fault, then lets the state answer. Nil means: say nothing.

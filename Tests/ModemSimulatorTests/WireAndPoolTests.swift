@@ -101,11 +101,18 @@ struct WireAndPoolTests {
         #expect(try String(contentsOfFile: path, encoding: .utf8) == "keep")
     }
 
-    @Test func secondStartWhileServingIsRefused() throws {
+    @Test func secondStartWhileServingIsRefusedAndKeepsTheLink() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pf-sim-\(getpid())-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("cdc-wdm0").path
         let modem = SimulatedModem()
         defer { modem.stop() }
-        try modem.start()
-        #expect(throws: SimulatorError.self) { try modem.start() }
+        let terminal = try modem.start(linkingAt: path)
+        #expect(throws: SimulatorError.self) { try modem.start(linkingAt: path) }
         #expect(modem.isServing)
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: path) == terminal)
+        modem.stop()
+        #expect(!FileManager.default.fileExists(atPath: path))
     }
 }
