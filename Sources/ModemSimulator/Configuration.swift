@@ -28,6 +28,9 @@ extension SimulatedModem {
         public var revision: String
         /// Client ids a service hands out before answering ClientIdsExhausted, like real firmware.
         public var maxClientsPerService: Int
+        /// False models older firmware without the UIM service: the SIM is only reachable through
+        /// the DMS UIM requests.
+        public var hasUIMService: Bool
 
         public init(
             imei: String = "359072060000001",
@@ -48,7 +51,8 @@ extension SimulatedModem {
             manufacturer: String = "ProxyFarm",
             model: String = "Simulated QMI modem",
             revision: String = "SIM_1.0",
-            maxClientsPerService: Int = 16
+            maxClientsPerService: Int = 16,
+            hasUIMService: Bool = true
         ) {
             self.imei = imei
             self.pin = pin
@@ -69,6 +73,7 @@ extension SimulatedModem {
             self.model = model
             self.revision = revision
             self.maxClientsPerService = maxClientsPerService
+            self.hasUIMService = hasUIMService
         }
 
         public var description: String {
