@@ -23,11 +23,12 @@ struct TLV: Sendable, Equatable {
 enum QMUX {
     static let marker: UInt8 = 0x01
     static let controlService: UInt8 = 0x00
-    /// Control flags of a frame sent by the modem ("service" direction).
+    /// Control flags of a frame sent by the modem ("service" direction); the host sends 0x00.
     static let fromService: UInt8 = 0x80
 
-    /// Splits complete frames off the front of `buffer`; bytes that cannot start a frame
-    /// (no marker) are discarded so one garbled write does not wedge the stream.
+    /// Splits complete frames off the front of `buffer`; bytes that cannot start a frame (no
+    /// marker, implausible length or control flags) are discarded so one garbled write does not
+    /// wedge the stream.
     static func takeFrames(from buffer: inout [UInt8]) -> [QMIMessage] {
         var messages: [QMIMessage] = []
         while true {
@@ -36,9 +37,9 @@ enum QMUX {
                 return messages
             }
             if start > 0 { buffer.removeFirst(start) }
-            guard buffer.count >= 3 else { return messages }
+            guard buffer.count >= 4 else { return messages }
             let length = Int(buffer[1]) | Int(buffer[2]) << 8
-            guard length >= 5 else {
+            guard length >= 5, buffer[3] & ~fromService == 0 else {
                 buffer.removeFirst()
                 continue
             }

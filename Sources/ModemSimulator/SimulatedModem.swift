@@ -52,13 +52,16 @@ public final class SimulatedModem: Sendable {
         return terminal.slavePath
     }
 
-    /// Serves a descriptor the caller owns (it is put in raw mode but never closed here).
+    /// Serves a descriptor the caller owns. It is put in raw, non-blocking mode (a client that
+    /// stops reading must not wedge the serving thread) but never closed here.
     public func serve(fd: Int32) throws(SimulatorError) {
         var attributes = termios()
         if tcgetattr(fd, &attributes) == 0 {
             cfmakeraw(&attributes)
             _ = tcsetattr(fd, TCSANOW, &attributes)
         }
+        let flags = fcntl(fd, F_GETFL)
+        guard flags >= 0, fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0 else { throw .current("configure descriptor") }
         try begin(ServingSession.Device(fd: fd, ownedTerminal: nil, linkPath: nil))
     }
 

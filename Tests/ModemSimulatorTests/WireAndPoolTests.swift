@@ -28,6 +28,12 @@ struct WireAndPoolTests {
         #expect(buffer.isEmpty)
     }
 
+    @Test func aStrayMarkerWithAHugeLengthDoesNotHoldBackRealFrames() {
+        var buffer: [UInt8] = [0x01, 0xFF, 0xFF, 0x42] + Self.allocateDMS
+        #expect(QMUX.takeFrames(from: &buffer).count == 1)
+        #expect(buffer.isEmpty)
+    }
+
     @Test func encodesAServiceResponseWithTwoByteTransaction() {
         let response = QMIMessage(service: 0x01, clientID: 3, transactionID: 0x0102, messageID: 0x0020,
                                   tlvs: [TLV(type: 0x02, value: [0, 0, 0, 0]), .u32(0x01, 0x2A00_0001)])
