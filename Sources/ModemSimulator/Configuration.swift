@@ -159,6 +159,7 @@ public struct QMIErrorCode: RawRepresentable, Sendable, Hashable, CustomStringCo
     public static let callFailed = QMIErrorCode(rawValue: 14)
     public static let outOfCall = QMIErrorCode(rawValue: 15)
     public static let missingArgument = QMIErrorCode(rawValue: 17)
+    public static let argumentTooLong = QMIErrorCode(rawValue: 19)
     public static let noEffect = QMIErrorCode(rawValue: 26)
     public static let invalidServiceType = QMIErrorCode(rawValue: 31)
     public static let pinBlocked = QMIErrorCode(rawValue: 35)

@@ -44,6 +44,8 @@ extension ModemState {
             return callFailed(reason: 3, verboseType: 3, verboseReason: 2001)
         }
         let apn = request.tlv(0x14).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        // 3GPP TS 23.003: an APN is at most 100 octets.
+        guard apn.utf8.count <= 100 else { return .failure(.argumentTooLong) }
         if let required = configuration.requiredAPN, apn != required {
             // 3GPP cause 27: missing or unknown APN.
             return callFailed(reason: 1, verboseType: 6, verboseReason: 27)
