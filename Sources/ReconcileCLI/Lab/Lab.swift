@@ -35,8 +35,8 @@ struct LabUp: AsyncParsableCommand {
     var modems = 3
 
     func run() async throws {
-        try lab.requireRoot("lab up")
         let topology = try LabTopology(name: lab.name, modems: modems)
+        try lab.requireRoot("lab up")
         try LabNetwork(topology: topology).up()
         let pid = try WhatIsMyIPServer(topology: topology, directory: lab.directory).start()
         print("""
@@ -58,8 +58,8 @@ struct LabDown: AsyncParsableCommand {
     @OptionGroup var lab: LabOptions
 
     func run() async throws {
-        try lab.requireRoot("lab down")
         let topology = try LabTopology(name: lab.name)
+        try lab.requireRoot("lab down")
         let removed = WhatIsMyIPServer(topology: topology, directory: lab.directory).stop()
             + (try LabNetwork(topology: topology).down())
         print(removed.isEmpty ? "lab \(topology.name): nothing to remove" : "lab \(topology.name): removed " + removed.joined(separator: ", "))
