@@ -3,6 +3,8 @@ import Foundation
 /// Why the daemon loop runs a pass before its periodic timer (DESIGN §1: events only wake the loop
 /// early; every pass still observes everything afresh).
 public enum WakeReason: Sendable, Hashable, CustomStringConvertible {
+    /// The first pass after the daemon started.
+    case startup
     /// farm.yaml (or a file it names) was written, replaced by rename, or removed.
     case specChanged
     /// A request file appeared in `state/requests/`.
@@ -16,6 +18,7 @@ public enum WakeReason: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String {
         switch self {
+        case .startup: "startup"
         case .specChanged: "farm.yaml changed"
         case .requestFiled: "request filed"
         case .hotplug: "modem plugged or unplugged"
