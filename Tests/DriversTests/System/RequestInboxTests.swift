@@ -58,3 +58,20 @@ import Testing
         #expect(await log.wait { $0.elements == [.requestFiled] })
     }
 }
+
+@Suite struct DaemonWatchesTests {
+    @Test func watchesTheSpecFileAndTheRequestInbox() async throws {
+        let dir = try ScratchDirectory("watches")
+        defer { dir.remove() }
+        try dir.write("farm.yaml", "version: 1\n")
+        let sources = try DaemonWatches.make(specFile: dir.file("farm.yaml"), stateDirectory: dir.file("state"), debounce: .milliseconds(50))
+        defer { sources.forEach { $0.stop() } }
+        let logs = sources.map { StreamLog($0.wakeups) }
+
+        try RequestInbox(stateDirectory: dir.file("state")).file(ModemRequest(kind: .rotate, modem: "m02"))
+        try dir.write("farm.yaml", "version: 1\nmodems: []\n")
+
+        #expect(await logs[0].wait { $0.elements == [.specChanged] })
+        #expect(await logs[1].wait { $0.elements == [.requestFiled] })
+    }
+}
