@@ -4,5 +4,5 @@ import ArgumentParser
 /// `Reconcile` root command replaces this file at integration (adding `Lab` to its subcommands).
 @main
 struct DaemonBranchRoot: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "reconcile", subcommands: [Lab.self])
+    static let configuration = CommandConfiguration(commandName: "reconcile", subcommands: [Lab.self, Rotate.self, Reset.self])
 }
