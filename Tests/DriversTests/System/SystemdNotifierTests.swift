@@ -54,7 +54,7 @@ import Testing
 }
 
 /// A unix datagram socket bound by the test: what systemd's notify socket is.
-private struct DatagramListener {
+struct DatagramListener {
     let fd: Int32
 
     /// `@name` binds in the abstract namespace, as systemd may.
