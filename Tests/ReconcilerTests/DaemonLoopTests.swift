@@ -7,7 +7,7 @@ import Testing
     static let fast = DaemonLoop.Configuration(periodicPass: .seconds(60), tick: .milliseconds(10))
 
     @Test func firstPassAtStartThenReadyAndStopEndsTheLoop() async throws {
-        let harness = Harness()
+        let harness = LoopHarness()
         let loop = Task { await harness.run(Self.fast) }
 
         #expect(await eventually { harness.passes.elements == [[.startup]] })
@@ -19,7 +19,7 @@ import Testing
     }
 
     @Test func aWakeUpRunsAPassWithItsReason() async throws {
-        let harness = Harness()
+        let harness = LoopHarness()
         let loop = Task { await harness.run(Self.fast) }
         #expect(await eventually { harness.passes.elements.count == 1 })
 
@@ -32,7 +32,7 @@ import Testing
     }
 
     @Test func wakeUpsDuringAPassAreCoalescedIntoTheNextOne() async throws {
-        let harness = Harness()
+        let harness = LoopHarness()
         harness.gate.close()
         let loop = Task { await harness.run(Self.fast) }
         #expect(await eventually { harness.passes.elements.count == 1 })
@@ -51,7 +51,7 @@ import Testing
     }
 
     @Test func periodicAndRequestedPassesComeOnTheirOwn() async throws {
-        let harness = Harness(wakeWithin: .milliseconds(40))
+        let harness = LoopHarness(wakeWithin: .milliseconds(40))
         let loop = Task { await harness.run(DaemonLoop.Configuration(periodicPass: .seconds(60), tick: .milliseconds(5))) }
 
         #expect(await eventually { harness.passes.elements.count >= 3 })
@@ -59,7 +59,7 @@ import Testing
         harness.stop()
         await loop.value
 
-        let periodic = Harness()
+        let periodic = LoopHarness()
         let periodicLoop = Task { await periodic.run(DaemonLoop.Configuration(periodicPass: .milliseconds(40), tick: .milliseconds(5))) }
         #expect(await eventually { periodic.passes.elements.count >= 3 })
         periodic.stop()
@@ -67,7 +67,7 @@ import Testing
     }
 
     @Test func stopDuringAPassCancelsItAndWaitsForIt() async throws {
-        let harness = Harness()
+        let harness = LoopHarness()
         harness.gate.close()
         let loop = Task { await harness.run(Self.fast) }
         #expect(await eventually { harness.passes.elements.count == 1 })
@@ -80,7 +80,7 @@ import Testing
     }
 
     @Test func watchdogIsFedWhileIdleAndByHeartbeatsButNotByAHungPass() async throws {
-        let harness = Harness(watchdog: .milliseconds(30))
+        let harness = LoopHarness(watchdog: .milliseconds(30))
         let loop = Task { await harness.run(Self.fast) }
         #expect(await eventually { harness.notices.elements.filter { $0 == "WATCHDOG" }.count >= 3 })
 
@@ -122,7 +122,7 @@ private final class RecordingNotifier: DaemonNotifier {
     func stopping() { log.append("STOPPING") }
 }
 
-final class Recorder<Element: Sendable>: Sendable {
+private final class Recorder<Element: Sendable>: Sendable {
     private let items = Mutex<[Element]>([])
     func append(_ item: Element) { items.withLock { $0.append(item) } }
     var elements: [Element] { items.withLock { $0 } }
@@ -136,7 +136,7 @@ private final class Gate: Sendable {
     var isClosed: Bool { closed.withLock { $0 } }
 }
 
-private final class Harness: Sendable {
+private final class LoopHarness: Sendable {
     let source = ManualWakeSource()
     let passes = Recorder<Set<WakeReason>>()
     let notices = Recorder<String>()
