@@ -15,6 +15,17 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: state + "/requests").sorted() == ["reset-m03", "rotate-m01", "rotate-m02"])
     }
 
+    @Test func aRelativeStateDirectoryIsRelativeToTheWorkingDirectory() throws {
+        let work = NSTemporaryDirectory() + "pf\(getpid())-cwd-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+
+        let result = try Subprocess.run(try Subprocess.reconcile, ["reset", "m04", "--state", "farm/state"], in: work)
+
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(FileManager.default.fileExists(atPath: work + "/farm/state/requests/reset-m04"))
+    }
+
     @Test func aBadNameFilesNothing() throws {
         let state = NSTemporaryDirectory() + "pf\(getpid())-badrequest-\(UUID().uuidString.prefix(8))"
         defer { try? FileManager.default.removeItem(atPath: state) }

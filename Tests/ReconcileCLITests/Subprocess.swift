@@ -20,10 +20,11 @@ enum Subprocess {
     }
 
     @discardableResult
-    static func run(_ executable: String, _ arguments: [String]) throws -> Finished {
+    static func run(_ executable: String, _ arguments: [String], in directory: String? = nil) throws -> Finished {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("pf\(getpid())-\(UUID().uuidString)")
         let outPath = scratch.path + ".out", errPath = scratch.path + ".err"
         try #require(FileManager.default.createFile(atPath: outPath, contents: nil) && FileManager.default.createFile(atPath: errPath, contents: nil))

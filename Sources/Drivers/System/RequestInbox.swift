@@ -64,7 +64,7 @@ public struct RequestInbox: Sendable {
 
     /// Creates `requests/` (and the state dir) so that the daemon can watch it before anything is filed.
     public func createDirectory() throws(SystemCallError) {
-        var path = ""
+        var path = directory.hasPrefix("/") ? "" : "."
         for component in directory.split(separator: "/", omittingEmptySubsequences: true) {
             path += "/" + component
             guard mkdir(path, 0o755) == 0 || errno == EEXIST else { throw SystemCallError("create \(path)") }
