@@ -6,5 +6,5 @@ struct Reconcile: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reconcile",
         abstract: "Make a farm of USB LTE modems match farm.yaml: one authenticated HTTP + SOCKS5 proxy pair per modem.",
-        subcommands: [Validate.self, Schema.self, Discover.self, Lab.self])
+        subcommands: [Validate.self, Schema.self, Discover.self, Rotate.self, Reset.self, Lab.self])
 }

@@ -1,10 +1,67 @@
 import ArgumentParser
+import Foundation
 
-/// `reconcile lab`: simulated hardware for trying ProxyFarm without modems. The lab issue adds
-/// `up`/`down`/`demo` next to `modem`.
+/// `reconcile lab`: a farm of simulated modems in network namespaces (docs/lab.md).
 struct Lab: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lab",
-        abstract: "Simulated hardware for trying ProxyFarm without modems.",
-        subcommands: [LabModem.self])
+        abstract: "Build or remove a lab farm of simulated modems in network namespaces (root).",
+        subcommands: [LabUp.self, LabDown.self, LabModem.self])
+}
+
+/// Which lab: its namespace prefix and its directory.
+struct LabOptions: ParsableArguments {
+    @Option(help: "Prefix of the lab's network namespaces (<name>-farm, <name>-inet); lets several labs coexist.")
+    var name = "pf"
+
+    @Option(help: "The lab's own directory (server script, pid file, log). Default: /run/proxyfarm-lab/<name>.")
+    var dir: String?
+
+    var directory: String { dir ?? "/run/proxyfarm-lab/\(name)" }
+
+    func requireRoot(_ command: String) throws(LabError) {
+        guard geteuid() == 0 else { throw .needsRoot(command: command) }
+    }
+}
+
+struct LabUp: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "up",
+        abstract: "Create (or complete) the lab: namespaces, one veth modem per --modems, the uplink and the what-is-my-IP server.")
+
+    @OptionGroup var lab: LabOptions
+
+    @Option(help: "Number of modems: wwan1…wwanN in <name>-farm, each with the carrier network 100.64.N.0/24.")
+    var modems = 3
+
+    func run() async throws {
+        let topology = try LabTopology(name: lab.name, modems: modems)
+        try lab.requireRoot("lab up")
+        try LabNetwork(topology: topology).up()
+        let pid = try WhatIsMyIPServer(topology: topology, directory: lab.directory).start()
+        print("""
+            lab \(topology.name): namespaces \(topology.farmNamespace) (farm) and \(topology.internetNamespace) (internet)
+              modems: \(topology.modems.map { LabTopology.modemInterface($0) }.joined(separator: " ")) \
+            (carrier networks 100.64.\(topology.modems.lowerBound)-\(topology.modems.upperBound).0/24)
+              uplink: eth0 \(LabTopology.uplinkAddress) via \(LabTopology.uplinkGateway)
+              what-is-my-IP: http://\(LabTopology.serverAddress)/ (pid \(pid), log \(lab.directory)/\(WhatIsMyIPScript.logFileName))
+              remove with: reconcile lab down --name \(topology.name)
+            """)
+    }
+}
+
+struct LabDown: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "down",
+        abstract: "Remove everything `lab up` made (and only that); safe to repeat and after a failed `lab up`.")
+
+    @OptionGroup var lab: LabOptions
+
+    func run() async throws {
+        let topology = try LabTopology(name: lab.name)
+        try lab.requireRoot("lab down")
+        let removed = WhatIsMyIPServer(topology: topology, directory: lab.directory).stop()
+            + (try LabNetwork(topology: topology).down())
+        print(removed.isEmpty ? "lab \(topology.name): nothing to remove" : "lab \(topology.name): removed " + removed.joined(separator: ", "))
+    }
 }

@@ -1,0 +1,45 @@
+import Reconciler
+
+/// What went wrong while building or removing the lab, in words that say what to do.
+enum LabError: OperatorFacingError, CustomStringConvertible {
+    case needsRoot(command: String)
+    case invalidName(String)
+    case invalidModemCount(Int)
+    case toolMissing(String)
+    case commandFailed(command: String, status: Int32, output: String)
+    case serverDidNotStart(log: String)
+    case io(operation: String, path: String, detail: String)
+
+    var reason: String {
+        switch self {
+        case .needsRoot: "NeedsRoot"
+        case .invalidName: "InvalidLabName"
+        case .invalidModemCount: "InvalidModemCount"
+        case .toolMissing: "ToolMissing"
+        case .commandFailed: "CommandFailed"
+        case .serverDidNotStart: "ServerDidNotStart"
+        case .io: "IOError"
+        }
+    }
+
+    var message: String {
+        switch self {
+        case .needsRoot(let command):
+            "`reconcile \(command)` creates network namespaces and must run as root (try sudo)"
+        case .invalidName(let name):
+            "lab name '\(name)' must be 1 to 32 letters, digits or '-'"
+        case .invalidModemCount(let count):
+            "--modems \(count) is out of range: the lab has 1 to \(LabTopology.maximumModems) modems (one 100.64.N.0/24 each)"
+        case .toolMissing(let tool):
+            "\(tool) was not found on PATH: install it (Debian: apt-get install iproute2 python3)"
+        case .commandFailed(let command, let status, let output):
+            "`\(command)` failed with status \(status)" + (output.isEmpty ? "" : ": \(output)")
+        case .serverDidNotStart(let log):
+            "the what-is-my-IP server did not start" + (log.isEmpty ? "" : ": \(log)")
+        case .io(let operation, let path, let detail):
+            "cannot \(operation) \(path): \(detail)"
+        }
+    }
+
+    var description: String { message }
+}

@@ -1,0 +1,77 @@
+import Drivers
+import Foundation
+import Reconciler
+import Testing
+
+@Suite struct RequestInboxTests {
+    @Test func filedRequestsAreFoundUntilConsumed() throws {
+        let dir = try ScratchDirectory("inbox")
+        defer { dir.remove() }
+        let inbox = RequestInbox(stateDirectory: dir.file("state"))
+        let rotate = try ModemRequest(kind: .rotate, modem: "m02")
+        let reset = try ModemRequest(kind: .reset, modem: "m01")
+
+        try inbox.file(rotate)
+        try inbox.file(reset)
+        try inbox.file(rotate)
+
+        #expect(FileManager.default.fileExists(atPath: dir.file("state/requests/rotate-m02")))
+        #expect(try inbox.contents() == .init(requests: [reset, rotate], strangers: []))
+        try inbox.consume(rotate)
+        try inbox.consume(rotate)
+        #expect(try inbox.contents().requests == [reset])
+    }
+
+    @Test func otherFilesAreReportedNotTouched() throws {
+        let dir = try ScratchDirectory("strangers")
+        defer { dir.remove() }
+        let inbox = RequestInbox(stateDirectory: dir.path)
+        try inbox.createDirectory()
+        try dir.write("requests/rotate-m01", "")
+        try dir.write("requests/.rotate-m01.swp", "")
+        try dir.write("requests/restart-m01", "")
+
+        let contents = try inbox.contents()
+
+        #expect(contents.requests.map(\.description) == ["rotate m01"])
+        #expect(contents.strangers == [".rotate-m01.swp", "restart-m01"])
+        #expect(FileManager.default.fileExists(atPath: dir.file("requests/restart-m01")))
+    }
+
+    @Test func aMissingDirectoryHoldsNoRequests() throws {
+        let inbox = RequestInbox(stateDirectory: "/nonexistent-pf\(getpid())")
+        #expect(try inbox.contents() == .init(requests: [], strangers: []))
+    }
+
+    @Test func aWatcherOnTheInboxWakesWhenARequestIsFiled() async throws {
+        let dir = try ScratchDirectory("inbox-watch")
+        defer { dir.remove() }
+        let inbox = RequestInbox(stateDirectory: dir.path)
+        try inbox.createDirectory()
+        let watcher = try DirectoryWatcher(directory: inbox.directory, filter: .prefixes(["rotate-", "reset-"]),
+                                           reason: .requestFiled, debounce: .milliseconds(50))
+        defer { watcher.stop() }
+        let log = StreamLog(watcher.wakeups)
+
+        try inbox.file(ModemRequest(kind: .reset, modem: "m03"))
+
+        #expect(await log.wait { $0.elements == [.requestFiled] })
+    }
+}
+
+@Suite struct DaemonWatchesTests {
+    @Test func watchesTheSpecFileAndTheRequestInbox() async throws {
+        let dir = try ScratchDirectory("watches")
+        defer { dir.remove() }
+        try dir.write("farm.yaml", "version: 1\n")
+        let sources = try DaemonWatches.make(specFile: dir.file("farm.yaml"), stateDirectory: dir.file("state"), debounce: .milliseconds(50))
+        defer { sources.forEach { $0.stop() } }
+        let logs = sources.map { StreamLog($0.wakeups) }
+
+        try RequestInbox(stateDirectory: dir.file("state")).file(ModemRequest(kind: .rotate, modem: "m02"))
+        try dir.write("farm.yaml", "version: 1\nmodems: []\n")
+
+        #expect(await logs[0].wait { $0.elements == [.specChanged] })
+        #expect(await logs[1].wait { $0.elements == [.requestFiled] })
+    }
+}

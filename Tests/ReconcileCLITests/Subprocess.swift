@@ -1,0 +1,55 @@
+import Foundation
+import Testing
+
+/// The result of running a program to its end.
+struct Finished {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+enum Subprocess {
+    /// The `reconcile` executable SwiftPM built next to this test bundle.
+    static var reconcile: String {
+        get throws {
+            let testBinary = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+            let path = URL(fileURLWithPath: testBinary).deletingLastPathComponent().appendingPathComponent("reconcile").path
+            try #require(FileManager.default.isExecutableFile(atPath: path), "no reconcile binary at \(path): run `swift build` first")
+            return path
+        }
+    }
+
+    @discardableResult
+    static func run(_ executable: String, _ arguments: [String], in directory: String? = nil) throws -> Finished {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("pf\(getpid())-\(UUID().uuidString)")
+        let outPath = scratch.path + ".out", errPath = scratch.path + ".err"
+        try #require(FileManager.default.createFile(atPath: outPath, contents: nil) && FileManager.default.createFile(atPath: errPath, contents: nil))
+        defer {
+            try? FileManager.default.removeItem(atPath: outPath)
+            try? FileManager.default.removeItem(atPath: errPath)
+        }
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+        try process.run()
+        process.waitUntilExit()
+        return Finished(status: process.terminationStatus,
+                        stdout: try String(contentsOfFile: outPath, encoding: .utf8),
+                        stderr: try String(contentsOfFile: errPath, encoding: .utf8))
+    }
+
+    /// Runs a command inside a network namespace (`ip netns exec`).
+    @discardableResult
+    static func inNamespace(_ namespace: String, _ arguments: String...) throws -> Finished {
+        try run("/usr/bin/env", ["ip", "netns", "exec", namespace] + arguments)
+    }
+
+    @discardableResult
+    static func ip(_ arguments: String...) throws -> Finished {
+        try run("/usr/bin/env", ["ip"] + arguments)
+    }
+}
