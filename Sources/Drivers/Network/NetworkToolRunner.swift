@@ -21,7 +21,8 @@ enum NetworkToolRunner {
         return try result.get()
     }
 
-    private static func runBlocking(_ arguments: [String], input: String?, timeout: Duration) -> Result<ToolOutput, NetworkError> {
+    /// The blocking form, for callers on a thread of their own (the test lab).
+    static func runBlocking(_ arguments: [String], input: String?, timeout: Duration) -> Result<ToolOutput, NetworkError> {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = arguments

@@ -49,6 +49,7 @@ final class NetnsLab: @unchecked Sendable {
 
     static func start(modems: Int) throws -> NetnsLab {
         guard getuid() == 0 else { throw LabError("network namespace tests need root (CI runs as root)") }
+        _ = staleLabsRemoved
         let k = labsCreated.wrappingAdd(1, ordering: .relaxed).newValue
         let prefix = "pf\(getpid())n\(k)"
         let farm = prefix + "farm", inet = prefix + "inet"
@@ -203,6 +204,18 @@ final class NetnsLab: @unchecked Sendable {
         }
         return (process, input.fileHandleForWriting)
     }
+
+    /// Namespaces of labs whose test process died (SIGKILL skips teardown), removed once per run.
+    private static let staleLabsRemoved: Bool = {
+        let listed = (try? LabCommand.check(["ip", "netns", "list"])) ?? ""
+        for line in listed.split(separator: "\n") {
+            let name = String(line.split(separator: " ").first ?? "")
+            guard let match = name.wholeMatch(of: /pf(\d+)n\d+(farm|inet)/), let pid = Int32(match.1),
+                  kill(pid, 0) != 0, errno == ESRCH else { continue }
+            _ = try? LabCommand.run(["ip", "netns", "del", name])
+        }
+        return true
+    }()
 
     private static func removeNamespaces(farm: String, inet: String, directory: URL) {
         for namespace in [farm, inet] {
