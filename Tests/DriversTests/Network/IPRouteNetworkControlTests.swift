@@ -152,6 +152,19 @@ struct IPRouteNetworkControlTests {
         }
     }
 
+    @Test func aFailedChangeIsThatModemsMismatchOnly() async throws {
+        try await NetnsLab.with(modems: 2) { lab in
+            var desired = RoutingFixtures.farm(lab)
+            desired[0].gateway = "fe80::1"
+            let pass = try await applyRouting(desired, using: IPRouteNetworkControl(namespace: lab.farm),
+                                              ownedTables: RoutingFixtures.ownedTables)
+            #expect(pass.applyError?.reason == "NetworkChangeFailed")
+            #expect(pass.problems(of: "m01") == ["missing route table 101 default dev wwan1 via fe80::1"])
+            #expect(pass.problems(of: "m02") == [])
+            #expect(!pass.converged)
+        }
+    }
+
     @Test func missingNamespaceIsAnObserveError() async throws {
         let driver = IPRouteNetworkControl(namespace: "pf\(getpid())-no-such-namespace")
         await #expect(throws: NetworkError.self) { try await driver.observe(tables: RoutingFixtures.ownedTables) }
