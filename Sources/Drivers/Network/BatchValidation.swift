@@ -60,6 +60,6 @@ enum BatchValidation {
     }
 
     private static func quoted(_ text: String) -> String {
-        "\"" + text.unicodeScalars.map { $0.escaped(asASCII: true) }.joined() + "\""
+        "\"" + NetworkError.printable(text) + "\""
     }
 }

@@ -152,6 +152,18 @@ struct IPRouteNetworkControlTests {
         }
     }
 
+    @Test func changesIpCouldNotParseAreNeverSent() async throws {
+        try await NetnsLab.with(modems: 1) { lab in
+            let driver = IPRouteNetworkControl(namespace: lab.farm)
+            let smuggled = NetworkChange.linkUp(interface: "wwan1\nrule flush")
+            let fine = NetworkChange.addRule(RoutingRule(priority: 101, selector: .uidRange(20001, 20001), table: 101))
+            let failure = await #expect(throws: NetworkError.self) { try await driver.apply([smuggled, fine]) }
+            #expect(failure?.message == #"1 network change(s) failed: link wwan1\nrule flush up: not sent: invalid interface name "wwan1\nrule flush""#)
+            let rules = try RoutingFixtures.ruleDump(lab)
+            #expect(rules.count == 4, "local, main, default and the one added: \(rules)")
+        }
+    }
+
     @Test func aFailedChangeIsThatModemsMismatchOnly() async throws {
         try await NetnsLab.with(modems: 2) { lab in
             var desired = RoutingFixtures.farm(lab)
