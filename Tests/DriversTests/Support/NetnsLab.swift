@@ -13,7 +13,21 @@ import Synchronization
 ///
 /// Names carry a per-run prefix so parallel test runs never collide. Use `NetnsLab.with` so the
 /// namespaces and the server are removed whatever the test does; the server also exits on its
-/// own when the test process dies.
+/// own when the test process dies, and namespaces of dead runs are removed by the next run.
+///
+/// ```swift
+/// @Suite(.enabled(if: NetnsLab.canRun, "needs root to create network namespaces"))
+/// struct MyTests {
+///     @Test func egress() async throws {
+///         try await NetnsLab.with(modems: 3) { lab in
+///             // route the farm (IPRouteNetworkControl(namespace: lab.farm)), start things in it…
+///             let answer = try lab.httpGet(from: lab.farm, uid: 20002)   // curl as uid 20002
+///             #expect(answer.stdout == lab.address(2) + "\n")
+///             #expect(!lab.seenSources().contains("http \(NetnsLab.uplinkAddress)"))
+///         }
+///     }
+/// }
+/// ```
 final class NetnsLab: @unchecked Sendable {
     static let serverAddress = "198.51.100.10"
     static let httpPort = 80
