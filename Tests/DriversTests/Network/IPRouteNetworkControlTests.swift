@@ -46,6 +46,21 @@ struct IPRouteNetworkControlTests {
         }
     }
 
+    @Test func aLargerFarmConvergesInOnePass() async throws {
+        try await NetnsLab.with(modems: 40) { lab in
+            let driver = IPRouteNetworkControl(namespace: lab.farm)
+            let desired = RoutingFixtures.farm(lab)
+            let clock = ContinuousClock()
+            let started = clock.now
+            let changes = try await RoutingFixtures.converge(driver, desired)
+            #expect(changes.count == 40 * 7)
+            #expect(clock.now - started < .seconds(5))
+            #expect(try await RoutingFixtures.converge(driver, desired) == [])
+            let egress = try lab.httpGet(from: lab.farm, uid: RoutingFixtures.uid(37))
+            #expect(egress.stdout == lab.address(37) + "\n", "\(egress.stderr)")
+        }
+    }
+
     @Test func addressChangeSwapsOnlyThatModemsFromRule() async throws {
         try await NetnsLab.with(modems: 3) { lab in
             let driver = IPRouteNetworkControl(namespace: lab.farm)
