@@ -180,9 +180,10 @@ private func routingDifferences(desired: [ModemRouting], observed: NetworkState,
         }
     }
 
+    // Every rule is counted, so a wanted rule is found wherever it is; only ours are removed.
     var ruleCopies: [RoutingRule: Int] = [:]
     var ruleOrder: [RoutingRule] = []
-    for rule in observed.rules where isOurs(rule, ownedTables) {
+    for rule in observed.rules {
         if ruleCopies[rule] == nil { ruleOrder.append(rule) }
         ruleCopies[rule, default: 0] += 1
     }
@@ -195,15 +196,16 @@ private func routingDifferences(desired: [ModemRouting], observed: NetworkState,
         let copies = ruleCopies[rule] ?? 0
         if let owner = wantedRules[rule] {
             if copies > 1 { differences.append(RoutingDifference(modem: owner, kind: .duplicateRule(rule, extra: copies - 1))) }
-        } else {
-            differences.append(RoutingDifference(modem: owner(of: rule.table, rule.priority, in: desired), kind: .unwantedRule(rule, copies: copies)))
+        } else if isOurs(rule, ownedTables) {
+            differences.append(RoutingDifference(modem: owner(table: rule.table, priority: rule.priority, in: desired),
+                                                 kind: .unwantedRule(rule, copies: copies)))
         }
     }
 
     var seenRoutes: Set<TableRoute> = []
     for route in observed.routes where isOurs(route.table, ownedTables) && wantedRoutes[route] == nil && seenRoutes.insert(route).inserted {
         if case .defaultVia = route.kind, replacedDefaults.contains(route.table) { continue }
-        differences.append(RoutingDifference(modem: owner(of: route.table, nil, in: desired), kind: .unwantedRoute(route)))
+        differences.append(RoutingDifference(modem: owner(table: route.table, priority: nil, in: desired), kind: .unwantedRoute(route)))
     }
     return differences
 }
@@ -219,6 +221,6 @@ private func isOurs(_ rule: RoutingRule, _ ownedTables: ClosedRange<Int>) -> Boo
     (ownedTables.contains(rule.priority) || ownedTables.contains(rule.table)) && !kernelTables.contains(rule.table)
 }
 
-private func owner(of table: Int, _ priority: Int?, in desired: [ModemRouting]) -> String? {
+private func owner(table: Int, priority: Int?, in desired: [ModemRouting]) -> String? {
     desired.first { $0.table == table || $0.priority == priority }?.modem
 }
