@@ -37,16 +37,19 @@ enum NetworkToolRunner {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = arguments
         let stdoutPipe = Pipe(), stderrPipe = Pipe()
-        process.standardInput = FileHandle(fileDescriptor: ends[1], closeOnDealloc: true)
+        process.standardInput = FileHandle(fileDescriptor: ends[1], closeOnDealloc: false)
         process.standardOutput = stdoutPipe
         process.standardError = stderrPipe
         defer { close(ends[0]) }
         do {
             try process.run()
+            // Only the tool may hold its end: while we do too, a tool that exits early leaves
+            // our send blocked on a full buffer instead of failing with EPIPE.
+            close(ends[1])
         } catch {
+            close(ends[1])
             return .failure(.toolMissing(tool: tool, detail: "\(error)"))
         }
-        process.standardInput = nil
         let collected = CollectedToolOutput()
         let drained = DispatchGroup()
         for (index, pipe) in [stdoutPipe, stderrPipe].enumerated() {
