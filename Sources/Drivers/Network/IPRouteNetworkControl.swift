@@ -35,12 +35,12 @@ public struct IPRouteNetworkControl: NetworkControl {
     /// reported per change. A value `ip` itself would not parse ends the whole batch, and a blank
     /// or newline in a name would smuggle in another command: such changes are never sent.
     public func apply(_ changes: [NetworkChange]) async throws {
-        var rejected: [NetworkError.FailedChange] = []
+        var failures: [NetworkError.FailedChange] = []
         var lines: [String] = []
         var changeOfLine: [Int: NetworkChange] = [:]
         for change in changes {
             if let problem = BatchValidation.problem(in: change) {
-                rejected.append(.init(change: change.description, answer: "not sent: \(problem)"))
+                failures.append(.init(change: change.description, answer: "not sent: \(problem)"))
                 continue
             }
             for line in Self.batchLines(change) {
@@ -48,7 +48,6 @@ public struct IPRouteNetworkControl: NetworkControl {
                 changeOfLine[lines.count] = change
             }
         }
-        var failures = rejected
         if !lines.isEmpty {
             let arguments = command(["-4", "-force", "-batch", "-"])
             let output = try await NetworkToolRunner.run(arguments, input: lines.joined(separator: "\n") + "\n", timeout: timeout)
