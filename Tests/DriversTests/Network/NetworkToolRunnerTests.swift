@@ -24,6 +24,14 @@ struct NetworkToolRunnerTests {
         #expect(ContinuousClock.now - started < .seconds(5))
     }
 
+    @Test func outputHeldOpenByALeftoverChildEndsAtTheTimeout() async {
+        let started = ContinuousClock.now
+        await #expect(throws: NetworkError.self) {
+            try await NetworkToolRunner.run(["sh", "-c", "sleep 3 & echo started"], timeout: .milliseconds(300))
+        }
+        #expect(ContinuousClock.now - started < .seconds(2))
+    }
+
     @Test func missingToolSaysSo() async {
         let failure = await #expect(throws: NetworkError.self) {
             try await NetworkToolRunner.run(["pf-no-such-ip-tool"], timeout: .seconds(5))

@@ -50,7 +50,6 @@ final class NetnsLab: @unchecked Sendable {
     /// Scratch directory for the servers' script and logs; removed on teardown.
     let directory: URL
     private let server: Process
-    private let serverInput: FileHandle
 
     private static let labsCreated = Atomic<Int>(0)
 
@@ -71,30 +70,27 @@ final class NetnsLab: @unchecked Sendable {
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             try buildNamespaces(farm: farm, inet: inet, modems: modems)
-            let (server, input) = try startServers(in: inet, directory: directory)
-            return NetnsLab(prefix: prefix, farm: farm, inet: inet, modems: modems, directory: directory,
-                            server: server, serverInput: input)
+            let server = try startServers(in: inet, directory: directory)
+            return NetnsLab(prefix: prefix, farm: farm, inet: inet, modems: modems, directory: directory, server: server)
         } catch {
             removeNamespaces(farm: farm, inet: inet, directory: directory)
             throw error
         }
     }
 
-    private init(prefix: String, farm: String, inet: String, modems: Int, directory: URL, server: Process, serverInput: FileHandle) {
+    private init(prefix: String, farm: String, inet: String, modems: Int, directory: URL, server: Process) {
         self.prefix = prefix
         self.farm = farm
         self.inet = inet
         self.modems = modems
         self.directory = directory
         self.server = server
-        self.serverInput = serverInput
     }
 
-    /// Stops the servers and deletes both namespaces (their interfaces go with them).
+    /// Stops the servers and deletes both namespaces (their interfaces go with them). SIGKILL,
+    /// because a child inherits the blocked signals of the thread that spawned it.
     func tearDown() {
-        try? serverInput.close()
-        if server.isRunning { server.terminate() }
-        server.waitUntilExit()
+        stop(server)
         Self.removeNamespaces(farm: farm, inet: inet, directory: directory)
     }
 
@@ -185,7 +181,7 @@ final class NetnsLab: @unchecked Sendable {
         try LabCommand.check(["ip", "-n", inet, "-batch", "-"], input: inetSide.joined(separator: "\n") + "\n")
     }
 
-    private static func startServers(in inet: String, directory: URL) throws -> (Process, FileHandle) {
+    private static func startServers(in inet: String, directory: URL) throws -> Process {
         let script = directory.appendingPathComponent("servers.py")
         try LabServers.script.write(to: script, atomically: true, encoding: .utf8)
         let errors = directory.appendingPathComponent("servers.err")
@@ -196,8 +192,8 @@ final class NetnsLab: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["ip", "netns", "exec", inet, python, script.path, serverAddress, "\(httpPort)", "\(udpPort)",
                              directory.appendingPathComponent("seen.log").path]
-        let input = Pipe(), output = Pipe()
-        process.standardInput = input
+        let output = Pipe()
+        process.standardInput = FileHandle.nullDevice
         process.standardOutput = output
         process.standardError = try FileHandle(forWritingTo: errors)
         try process.run()
@@ -210,13 +206,18 @@ final class NetnsLab: @unchecked Sendable {
         }
         let answered = ready.wait(timeout: .now() + 10) == .success
         guard answered, firstLine.withLock({ String(decoding: $0, as: UTF8.self) }).hasPrefix("ready") else {
-            try? input.fileHandleForWriting.close()
-            process.terminate()
-            process.waitUntilExit()
+            stop(process)
             let why = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
             throw LabError("lab servers did not start in \(inet): \(why)")
         }
-        return (process, input.fileHandleForWriting)
+        return process
+    }
+
+    private func stop(_ process: Process) { Self.stop(process) }
+
+    private static func stop(_ process: Process) {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
     }
 
     /// Namespaces of labs whose test process died (SIGKILL skips teardown), removed once per run.
