@@ -30,7 +30,9 @@ let package = Package(
         .executableTarget(name: "ReconcileBenchmark", dependencies: ["Reconciler", "SimulatedDrivers"]),
         .testTarget(name: "SpecTests", dependencies: ["Spec"], resources: [.copy("Fixtures")]),
         // ReconcileBenchmark is a dependency so its hidden child-process modes (lock holder, atomic writer) are built for the state tests.
-        .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "SimulatedDrivers", "ReconcileBenchmark"]),
+        .testTarget(name: "ReconcilerTests", dependencies: [
+            "Reconciler", "SimulatedDrivers", "ReconcileBenchmark", .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "DriversTests", dependencies: ["Drivers", "ModemSimulator"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ModemSimulatorTests", dependencies: ["ModemSimulator"]),
         .testTarget(name: "ReconcileCLITests", dependencies: ["ReconcileCLI"]),
