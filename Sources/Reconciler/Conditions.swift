@@ -77,14 +77,12 @@ struct Conditions {
         guard let state, state.session != nil, let settings = state.settings else {
             return make(.routed, "False", "NotConnected", "waiting for an address")
         }
-        let routing = ModemRouting(table: modem.table, uid: modem.uid, interface: interface, address: settings.address,
-                                   prefixLength: settings.prefixLength, gateway: settings.gateway)
-        let mine = NetworkState(addresses: network.addresses.filter { $0.key == interface }, upInterfaces: network.upInterfaces,
-                                routes: network.routes.filter { $0.table == modem.table },
-                                rules: network.rules.filter { $0.table == modem.table })
-        let missing = networkChanges(desired: [routing], observed: mine, ownedTables: modem.table...modem.table)
-        guard missing.isEmpty else {
-            return make(.routed, "False", "RoutesMismatch", "kernel differs: " + missing.map(\.description).joined(separator: "; "))
+        let routing = ModemRouting(modem: modem.name, table: modem.table, priority: modem.priority, uid: modem.uid, interface: interface,
+                                   address: "\(settings.address)/\(settings.prefixLength)", gateway: settings.gateway)
+        let problems = routingMismatches(desired: [routing], observed: network, ownedTables: modem.table...modem.table)
+            .filter { $0.modem == modem.name }.flatMap(\.problems)
+        guard problems.isEmpty else {
+            return make(.routed, "False", "RoutesMismatch", "kernel differs: " + problems.joined(separator: "; "))
         }
         return make(.routed, "True", "Routed", "table \(modem.table), uid \(modem.uid), from \(settings.address)")
     }

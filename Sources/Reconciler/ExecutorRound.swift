@@ -111,10 +111,17 @@ extension Executor {
         } catch {
             batchFailure = error
         }
+        let mismatches = after.map {
+            routingMismatches(desired: Planner.routing(desired, observed: observed), observed: $0, ownedTables: desired.ownedTables)
+        } ?? []
+        let problems = Dictionary(mismatches.map { ($0.modem, $0.problems) }, uniquingKeysWith: +)
         for action in actions {
             var failure = batchFailure
-            if failure == nil, let after, case .network(let change) = action.kind, !took(change, after) {
-                failure = LaneFailure(reason: "VerifyFailed", message: "after apply the kernel still differs: \(change)")
+            if failure == nil, case .network(let change) = action.kind {
+                let mine = (problems[action.modem] ?? []).filter { action.modem != nil || $0.hasSuffix(change.description) }
+                if !mine.isEmpty {
+                    failure = LaneFailure(reason: "VerifyFailed", message: "after apply the kernel still differs: " + mine.joined(separator: "; "))
+                }
             }
             guard let index = lanes.firstIndex(where: { $0.name == action.modem }) else {
                 record(AppliedAction(action: action, failure: failure), into: &result)
@@ -129,18 +136,6 @@ extension Executor {
             }
         }
         return lanes
-    }
-
-    /// Whether the kernel now shows the change.
-    private func took(_ change: NetworkChange, _ state: NetworkState) -> Bool {
-        switch change {
-        case .setAddress(let interface, let cidr): state.addresses[interface] == [cidr]
-        case .linkUp(let interface): state.upInterfaces.contains(interface)
-        case .addRoute(let route): state.routes.contains(route)
-        case .removeRoute(let route): !state.routes.contains(route)
-        case .addRule(let rule): state.rules.contains(rule)
-        case .removeRule(let rule): state.rules.filter { $0 == rule }.count <= 1
-        }
     }
 
     /// Logs the action and appends it to the audit log (no secrets: summaries and reasons only).

@@ -4,9 +4,15 @@ extension Planner {
         desired.modems.compactMap { modem in
             guard case .active(let observed, let state)? = situations[modem.name], let interface = observed.plugged.interface else { return nil }
             let settings = state.session == nil ? nil : state.settings
-            return ModemRouting(table: modem.table, uid: modem.uid, interface: interface, address: settings?.address,
-                                prefixLength: settings?.prefixLength ?? 32, gateway: settings?.gateway)
+            return ModemRouting(modem: modem.name, table: modem.table, priority: modem.priority, uid: modem.uid, interface: interface,
+                                address: settings.map { "\($0.address)/\($0.prefixLength)" }, gateway: settings?.gateway)
         }
+    }
+
+    /// The routing wanted for a look at the farm.
+    static func routing(_ desired: DesiredFarm, observed: ObservedFarm) -> [ModemRouting] {
+        let situations = Dictionary(uniqueKeysWithValues: desired.modems.map { ($0.name, LaneSituation($0, observed.modems[$0.name])) })
+        return routing(desired, situations)
     }
 
     /// Network changes from `networkChanges`, each given to the modem whose table or interface it
@@ -62,7 +68,7 @@ extension Planner {
             return route.kind == .unreachableDefault ? "fail-closed route missing" : "missing"
         case .removeRule(let rule):
             if mine?.rules.contains(rule) == true { return "duplicate" }
-            if case .from = rule.selector, let address = mine?.address { return "stale: address is now \(address)" }
+            if case .from = rule.selector, let address = mine?.address { return "stale: the address is now \(address)" }
             return "no longer wanted"
         case .removeRoute:
             return "no longer wanted"

@@ -23,12 +23,18 @@ extension SimulatedFarm {
             switch change {
             case .setAddress(let interface, let cidr):
                 guard state.addresses[interface] != nil else { throw missing("device \(interface)") }
+                if state.addresses[interface] != [cidr] {
+                    // Like the kernel: routes through a device go when its address is replaced.
+                    state.routes.removeAll { if case .defaultVia(interface, _) = $0.kind { true } else { false } }
+                }
                 state.addresses[interface] = [cidr]
             case .linkUp(let interface):
                 guard state.addresses[interface] != nil else { throw missing("device \(interface)") }
                 state.upInterfaces.insert(interface)
             case .addRoute(let route):
-                if !state.routes.contains(route) { state.routes.append(route) }
+                // A table's route is identified by destination and metric: a new default replaces the old one.
+                state.routes.removeAll { $0.table == route.table && $0.kind != .unreachableDefault && route.kind != .unreachableDefault }
+                state.routes.append(route)
             case .removeRoute(let route):
                 guard let index = state.routes.firstIndex(of: route) else { throw missing(route.description) }
                 state.routes.remove(at: index)
