@@ -1,1 +1,0 @@
-print("reconcile: not wired yet")
