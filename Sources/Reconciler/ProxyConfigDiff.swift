@@ -14,7 +14,8 @@ enum ProxyConfigDiff {
         let removed = old.keys.filter { new[$0] == nil }.sorted()
         if !removed.isEmpty { parts.append("user\(removed.count > 1 ? "s" : "") \(removed.joined(separator: ", ")) removed") }
         let otherLines = { (text: String) in text.split(separator: "\n").filter { !$0.hasPrefix("users ") } }
-        if otherLines(current) != otherLines(wanted) { parts.append("settings changed") }
+        // The allow and bandwidth lines name the users, so they follow any change of the user set.
+        if added.isEmpty, removed.isEmpty, otherLines(current) != otherLines(wanted) { parts.append("settings changed") }
         return parts.isEmpty ? "users reordered" : parts.joined(separator: "; ")
     }
 

@@ -90,3 +90,36 @@ extension Plan {
     var lines: [String] { actions.map(\.description) }
     func actions(for modem: String) -> [PlannedAction] { actions.filter { $0.modem == modem } }
 }
+
+/// A converged farm as plain values: the starting point of the pure planner tests.
+struct Converged {
+    var desired: DesiredFarm
+    var observed: ObservedFarm
+    var memory: [String: ModemMemory]
+    var now: Date
+
+    static func make(count: Int = 4, rotation: Rotation = .never, configure: (inout ModemSpec) -> Void = { _ in }) async throws -> Converged {
+        let harness = try await Harness(spec: makeSpec(count: count, rotation: rotation, configure: configure))
+        let result = try await harness.pass()
+        let desired = try harness.reconciler.inputs(spec: harness.spec, store: harness.store, secrets: testSecrets, revision: "rev1").desired
+        return Converged(desired: desired, observed: result.observed, memory: result.memory, now: harness.clock.now())
+    }
+
+    func plan(at time: Date? = nil) -> Plan {
+        Planner.plan(desired: desired, observed: observed, memory: memory, now: time ?? now)
+    }
+
+    func serialOf(_ name: String) -> String { desired.modem(named: name)?.serial ?? "" }
+
+    mutating func state(_ name: String, _ change: (inout ModemState) -> Void) {
+        guard var state = observed.modems[name]?.state else { return }
+        change(&state)
+        observed.modems[name]?.state = state
+    }
+
+    mutating func remember(_ name: String, _ change: (inout ModemMemory) -> Void) {
+        var entry = memory[serialOf(name)] ?? ModemMemory(serial: serialOf(name))
+        change(&entry)
+        memory[serialOf(name)] = entry
+    }
+}
