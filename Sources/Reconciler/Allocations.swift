@@ -39,6 +39,8 @@ extension Allocations {
         var failures: [String: AllocationFailure] = [:]
         let explicit = Set(spec.modems.flatMap { [$0.ports.http, $0.ports.socks].compactMap { $0 } })
         var usedIndices = Set(kept.values.map(\.index))
+        let kernelIndices = OwnedRange.kernelTables.map { $0 - spec.routing.tableBase }
+        usedIndices.formUnion(kernelIndices)
         var usedPorts = explicit
         for modem in spec.modems {
             guard var entry = kept[modem.serial] else { continue }

@@ -6,4 +6,8 @@ public enum OwnedRange {
     public static let size = 1000
 
     public static func tables(base: Int) -> ClosedRange<Int> { base...(base + size - 1) }
+
+    /// The kernel's own tables (unspec, default, main, local). The default range 100–1099 spans
+    /// 253–255, so no lane is ever given one and nothing in them is ever removed.
+    public static let kernelTables: Set<Int> = [0, 253, 254, 255]
 }

@@ -48,8 +48,9 @@ public enum RotationSchedule {
     }
 }
 
-/// `10m4s`, `2h5m`, `45s`, `3d4h`: short, for reasons and status messages.
+/// `10m4s`, `2h5m`, `45s`, `3d4h`, `200ms`: short, for reasons and status messages.
 func formatted(_ interval: Double) -> String {
+    if interval > 0, interval < 1 { return "\(Int((interval * 1000).rounded()))ms" }
     var seconds = Int(interval.rounded(.down))
     let days = seconds / 86400; seconds %= 86400
     let hours = seconds / 3600; seconds %= 3600
