@@ -28,7 +28,9 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .executableTarget(name: "ReconcileBenchmark", dependencies: ["Reconciler", "SimulatedDrivers"]),
+        .executableTarget(name: "ReconcileBenchmark", dependencies: [
+            "Reconciler", "SimulatedDrivers", .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "SpecTests", dependencies: ["Spec"], resources: [.copy("Fixtures")]),
         // ReconcileBenchmark is a dependency so its hidden child-process modes (lock holder, atomic writer) are built for the state tests.
         .testTarget(name: "ReconcilerTests", dependencies: [
