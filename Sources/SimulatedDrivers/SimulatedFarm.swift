@@ -143,7 +143,8 @@ public actor SimulatedFarm {
         case .fail(let reason):
             throw SimulatedError(reason: reason, message: "simulated \(operation.rawValue) failure for \(key.isEmpty ? "the farm" : key)")
         case .hang:
-            while !released { try? await Task.sleep(for: .milliseconds(20)) }
+            // Sleeps in a detached task: a cancelled caller must keep hanging, not spin.
+            while !released { await Task.detached { try? await Task.sleep(for: .milliseconds(20)) }.value }
             throw SimulatedError(reason: "Released", message: "hung \(operation.rawValue) released")
         case .ignore:
             return false

@@ -38,7 +38,7 @@ import Testing
         await harness.farm.inject(.hang, on: .connect, key: serial(3))
         let started = ContinuousClock.now
         let result = try await harness.pass()
-        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(ContinuousClock.now - started < .seconds(10), "the pass must not wait for the hung call")
         #expect(result.outcomes["m03"]?.failure?.reason == "Timeout")
         #expect(result.outcomes["m03"]?.failure?.message == "connect did not finish within 200ms")
         #expect(try harness.store.readModemStatus("m01")?.condition(.routed)?.status == "True")
