@@ -31,7 +31,7 @@ enum Benchmark {
 
     static func measure(modems count: Int) async throws -> Result {
         let spec = FarmSpec(
-            portRange: 20000...29999, routing: RoutingSettings(), users: [User(name: "alice", password: .value("bench-password"))],
+            portRange: 20000...29999, routing: RoutingSettings(tableBase: 2000, uidBase: 20000), users: [User(name: "alice", password: .value("bench-password"))],
             modems: (1...count).map { n in
                 ModemSpec(serial: "86\(String(format: "%013d", n))", name: String(format: "m%04d", n), apn: "internet",
                           proxy: ProxySettings(users: ["alice"]), rotation: .every(.seconds(3600)))
@@ -47,8 +47,10 @@ enum Benchmark {
             if case .value(let value) = source { return .success(value) }
             return .failure(SecretFailure("only values in the benchmark"))
         }
+        // The first pass connects everything; the second takes the first health probes. The third is the no-op.
+        _ = try await reconciler.apply(spec: spec, store: store, secrets: secrets, revision: "bench")
         let (first, _) = try await reconciler.apply(spec: spec, store: store, secrets: secrets, revision: "bench")
-        guard first.converged else { throw BenchmarkError(message: "the farm did not converge: \(first.remaining.actions.prefix(3))") }
+        guard first.converged else { throw BenchmarkError(message: "the farm did not converge: \(first.remaining.actions.prefix(3)) \(first.remaining.deferred.prefix(3)) \(first.applied.filter { $0.failure != nil }.prefix(3))") }
         let inputs = try reconciler.inputs(spec: spec, store: store, secrets: secrets, revision: "bench")
         let clock = ContinuousClock()
         let plan = clock.measure {

@@ -53,7 +53,7 @@ extension Allocations {
             var entry = kept[modem.serial] ?? Entry(name: modem.name, index: -1)
             if entry.index < 0 {
                 guard let index = (0..<OwnedRange.size).first(where: { !usedIndices.contains($0) }) else {
-                    failures[modem.name] = AllocationFailure(message: "no free lane: a farm holds at most \(OwnedRange.size) modems")
+                    failures[modem.name] = AllocationFailure(message: "no free lane: all \(OwnedRange.size) tables from tableBase are taken (the kernel's 253–255 never count)")
                     continue
                 }
                 entry.index = index

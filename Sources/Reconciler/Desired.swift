@@ -21,6 +21,8 @@ public struct DesiredModem: Sendable, Equatable {
     public var health: HealthSettings
     /// Errors that keep parts of this modem from converging (an unreadable secret, no free port).
     public var problems: [String]
+    /// Whether the modem got its lane (table, uid); one without is left alone entirely.
+    public var placed: Bool = true
 
     public var priority: Int { table }
     public var ports: [Int] { [httpPort, socksPort].compactMap { $0 } }
@@ -47,8 +49,10 @@ extension DesiredFarm {
         let modems = spec.modems.map { modem -> DesiredModem in
             let entry = allocations.modems[modem.serial]
             let index = entry?.index ?? 0
+            let placed = entry.map { $0.index >= 0 } ?? false
             let uid = UInt32(clamping: spec.routing.uidBase + index)
             var problems = allocationFailures[modem.name].map { [$0.message] } ?? []
+            if !placed, problems.isEmpty { problems.append("no lane allocated") }
             var pin: Secret?
             if let source = modem.pin {
                 switch secrets(source) {
@@ -74,7 +78,7 @@ extension DesiredFarm {
             return DesiredModem(
                 name: modem.name, serial: modem.serial, enabled: modem.enabled, apn: modem.apn, ipType: modem.ipType,
                 pin: pin, table: spec.routing.tableBase + index, uid: uid, httpPort: httpPort, socksPort: socksPort,
-                proxy: proxy, rotation: modem.rotation, health: modem.health, problems: problems)
+                proxy: proxy, rotation: modem.rotation, health: modem.health, problems: problems, placed: placed)
         }
         return DesiredFarm(modems: modems, ownedTables: OwnedRange.tables(base: spec.routing.tableBase),
                            timeZone: timeZone, revision: revision)

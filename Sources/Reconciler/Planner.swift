@@ -3,12 +3,14 @@ import Foundation
 /// Where a spec modem stands before planning.
 enum LaneSituation {
     case active(ObservedModem, ModemState)
-    /// Plugged in but could not be read: what we cannot see is left alone.
+    /// Plugged in but could not be read, or without a lane of its own: what we cannot see or place
+    /// is left alone.
     case unreadable
     case disabled(ObservedModem?)
     case missing
 
     init(_ modem: DesiredModem, _ observed: ObservedModem?) {
+        guard modem.placed else { self = .unreadable; return }
         guard modem.enabled else { self = .disabled(observed); return }
         guard let observed else { self = .missing; return }
         guard let state = observed.state else { self = .unreadable; return }

@@ -22,7 +22,7 @@ extension Planner {
         -> (byModem: [String: [PlannedAction]], unowned: [PlannedAction]) {
         let wanted = routing(desired, situations)
         let changes = networkChanges(desired: wanted, observed: network, ownedTables: desired.ownedTables).filter { !touchesKernelTable($0) }
-        let byTable = Dictionary(desired.modems.map { ($0.table, $0) }, uniquingKeysWith: { first, _ in first })
+        let byTable = Dictionary(desired.modems.filter(\.placed).map { ($0.table, $0) }, uniquingKeysWith: { first, _ in first })
         var byInterface: [String: DesiredModem] = [:]
         for modem in desired.modems {
             if case .active(let observed, _)? = situations[modem.name], let interface = observed.plugged.interface { byInterface[interface] = modem }
