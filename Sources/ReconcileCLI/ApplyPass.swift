@@ -14,16 +14,19 @@ struct ApplyPass {
         guard let spec = loaded.spec else { throw ExitCode(1) }
         let revision = Revision.of(file: options.file, bytes: Data(loaded.source.utf8))
         let drivers: DriverSet
-        if options.simulated {
-            printError("reconcile: simulated farm (no hardware): \(spec.modems.count) modem(s) plugged in memory")
-            drivers = await makeSimulatedDrivers(for: spec)
-        } else {
-            do {
+        var simulated: SimulatedBackend?
+        do {
+            if options.simulated {
+                printError("reconcile: simulated farm (no hardware), kept in \(options.stateDirectory)/simulated-farm.json")
+                let backend = try await SimulatedBackend(stateDirectory: options.stateDirectory, spec: spec)
+                simulated = backend
+                drivers = backend.farm.drivers()
+            } else {
                 drivers = try makeDrivers(options)
-            } catch {
-                printError("reconcile: error: \(error)")
-                throw ExitCode(1)
             }
+        } catch {
+            printError("reconcile: error: \(error)")
+            throw ExitCode(1)
         }
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         let reconciler = FarmReconciler(drivers: drivers, settings: ExecutorSettings(batch: options.batch))
@@ -32,7 +35,9 @@ struct ApplyPass {
             if options.dryRun {
                 try await dryRun(reconciler, spec: spec, secrets: secrets, revision: revision)
             } else {
-                try await apply(reconciler, spec: spec, secrets: secrets, revision: revision)
+                let converged = try await apply(reconciler, spec: spec, secrets: secrets, revision: revision)
+                try await simulated?.save()
+                if !converged { throw ExitCode(1) }
             }
         } catch let exit as ExitCode {
             throw exit
@@ -52,7 +57,8 @@ struct ApplyPass {
         if !plan.isEmpty || !plan.deferred.isEmpty { throw ExitCode(2) }
     }
 
-    private func apply(_ reconciler: FarmReconciler, spec: FarmSpec, secrets: @escaping SecretResolver, revision: String) async throws {
+    /// Returns whether the farm converged.
+    private func apply(_ reconciler: FarmReconciler, spec: FarmSpec, secrets: @escaping SecretResolver, revision: String) async throws -> Bool {
         let store = try StateStore(root: options.stateDirectory)
         let (result, farm) = try await reconciler.apply(spec: spec, store: store, secrets: secrets, revision: revision)
         for failed in result.applied where failed.failure != nil {
@@ -61,7 +67,7 @@ struct ApplyPass {
         let phases = farm.phases.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
         let verdict = result.converged ? "converged" : "not converged (\(result.remaining.actions.count) pending, \(result.remaining.deferred.count) waiting)"
         print("Applied \(result.applied.count) action(s) in \(result.rounds) round(s), \(result.failedActions) failed; farm \(verdict). Modems: \(phases.isEmpty ? "none" : phases).")
-        if !result.converged { throw ExitCode(1) }
+        return result.converged
     }
 
     /// Secrets as farm.yaml names them: files relative to the farm file, the process environment.

@@ -21,7 +21,7 @@ public actor SimulatedFarm {
         case ignore
     }
 
-    struct Modem {
+    struct Modem: Codable {
         var plugged: PluggedModem
         var imei: String
         var lane: Int
@@ -43,7 +43,7 @@ public actor SimulatedFarm {
         }
     }
 
-    struct Proxy {
+    struct Proxy: Codable {
         var pid: Int32
         var ports: [Int]
         var listening = true
