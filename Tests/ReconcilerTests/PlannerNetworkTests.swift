@@ -77,3 +77,26 @@ import Testing
         #expect(try shrunk.store.loadAllocations().modems[serial(3)] == nil)
     }
 }
+
+@Suite struct PlannerLaneTests {
+    @Test func downInterfaceIsBroughtUp() async throws {
+        var farm = try await Converged.make(count: 2)
+        farm.observed.network.upInterfaces.remove("wwan1")
+        #expect(farm.plan().lines == ["m02: link wwan1 up — wwan1 is down"])
+    }
+
+    @Test func modemsBeyondTheOwnedRangeGetNoLaneAndAreLeftAlone() throws {
+        let spec = makeSpec(count: 1000)
+        let (allocations, failures) = Allocations().updated(for: spec)
+        // 1000 tables from 100 span the kernel's 253–255: three modems cannot be placed.
+        #expect(failures.count == 3)
+        let desired = DesiredFarm.resolve(spec: spec, allocations: allocations, allocationFailures: failures, secrets: testSecrets,
+                                          stateDirectory: "/state", revision: "r")
+        let unplaced = desired.modems.filter { !$0.placed }
+        #expect(unplaced.count == 3)
+        #expect(unplaced.allSatisfy { $0.proxy == nil && $0.problems.first?.hasPrefix("no free lane") == true })
+        let observed = ObservedFarm(modems: [:], network: NetworkState(), proxies: [:])
+        let plan = Planner.plan(desired: desired, observed: observed, memory: [:], now: epoch)
+        #expect(!plan.actions.contains { action in unplaced.contains { $0.name == action.modem } })
+    }
+}
