@@ -44,7 +44,7 @@ struct Conditions {
         case .ready:
             return make(.simReady, "True", "Ready", "SIM ready")
         case .pinRequired where memory.pinAttemptFailedAt != nil:
-            return make(.simReady, "False", "SimPinRejected", "the PIN was not accepted and is not tried again automatically; correct it, then delete pinAttemptFailedAt from state/modems/\(modem.serial).json")
+            return make(.simReady, "False", "SimPinRejected", "the PIN was not accepted and is not tried again automatically; correct it, then request a reset (state/requests/reset-\(modem.name))")
         case .pinRequired where modem.pin == nil:
             return make(.simReady, "False", "SimPinMissing", "the SIM asks for a PIN and none could be read for \(modem.name)")
         case .pinRequired:

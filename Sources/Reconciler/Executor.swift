@@ -52,14 +52,19 @@ public struct Executor: Sendable {
     var observer: Observer { Observer(drivers: drivers, settings: settings) }
 
     /// Looks and plans without changing anything (the dry run).
-    public func plan(_ desired: DesiredFarm, memory: [String: ModemMemory], extraProxies: Set<String>) async throws(LaneFailure) -> (Plan, ObservedFarm) {
+    public func plan(_ desired: DesiredFarm, memory: [String: ModemMemory], extraProxies: Set<String>,
+                     requests: Set<OperatorRequest> = []) async throws(LaneFailure) -> (Plan, ObservedFarm) {
         let now = drivers.clock.now()
-        let observed = try await observer.observe(desired, memory: memory, extraProxies: extraProxies, probing: false, now: now)
+        var observed = try await observer.observe(desired, memory: memory, extraProxies: extraProxies, probing: false, now: now)
+        observed.requests = requests
         let seen = remember(observed, desired, memory, now: now)
         return (Planner.plan(desired: desired, observed: observed, memory: seen, now: now), observed)
     }
 
-    public func pass(_ desired: DesiredFarm, memory initial: [String: ModemMemory], extraProxies: Set<String>) async throws(LaneFailure) -> PassResult {
+    /// One pass. Each of `requests` is acted on at most once (its modem's reset, rotation or PIN retry).
+    public func pass(_ desired: DesiredFarm, memory initial: [String: ModemMemory], extraProxies: Set<String>,
+                     requests: Set<OperatorRequest> = []) async throws(LaneFailure) -> PassResult {
+        var requests = requests
         var memory = initial
         var applied: [AppliedAction] = []
         var outcomes: [String: LaneOutcome] = [:]
@@ -70,9 +75,12 @@ public struct Executor: Sendable {
         while true {
             let now = drivers.clock.now()
             observed = try await observer.observe(desired, memory: memory, extraProxies: extraProxies, probing: rounds == 0, now: now)
+            observed.requests = requests
             memory = remember(observed, desired, memory, now: now)
             plan = Planner.plan(desired: desired, observed: observed, memory: memory, now: now)
             fresh = true
+            let answered = plan.actions.filter { [.sim, .connection].contains($0.kind.step) }.compactMap(\.modem)
+            requests = requests.filter { !answered.contains($0.modem) }
             guard !plan.isEmpty, rounds < settings.maxRounds else { break }
             rounds += 1
             let round = await apply(plan, desired: desired, observed: observed, memory: memory)

@@ -40,17 +40,21 @@ public struct FarmReconciler: Sendable {
     public func plan(spec: FarmSpec, store: StateStore, secrets: SecretResolver, revision: String) async throws -> Plan {
         let inputs = try inputs(spec: spec, store: store, secrets: secrets, revision: revision)
         let executor = Executor(drivers: drivers, settings: settings, store: nil, logger: logger)
-        return try await executor.plan(inputs.desired, memory: inputs.memory, extraProxies: inputs.formerModems).0
+        return try await executor.plan(inputs.desired, memory: inputs.memory, extraProxies: inputs.formerModems,
+                                       requests: store.pendingRequests()).0
     }
 
-    /// Applies one pass under the store's lock and writes allocations, memory and status.
+    /// Applies one pass under the store's lock and writes allocations, memory and status. Operator
+    /// requests waiting in state/requests/ are acted on (when their modem can be) and consumed.
     public func apply(spec: FarmSpec, store: StateStore, secrets: SecretResolver, revision: String) async throws -> (PassResult, FarmStatus) {
         let started = drivers.clock.now()
         let inputs = try inputs(spec: spec, store: store, secrets: secrets, revision: revision)
         try store.saveAllocations(inputs.allocations)
         let executor = Executor(drivers: drivers, settings: settings, store: store, logger: logger)
-        let result = try await executor.pass(inputs.desired, memory: inputs.memory, extraProxies: inputs.formerModems)
+        let requests = store.pendingRequests()
+        let result = try await executor.pass(inputs.desired, memory: inputs.memory, extraProxies: inputs.formerModems, requests: requests)
         let farm = try store.writeStatus(result, desired: inputs.desired, started: started, ended: drivers.clock.now())
+        for request in requests { try store.consume(request) }
         return (result, farm)
     }
 }

@@ -22,13 +22,16 @@ public struct ObservedFarm: Sendable, Equatable {
     public var proxies: [String: ProxyObservation]
     /// Probes taken in this look, by modem name.
     public var probes: [String: ProbeResult]
+    /// Operator requests not yet acted on in this pass.
+    public var requests: Set<OperatorRequest>
 
     public init(modems: [String: ObservedModem] = [:], unclaimed: [PluggedModem] = [], network: NetworkState = NetworkState(),
-                proxies: [String: ProxyObservation] = [:], probes: [String: ProbeResult] = [:]) {
+                proxies: [String: ProxyObservation] = [:], probes: [String: ProbeResult] = [:], requests: Set<OperatorRequest> = []) {
         self.modems = modems
         self.unclaimed = unclaimed
         self.network = network
         self.proxies = proxies
         self.probes = probes
+        self.requests = requests
     }
 }

@@ -39,7 +39,7 @@ public enum Planner {
             let situation = LaneSituation(modem, observed.modems[modem.name])
             situations[modem.name] = situation
             let remembered = memory[modem.serial] ?? ModemMemory(serial: modem.serial)
-            var actions = connectionActions(modem, situation, remembered, now: now, timeZone: desired.timeZone, deferred: &deferred)
+            var actions = connectionActions(modem, situation, remembered, requests: observed.requests, now: now, timeZone: desired.timeZone, deferred: &deferred)
             actions += proxyActions(modem, situation, observed.proxies[modem.name])
             byModem[modem.name] = actions
         }
@@ -52,7 +52,9 @@ public enum Planner {
                 .sorted { ($0.element.kind.step, $0.offset) < ($1.element.kind.step, $1.offset) }.map(\.element)
             guard !actions.isEmpty else { continue }
             let remembered = memory[modem.serial]
-            if let remembered, remembered.isBackingOff(at: now), let until = remembered.nextAttemptNotBefore {
+            // An operator's request is answered at once, backoff or not.
+            let requested = observed.requests.contains { $0.modem == modem.name }
+            if !requested, let remembered, remembered.isBackingOff(at: now), let until = remembered.nextAttemptNotBefore {
                 let failure = remembered.lastFailure.map { " after \($0.reason)" } ?? ""
                 deferred[modem.name] = "backing off\(failure): next attempt in \(formatted(until.timeIntervalSince(now)))"
                 continue
