@@ -38,9 +38,10 @@ public enum AtomicFile {
         guard fd >= 0 else { throw .system("cannot create", temp) }
         var failure: StateError?
         data.withUnsafeBytes { buffer in
+            guard let base = buffer.baseAddress else { return }
             var offset = 0
             while offset < buffer.count {
-                let written = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                let written = Glibc.write(fd, base + offset, buffer.count - offset)
                 if written < 0 {
                     if errno == EINTR { continue }
                     failure = .system("cannot write", temp)
