@@ -31,7 +31,7 @@ let package = Package(
         .executableTarget(name: "ReconcileBenchmark", dependencies: [
             "Reconciler", "SimulatedDrivers", .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "SpecTests", dependencies: ["Spec"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "SpecTests", dependencies: ["Spec", .product(name: "Yams", package: "Yams")], resources: [.copy("Fixtures")]),
         // ReconcileBenchmark is a dependency so its hidden child-process modes (lock holder, atomic writer) are built for the state tests.
         .testTarget(name: "ReconcilerTests", dependencies: [
             "Reconciler", "SimulatedDrivers", "ReconcileBenchmark", .product(name: "Logging", package: "swift-log"),

@@ -61,11 +61,34 @@ public enum FarmFile {
             sink.error(location(ofCharacter: offset ?? 0, in: yaml), "", "YAML: \(problem)")
         case .duplicatedKeysInMapping(let duplicates, let context):
             let keys = duplicates.map { "'\($0)'" }.joined(separator: ", ")
-            sink.error(Location(line: max(context.mark.line, 1), column: max(context.mark.column, 1)), "",
-                       "key \(keys) is given more than once in this mapping (first here); keep one")
+            let first = Location(line: max(context.mark.line, 1), column: max(context.mark.column, 1))
+            if let key = duplicates.first, let repeated = repetition(of: key, after: first, in: yaml) {
+                sink.error(repeated, "", "key \(keys) is given a second time in this mapping (first at line \(first.line)); keep one")
+            } else {
+                sink.error(first, "", "key \(keys) is given more than once in this mapping (first here); keep one")
+            }
         default:
             sink.error(.start, "", "cannot read the YAML: \(error)")
         }
+    }
+
+    /// Where a block mapping's `key` (first written at `first`) is written again: Yams only reports
+    /// the first occurrence, but the operator wants to jump to the one to delete. Nil when the
+    /// repetition is not found this way (flow mappings), and then the first one is reported.
+    static func repetition(of key: String, after first: Location, in yaml: String) -> Location? {
+        let lines = yaml.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
+        let spellings = [key, "\"\(key)\"", "'\(key)'"].flatMap { [$0 + ":", $0 + " :"] }
+        for index in first.line..<max(first.line, lines.count) {
+            let line = lines[index]
+            let indent = line.prefix { $0 == " " }.count
+            let content = line.dropFirst(indent)
+            if content.isEmpty || content.hasPrefix("#") { continue }
+            if indent + 1 < first.column { return nil }
+            if indent + 1 == first.column, spellings.contains(where: { content.hasPrefix($0) }) {
+                return Location(line: index + 1, column: first.column)
+            }
+        }
+        return nil
     }
 
     /// Line and column (in Unicode scalars, like libyaml) of the character at `offset`.

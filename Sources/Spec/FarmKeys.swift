@@ -15,8 +15,11 @@ enum FarmKeys {
             doc: "The modems of the farm, each with its own proxy port pair."),
     ])
 
+    /// Defaults shown in the schema come from the value types' own defaults, which the builder applies.
+    static let portRangeDefault = "\(FarmBuilder.defaultPortRange.lowerBound)-\(FarmBuilder.defaultPortRange.upperBound)"
+
     static let portAllocation: [Key] = [
-        Key("range", .text(.portRange), default: .string("20000-29999"),
+        Key("range", .text(.portRange), default: .string(portRangeDefault),
             doc: "Ports (FIRST-LAST) from which modems that name no ports get a sticky allocation."),
     ]
 
@@ -26,16 +29,16 @@ enum FarmKeys {
     ]
 
     static let routing: [Key] = [
-        Key("tableBase", .integer(1...32765), default: .integer(100),
+        Key("tableBase", .integer(1...32765), default: .integer(RoutingSettings().tableBase),
             doc: "Modem k gets routing table and rule priority tableBase+k; the range must stay clear of the kernel's tables 253-255 and below the main rule (32766)."),
-        Key("uidBase", .integer(1000...2_000_000_000), default: .integer(20000),
+        Key("uidBase", .integer(1000...2_000_000_000), default: .integer(RoutingSettings().uidBase),
             doc: "Modem k's proxy runs as the unprivileged uid and gid uidBase+k."),
     ]
 
     /// Keys that `defaults` may set and every modem may override.
     static let inheritable: [Key] = [
         Key("apn", .text(.apn), doc: "Access point name of the mobile operator (required here or on every modem)."),
-        Key("ipType", .text(.ipType), default: .string("ipv4"), doc: "IP family of the data session: ipv4, ipv6 or ipv4v6."),
+        Key("ipType", .text(.ipType), default: .string(IPType.ipv4.rawValue), doc: "IP family of the data session: ipv4, ipv6 or ipv4v6."),
         Key("pin", pinSource, doc: "SIM PIN (4-8 digits): exactly one of file, env, value."),
         Key("proxy", .object(proxy), doc: "The modem's 3proxy."),
         Key("health", .object(health), doc: "Health probing."),
@@ -44,15 +47,15 @@ enum FarmKeys {
     ]
 
     static let proxy: [Key] = [
-        Key("listen", .text(.ipAddress), default: .string("0.0.0.0"),
+        Key("listen", .text(.ipAddress), default: .string(ProxySettings().listen),
             doc: "IP address the proxy ports listen on (an IP literal, not an interface name)."),
-        Key("http", .boolean, default: .bool(true), doc: "Serve an HTTP proxy (with CONNECT)."),
-        Key("socks", .boolean, default: .bool(true), doc: "Serve a SOCKS5 proxy."),
+        Key("http", .boolean, default: .bool(ProxySettings().http), doc: "Serve an HTTP proxy (with CONNECT)."),
+        Key("socks", .boolean, default: .bool(ProxySettings().socks), doc: "Serve a SOCKS5 proxy."),
         Key("users", .list(of: .text(.userName), unique: true, nonEmpty: false),
             doc: "Names of the users (defined under users) who may use the proxy."),
         Key("allow", .list(of: .text(.cidr), unique: true, nonEmpty: false),
             doc: "Client networks (CIDR or single IP) allowed; empty = any client that authenticates."),
-        Key("maxConnections", .integer(1...100_000), default: .integer(200),
+        Key("maxConnections", .integer(1...100_000), default: .integer(ProxySettings().maxConnections),
             doc: "Concurrent connections per proxy service."),
         Key("bandwidth", .object([
             Key("in", .text(.bandwidth), doc: "Download limit per user, e.g. 20mbit; unset = unlimited."),
@@ -65,9 +68,9 @@ enum FarmKeys {
     static let health: [Key] = [
         Key("url", .text(.url), default: .string(HealthSettings().url),
             doc: "http(s) URL fetched through the modem to prove it works."),
-        Key("interval", .text(.duration), default: .string("30s"), doc: "Time between probes."),
-        Key("timeout", .text(.duration), default: .string("5s"), doc: "Time a probe may take; shorter than interval."),
-        Key("failuresBeforeReset", .integer(1...100), default: .integer(3),
+        Key("interval", .text(.duration), default: .string(FarmBuilder.text(HealthSettings().interval)), doc: "Time between probes."),
+        Key("timeout", .text(.duration), default: .string(FarmBuilder.text(HealthSettings().timeout)), doc: "Time a probe may take; shorter than interval."),
+        Key("failuresBeforeReset", .integer(1...100), default: .integer(HealthSettings().failuresBeforeReset),
             doc: "Consecutive failed probes after which the modem is reset."),
     ]
 

@@ -5,7 +5,6 @@ public enum FarmSchema {
         guard case .object(var fields) = schema(for: FarmKeys.root) else { return "" }
         fields.insert(contentsOf: [
             ("$schema", .string("https://json-schema.org/draft/2020-12/schema")),
-            ("$id", .string("https://proxyfarm.invalid/farm.schema.json")),
             ("title", .string("ProxyFarm farm.yaml, version 1")),
         ], at: 0)
         return JSONValue.object(fields).pretty() + "\n"

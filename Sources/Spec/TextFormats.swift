@@ -126,8 +126,14 @@ enum TextFormat: Sendable, CaseIterable {
         return "; did you mean '\(lowered)'?"
     }
 
+    /// Compiled once; a pattern that does not compile matches nothing (a test compiles them all).
+    private static let compiled: [String: NSRegularExpression] = Dictionary(
+        allCases.compactMap(\.pattern).compactMap { pattern in
+            (try? NSRegularExpression(pattern: pattern)).map { (pattern, $0) }
+        }, uniquingKeysWith: { first, _ in first })
+
     static func matches(_ text: String, _ pattern: String) -> Bool {
-        guard let regex = try? NSRegularExpression(pattern: pattern) else { return false }
+        guard let regex = compiled[pattern] else { return false }
         let range = NSRange(text.startIndex..., in: text)
         return regex.firstMatch(in: text, range: range) != nil
     }

@@ -96,3 +96,34 @@ import Testing
         #expect(result.spec != nil)
     }
 }
+
+/// A file with many problems gets all of them in one run, in file order.
+@Suite struct AllProblemsTests {
+    @Test func everyProblemIsReportedTogether() {
+        let result = FarmFile.load(path: fixture("all-problems.yaml"), environment: [:])
+        let file = fixture("all-problems.yaml")
+        #expect(result.spec == nil)
+        #expect(result.diagnostics.map { $0.description.replacingOccurrences(of: file, with: "all-problems.yaml") } == [
+            "all-problems.yaml:2:10: error: version: 2 is not supported; this reconciler reads version 1",
+            "all-problems.yaml:5:3: error: defaults.ipTyp: unknown key 'ipTyp'; did you mean 'ipType'?",
+            "all-problems.yaml:7:13: error: defaults.proxy.listen: 'lo' is not an IP address such as 0.0.0.0 or ::1 (host and interface names are not allowed here)",
+            "all-problems.yaml:8:20: error: defaults.proxy.users[1]: user 'carl' is not defined under users (defined: alice, bob)",
+            "all-problems.yaml:9:13: error: defaults.proxy.allow[0]: '192.168.1.5/24' has host bits set; did you mean '192.168.1.0/24'?",
+            "all-problems.yaml:10:22: error: defaults.proxy.bandwidth.in: '20mbps' is not a bandwidth such as 500kbit, 20mbit or 1gbit",
+            "all-problems.yaml:11:37: error: defaults.health.timeout: health.timeout (30s) must be shorter than health.interval (10s)",
+            "all-problems.yaml:13:30: error: users.alice.password.file: secret file secrets/missing does not exist (looked for \(repositoryRoot.path)/Tests/SpecTests/Fixtures/secrets/missing)",
+            "all-problems.yaml:14:27: error: users.bob.password.env: environment variable BOB_UNSET is not set",
+            "all-problems.yaml:16:13: error: modems[0].serial: expected a serial number (IMEI or USB serial) of letters, digits, '.', '_', ':', '-', found the number 860000000000001; put it in quotes: \"860000000000001\"",
+            "all-problems.yaml:17:11: error: modems[0].name: 'M01' is not a name of 1-32 characters a-z, 0-9, '_', '-' starting with a letter or digit; did you mean 'm01'?",
+            "all-problems.yaml:18:34: error: modems[0].ports.socks: 20001 is already this modem's http port",
+            "all-problems.yaml:19:22: error: modems[0].rotation.at[0]: '25:00' is not a time of day \"HH:MM\" from 00:00 to 23:59, in quotes",
+            "all-problems.yaml:22:20: error: modems[1].ports.http: 20001 is already used by modems[0]",
+            "all-problems.yaml:22:34: error: modems[1].ports.socks: 70000 is outside 1-65535",
+            "all-problems.yaml:23:19: warning: modems[1].pin.value: plain-text PIN in farm.yaml; prefer file or env",
+            "all-problems.yaml:23:19: error: modems[1].pin.value: the PIN must be 4-8 digits",
+            "all-problems.yaml:24:13: error: modems[2].serial: '860000000000002' is already the serial of modems[1] (m02)",
+            "all-problems.yaml:25:11: error: modems[2].name: 'm02' is already the name of modems[1] (m02)",
+            "all-problems.yaml:27:14: error: modems[2].enabled: expected true or false, found 'maybe'",
+        ])
+    }
+}

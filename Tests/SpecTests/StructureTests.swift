@@ -34,7 +34,9 @@ import Testing
 
     @Test func duplicateKeyInAMapping() {
         let yaml = minimalFarm + "    name: m02\n"
-        #expect(report(yaml) == ["farm.yaml:11:5: error: key 'name' is given more than once in this mapping (first here); keep one"])
+        #expect(report(yaml) == ["farm.yaml:12:5: error: key 'name' is given a second time in this mapping (first at line 11); keep one"])
+        let flow = minimalFarm + "    ports: { http: 1, http: 2 }\n"
+        #expect(report(flow) == ["farm.yaml:12:14: error: key 'http' is given more than once in this mapping (first here); keep one"])
     }
 
     @Test func emptyFileAndNonMappingRoot() {
