@@ -115,8 +115,9 @@ struct ProbeConnection {
     private func wait(_ descriptor: Int32, for events: Int16, doing: String) throws(ProbeFailure) {
         while true {
             let left = ContinuousClock.now.duration(to: deadline)
-            let milliseconds = left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000
-            guard milliseconds > 0 else { throw ProbeFailure("timeout after \(timeoutText) (\(doing))") }
+            guard left > .zero else { throw ProbeFailure("timeout after \(timeoutText) (\(doing))") }
+            // Rounded up, so poll never wakes just before the deadline and spins.
+            let milliseconds = left.components.seconds * 1000 + (left.components.attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
             var entry = pollfd(fd: descriptor, events: events, revents: 0)
             let ready = poll(&entry, 1, Int32(clamping: milliseconds))
             if ready > 0 { return }

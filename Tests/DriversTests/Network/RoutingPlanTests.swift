@@ -94,6 +94,13 @@ struct RoutingPlanTests {
         })
     }
 
+    @Test func kernelTablesAreNeverOursEvenInsideTheRange() {
+        var observed = converged
+        observed.rules += [rule(.oif("eth0"), priority: 150, table: 254), rule(.uidRange(1, 1), priority: 160, table: 255)]
+        observed.routes.append(TableRoute(table: 254, kind: .defaultVia(interface: "eth0", gateway: "192.0.2.1")))
+        #expect(networkChanges(desired: [modem], observed: observed, ownedTables: 100...300) == [])
+    }
+
     @Test func ourRuleIsOneWhosePriorityOrTableIsOurs() {
         var observed = converged
         let byPriority = rule(.uidRange(5, 5), priority: 150, table: 500)

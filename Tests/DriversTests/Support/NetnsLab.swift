@@ -13,7 +13,21 @@ import Synchronization
 ///
 /// Names carry a per-run prefix so parallel test runs never collide. Use `NetnsLab.with` so the
 /// namespaces and the server are removed whatever the test does; the server also exits on its
-/// own when the test process dies.
+/// own when the test process dies, and namespaces of dead runs are removed by the next run.
+///
+/// ```swift
+/// @Suite(.enabled(if: NetnsLab.canRun, "needs root to create network namespaces"))
+/// struct MyTests {
+///     @Test func egress() async throws {
+///         try await NetnsLab.with(modems: 3) { lab in
+///             // route the farm (IPRouteNetworkControl(namespace: lab.farm)), start things in it…
+///             let answer = try lab.httpGet(from: lab.farm, uid: 20002)   // curl as uid 20002
+///             #expect(answer.stdout == lab.address(2) + "\n")
+///             #expect(!lab.seenSources().contains("http \(NetnsLab.uplinkAddress)"))
+///         }
+///     }
+/// }
+/// ```
 final class NetnsLab: @unchecked Sendable {
     static let serverAddress = "198.51.100.10"
     static let httpPort = 80
@@ -49,6 +63,7 @@ final class NetnsLab: @unchecked Sendable {
 
     static func start(modems: Int) throws -> NetnsLab {
         guard getuid() == 0 else { throw LabError("network namespace tests need root (CI runs as root)") }
+        _ = staleLabsRemoved
         let k = labsCreated.wrappingAdd(1, ordering: .relaxed).newValue
         let prefix = "pf\(getpid())n\(k)"
         let farm = prefix + "farm", inet = prefix + "inet"
@@ -203,6 +218,18 @@ final class NetnsLab: @unchecked Sendable {
         }
         return (process, input.fileHandleForWriting)
     }
+
+    /// Namespaces of labs whose test process died (SIGKILL skips teardown), removed once per run.
+    private static let staleLabsRemoved: Bool = {
+        let listed = (try? LabCommand.check(["ip", "netns", "list"])) ?? ""
+        for line in listed.split(separator: "\n") {
+            let name = String(line.split(separator: " ").first ?? "")
+            guard let match = name.wholeMatch(of: /pf(\d+)n\d+(farm|inet)/), let pid = Int32(match.1),
+                  kill(pid, 0) != 0, errno == ESRCH else { continue }
+            _ = try? LabCommand.run(["ip", "netns", "del", name])
+        }
+        return true
+    }()
 
     private static func removeNamespaces(farm: String, inet: String, directory: URL) {
         for namespace in [farm, inet] {
