@@ -21,7 +21,7 @@ extension Planner {
     static func networkActions(_ desired: DesiredFarm, _ situations: [String: LaneSituation], _ network: NetworkState)
         -> (byModem: [String: [PlannedAction]], unowned: [PlannedAction]) {
         let wanted = routing(desired, situations)
-        let changes = networkChanges(desired: wanted, observed: network, ownedTables: desired.ownedTables).filter { !touchesKernelTable($0) }
+        let changes = networkChanges(desired: wanted, observed: network, ownedTables: desired.ownedTables)
         let byTable = Dictionary(desired.modems.filter(\.placed).map { ($0.table, $0) }, uniquingKeysWith: { first, _ in first })
         var byInterface: [String: DesiredModem] = [:]
         for modem in desired.modems {
@@ -45,15 +45,6 @@ extension Planner {
             byModem[owner.name, default: []].append(PlannedAction(modem: owner.name, kind: .network(change), reason: reason))
         }
         return (byModem, unowned)
-    }
-
-    /// Whether a change would remove something from the kernel's own tables (main, local…).
-    static func touchesKernelTable(_ change: NetworkChange) -> Bool {
-        switch change {
-        case .removeRule(let rule): OwnedRange.kernelTables.contains(rule.table)
-        case .removeRoute(let route): OwnedRange.kernelTables.contains(route.table)
-        default: false
-        }
     }
 
     static func networkReason(_ change: NetworkChange, owner: DesiredModem, situation: LaneSituation?,
