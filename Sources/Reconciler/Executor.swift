@@ -97,6 +97,7 @@ public struct Executor: Sendable {
             memory = remember(observed, desired, memory, now: now)
             plan = Planner.plan(desired: desired, observed: observed, memory: memory, now: now)
         }
+        memory = settled(memory, desired: desired, plan: plan)
         try persist(memory, previous: initial)
         return PassResult(rounds: rounds, applied: applied, outcomes: outcomes, remaining: plan, observed: observed, memory: memory)
     }
@@ -109,6 +110,17 @@ public struct Executor: Sendable {
             let probe = observed.probes[modem.name]
             guard look != nil || probe != nil else { continue }
             next[modem.serial] = (memory[modem.serial] ?? ModemMemory(serial: modem.serial)).observing(look, probe: probe, now: now)
+        }
+        return next
+    }
+
+    /// A modem with nothing left to do and no wait has converged: an earlier failure is over.
+    func settled(_ memory: [String: ModemMemory], desired: DesiredFarm, plan: Plan) -> [String: ModemMemory] {
+        var next = memory
+        let busy = Set(plan.actions.compactMap(\.modem)).union(plan.deferred.keys)
+        for modem in desired.modems where !busy.contains(modem.name) {
+            guard let entry = next[modem.serial], entry.lastFailure != nil, entry.pinAttemptFailedAt == nil else { continue }
+            next[modem.serial] = entry.recordingSuccess()
         }
         return next
     }

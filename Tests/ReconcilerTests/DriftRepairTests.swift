@@ -59,3 +59,37 @@ import Testing
         #expect(network.rules.contains(RoutingRule(priority: 5000, selector: .from("192.0.2.7"), table: 5000)))
     }
 }
+
+@Suite struct SettlingTests {
+    @Test func failureThatResolvedItselfClearsOnceNothingIsLeftToDo() async throws {
+        let harness = try await Harness(spec: makeSpec(count: 2))
+        try await harness.pass()
+        await harness.farm.killProxy("m02")
+        await harness.farm.inject(.fail("Busy"), on: .startProxy, key: "m02", times: 1)
+        let failed = try await harness.pass()
+        #expect(failed.outcomes["m02"]?.failure?.reason == "Busy")
+        #expect(try harness.store.readModemStatus("m02")?.phase == .error)
+        harness.clock.advance(by: .seconds(6))
+        let healed = try await harness.pass()
+        #expect(healed.converged)
+        #expect(try harness.store.readModemStatus("m02")?.phase == .ready)
+        #expect(healed.memory[serial(2)]?.lastFailure == nil)
+    }
+
+    @Test func failureWithNothingLeftToRetryIsSettled() async throws {
+        var harness = try await Harness(spec: makeSpec(count: 2))
+        try await harness.pass()
+        harness.spec.modems[1].enabled = false
+        await harness.farm.inject(.fail("Busy"), on: .stopProxy, key: "m02", times: 1)
+        let failed = try await harness.pass()
+        #expect(failed.outcomes["m02"]?.failure?.reason == "Busy")
+        #expect(failed.memory[serial(2)]?.lastFailure != nil)
+        await harness.farm.killProxy("m02")
+        harness.clock.advance(by: .seconds(6))
+        let settled = try await harness.pass()
+        #expect(settled.applied.isEmpty)
+        #expect(settled.converged)
+        #expect(settled.memory[serial(2)]?.lastFailure == nil)
+        #expect(settled.memory[serial(2)]?.nextAttemptNotBefore == nil)
+    }
+}
