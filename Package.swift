@@ -22,15 +22,21 @@ let package = Package(
         .systemLibrary(name: "CNetNamespace"),
         .target(name: "Drivers", dependencies: ["Reconciler", "CUDev", "CQMI", "CNetNamespace", .product(name: "Logging", package: "swift-log")]),
         .target(name: "ModemSimulator"),
+        .target(name: "SimulatedDrivers", dependencies: ["Reconciler"]),
         .executableTarget(name: "ReconcileCLI", dependencies: [
-            "Drivers", "ModemSimulator",
+            "Drivers", "ModemSimulator", "SimulatedDrivers",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .executableTarget(name: "ReconcileBenchmark", dependencies: ["Reconciler"]),
+        .executableTarget(name: "ReconcileBenchmark", dependencies: [
+            "Reconciler", "SimulatedDrivers", .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "SpecTests", dependencies: ["Spec", .product(name: "Yams", package: "Yams")], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler"]),
+        // ReconcileBenchmark is a dependency so its hidden child-process modes (lock holder, atomic writer) are built for the state tests.
+        .testTarget(name: "ReconcilerTests", dependencies: [
+            "Reconciler", "SimulatedDrivers", "ReconcileBenchmark", .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "DriversTests", dependencies: ["Drivers", "ModemSimulator"], resources: [.copy("Fixtures")]),
         // Runs discovery inside umockdev testbeds for DriversTests (LD_PRELOAD needs a fresh process).
         .executableTarget(name: "DiscoveryProbe", dependencies: ["Drivers"], path: "Tests/DiscoveryProbe"),

@@ -1,10 +1,21 @@
 import ArgumentParser
 
 /// The `reconcile` executable: makes the machine match farm.yaml (DESIGN §1, §8).
+/// Without a subcommand it applies one pass (or, with `--dry-run`, prints the plan).
 @main
 struct Reconcile: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reconcile",
         abstract: "Make a farm of USB LTE modems match farm.yaml: one authenticated HTTP + SOCKS5 proxy pair per modem.",
+        discussion: """
+            Exit codes: 0 converged (or, with --dry-run, nothing pending); 1 invalid input or a failed pass; \
+            2 with --dry-run when changes are pending.
+            """,
         subcommands: [Validate.self, Schema.self, Discover.self, Rotate.self, Reset.self, Lab.self])
+
+    @OptionGroup var options: RootOptions
+
+    func run() async throws {
+        try await ApplyPass(options: options).run()
+    }
 }

@@ -49,7 +49,7 @@ final class LineCollectingProcess: @unchecked Sendable {
         let deadline = ContinuousClock.now.advanced(by: timeout)
         while true {
             if let result = try found(output) { return result }
-            guard ContinuousClock.now < deadline else { throw LabError.timeout(what, errorText) }
+            guard ContinuousClock.now < deadline else { throw UMockdevLabError.timeout(what, errorText) }
             try await Task.sleep(for: .milliseconds(10))
         }
     }
@@ -102,7 +102,7 @@ final class LiveTestbed: @unchecked Sendable {
         let reply = try await controller.waitFor("testbed reply to \(line)") { lines in
             lines.count > expected ? lines[expected] : nil
         }
-        guard reply == "ok" else { throw LabError.failed(line, reply + " " + controller.errorText) }
+        guard reply == "ok" else { throw UMockdevLabError.failed(line, reply + " " + controller.errorText) }
     }
 
     /// Starts `DiscoveryProbe watch` inside this testbed; returns once it is subscribed.

@@ -21,7 +21,7 @@ enum UMockdevLab {
     static let runnable = isCI || missing == nil
 
     static func require() throws {
-        if let missing { throw LabError.missing(missing) }
+        if let missing { throw UMockdevLabError.missing(missing) }
     }
 
     /// Debian's interpreter: it has python3-gi, a pyenv one usually does not.
@@ -41,7 +41,7 @@ enum UMockdevLab {
         get throws {
             let directory = URL(filePath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
             let path = directory.appending(path: "DiscoveryProbe").path
-            guard FileManager.default.isExecutableFile(atPath: path) else { throw LabError.missing("\(path) (swift build --product DiscoveryProbe)") }
+            guard FileManager.default.isExecutableFile(atPath: path) else { throw UMockdevLabError.missing("\(path) (swift build --product DiscoveryProbe)") }
             return path
         }
     }
@@ -51,7 +51,7 @@ enum UMockdevLab {
         try require()
         let devices = fixtureNames.flatMap { ["-d", fixture($0)] }
         let result = try run(executable(named: "umockdev-run") ?? "umockdev-run", devices + ["--", try probe, "scan"])
-        guard result.status == 0 else { throw LabError.failed("DiscoveryProbe scan", result.errors) }
+        guard result.status == 0 else { throw UMockdevLabError.failed("DiscoveryProbe scan", result.errors) }
         return try decodeModems(result.output)
     }
 
@@ -79,7 +79,7 @@ enum UMockdevLab {
     }
 }
 
-enum LabError: Error, CustomStringConvertible {
+enum UMockdevLabError: Error, CustomStringConvertible {
     case missing(String)
     case failed(String, String)
     case timeout(String, String)

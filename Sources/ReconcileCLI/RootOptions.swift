@@ -1,0 +1,30 @@
+import ArgumentParser
+
+/// Options of the root command: one pass over one farm file and one state directory.
+struct RootOptions: ParsableArguments {
+    enum Output: String, ExpressibleByArgument, CaseIterable {
+        case text, json
+    }
+
+    @Option(name: .long, help: ArgumentHelp("The farm file.", valueName: "PATH"))
+    var file = "farm.yaml"
+
+    @Option(name: .customLong("state"), help: ArgumentHelp("The state directory (lock, memory, status, audit log).", valueName: "DIR"))
+    var stateDirectory = "state"
+
+    @Option(name: .long, help: "At most this many modems are worked on at a time.")
+    var batch = 5
+
+    @Flag(name: .long, help: "Print the plan and change nothing.")
+    var dryRun = false
+
+    @Option(name: .long, help: "Plan format for --dry-run: text or json.")
+    var output: Output = .text
+
+    @Flag(name: .long, help: "Run against a simulated farm in memory (no hardware is touched).")
+    var simulated = false
+
+    func validate() throws {
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+    }
+}

@@ -1,0 +1,82 @@
+import Spec
+
+/// Sticky per-modem resources (state/allocations.json), keyed by modem serial: the lane index k
+/// (table/priority `tableBase + k`, uid `uidBase + k`) and the ports allocated from the range.
+/// An allocation lives exactly as long as its modem is in farm.yaml, so nothing is ever reused by
+/// another modem while its owner is still listed; a removed modem's allocation is freed.
+public struct Allocations: Sendable, Equatable, Codable {
+    public struct Entry: Sendable, Equatable, Codable {
+        /// The modem's name when last seen: lets cleanup find its proxy and status file.
+        public var name: String
+        public var index: Int
+        public var httpPort: Int?
+        public var socksPort: Int?
+        public init(name: String, index: Int, httpPort: Int? = nil, socksPort: Int? = nil) {
+            self.name = name
+            self.index = index
+            self.httpPort = httpPort
+            self.socksPort = socksPort
+        }
+    }
+
+    public var version: Int = 1
+    public var modems: [String: Entry]
+
+    public init(modems: [String: Entry] = [:]) { self.modems = modems }
+}
+
+/// Why a modem could not get its resources.
+public struct AllocationFailure: Error, Sendable, Equatable {
+    public var message: String
+}
+
+extension Allocations {
+    /// The allocations for `spec`, keeping every earlier one whose modem is still listed.
+    /// Explicit ports win: an allocated port that a modem now names explicitly moves its holder.
+    public func updated(for spec: FarmSpec) -> (Allocations, failures: [String: AllocationFailure]) {
+        let listed = Set(spec.modems.map(\.serial))
+        var kept = modems.filter { listed.contains($0.key) }
+        var failures: [String: AllocationFailure] = [:]
+        let explicit = Set(spec.modems.flatMap { [$0.ports.http, $0.ports.socks].compactMap { $0 } })
+        var usedIndices = Set(kept.values.map(\.index))
+        let kernelIndices = OwnedRange.kernelTables.map { $0 - spec.routing.tableBase }
+        usedIndices.formUnion(kernelIndices)
+        var usedPorts = explicit
+        for modem in spec.modems {
+            guard var entry = kept[modem.serial] else { continue }
+            entry.name = modem.name
+            entry.httpPort = Self.keep(entry.httpPort, wanted: modem.ports.http, used: &usedPorts, explicit: explicit)
+            entry.socksPort = Self.keep(entry.socksPort, wanted: modem.ports.socks, used: &usedPorts, explicit: explicit)
+            kept[modem.serial] = entry
+        }
+        for modem in spec.modems {
+            var entry = kept[modem.serial] ?? Entry(name: modem.name, index: -1)
+            if entry.index < 0 {
+                guard let index = (0..<OwnedRange.size).first(where: { !usedIndices.contains($0) }) else {
+                    failures[modem.name] = AllocationFailure(message: "no free lane: all \(OwnedRange.size) tables from tableBase are taken (the kernel's 253–255 never count)")
+                    continue
+                }
+                entry.index = index
+                usedIndices.insert(index)
+            }
+            for (explicitPort, isHTTP) in [(modem.ports.http, true), (modem.ports.socks, false)] where explicitPort == nil {
+                guard (isHTTP ? entry.httpPort : entry.socksPort) == nil else { continue }
+                guard let port = spec.portRange.first(where: { !usedPorts.contains($0) }) else {
+                    failures[modem.name] = AllocationFailure(message: "no free port left in range \(spec.portRange.lowerBound)-\(spec.portRange.upperBound)")
+                    continue
+                }
+                usedPorts.insert(port)
+                if isHTTP { entry.httpPort = port } else { entry.socksPort = port }
+            }
+            kept[modem.serial] = entry
+        }
+        return (Allocations(modems: kept), failures)
+    }
+
+    /// Keeps an allocated port unless the modem now names its own or someone else named it.
+    private static func keep(_ allocated: Int?, wanted: Int?, used: inout Set<Int>, explicit: Set<Int>) -> Int? {
+        guard wanted == nil, let allocated, !explicit.contains(allocated), !used.contains(allocated) else { return nil }
+        used.insert(allocated)
+        return allocated
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// An error of the state directory, naming the path and the system's reason.
+public struct StateError: OperatorFacingError, CustomStringConvertible {
+    public var reason: String
+    public var message: String
+    public var description: String { message }
+    public init(reason: String, message: String) {
+        self.reason = reason
+        self.message = message
+    }
+
+    static func system(_ what: String, _ path: String, errno code: Int32 = errno) -> StateError {
+        StateError(reason: "StateIOError", message: "\(what) \(path): \(String(cString: strerror(code)))")
+    }
+}
+
+/// Writes files whole or not at all (DESIGN §4): temp file in the same directory, fsync, rename,
+/// fsync the directory. A crash at any instant leaves either the old or the new file, never a mix.
+public enum AtomicFile {
+    /// Prefix of temp files; a new state store removes leftovers of a crashed writer.
+    static let tempMarker = ".tmp-"
+
+    /// Writes `data` to `path` unless the file already holds exactly these bytes (its mtime then
+    /// stays as it is). Returns whether it wrote.
+    @discardableResult
+    public static func write(_ data: Data, to path: String, mode: mode_t = 0o644) throws(StateError) -> Bool {
+        if let current = FileManager.default.contents(atPath: path), current == data { return false }
+        let directory = (path as NSString).deletingLastPathComponent
+        let base = (path as NSString).lastPathComponent
+        let temp = directory + "/" + tempMarker + base + "." + String(getpid()) + "." + String(UInt32.random(in: 0...UInt32.max))
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw .system("cannot create", temp) }
+        var failure: StateError?
+        data.withUnsafeBytes { buffer in
+            guard let base = buffer.baseAddress else { return }
+            var offset = 0
+            while offset < buffer.count {
+                let written = Glibc.write(fd, base + offset, buffer.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    failure = .system("cannot write", temp)
+                    return
+                }
+                offset += written
+            }
+        }
+        if failure == nil, fsync(fd) != 0 { failure = .system("cannot fsync", temp) }
+        close(fd)
+        if let failure {
+            unlink(temp)
+            throw failure
+        }
+        guard rename(temp, path) == 0 else {
+            let error = StateError.system("cannot rename into", path)
+            unlink(temp)
+            throw error
+        }
+        try syncDirectory(directory)
+        return true
+    }
+
+    /// Makes a rename or unlink in `directory` durable.
+    static func syncDirectory(_ directory: String) throws(StateError) {
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw .system("cannot open", directory) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw .system("cannot fsync", directory) }
+    }
+
+    /// Removes a file if it exists, durably.
+    public static func remove(_ path: String) throws(StateError) {
+        guard unlink(path) == 0 else {
+            if errno == ENOENT { return }
+            throw .system("cannot remove", path)
+        }
+        try syncDirectory((path as NSString).deletingLastPathComponent)
+    }
+
+    /// Removes temp files a killed writer left in `directory`.
+    static func removeLeftovers(in directory: String) {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        for name in names where name.hasPrefix(tempMarker) { unlink(directory + "/" + name) }
+    }
+}

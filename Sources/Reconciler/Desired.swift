@@ -1,0 +1,91 @@
+import Foundation
+import Spec
+
+/// What one modem should look like: its lane in the farm (DESIGN §7) with every secret resolved.
+public struct DesiredModem: Sendable, Equatable {
+    public var name: String
+    public var serial: String
+    public var enabled: Bool
+    public var apn: String
+    public var ipType: IPType
+    /// The PIN when the SIM asks for one; nil when none is configured or it could not be read.
+    public var pin: Secret?
+    /// Routing table and rule priority, both `tableBase + k`.
+    public var table: Int
+    public var uid: UInt32
+    public var httpPort: Int?
+    public var socksPort: Int?
+    /// Nil when the proxy cannot be configured (see `problems`): the running proxy is then left alone.
+    public var proxy: ProxyConfigInput?
+    public var rotation: Rotation
+    public var health: HealthSettings
+    /// Errors that keep parts of this modem from converging (an unreadable secret, no free port).
+    public var problems: [String]
+    /// Whether the modem got its lane (table, uid); one without is left alone entirely.
+    public var placed: Bool = true
+
+    public var priority: Int { table }
+    public var ports: [Int] { [httpPort, socksPort].compactMap { $0 } }
+}
+
+/// The whole desired farm.
+public struct DesiredFarm: Sendable, Equatable {
+    public var modems: [DesiredModem]
+    public var ownedTables: ClosedRange<Int>
+    /// Time zone of rotation `at` times (the host's local zone in production).
+    public var timeZone: TimeZone
+    public var revision: String
+
+    public func modem(named name: String) -> DesiredModem? { modems.first { $0.name == name } }
+}
+
+extension DesiredFarm {
+    /// Builds the desired farm. Secrets that fail to resolve become problems of the modems that need
+    /// them, never a failure of the whole farm.
+    public static func resolve(spec: FarmSpec, allocations: Allocations, allocationFailures: [String: AllocationFailure] = [:],
+                               secrets: SecretResolver, stateDirectory: String, revision: String,
+                               timeZone: TimeZone = .current) -> DesiredFarm {
+        let passwords = Dictionary(uniqueKeysWithValues: spec.users.map { user in (user.name, credential(user.password, secrets)) })
+        let modems = spec.modems.map { modem -> DesiredModem in
+            let entry = allocations.modems[modem.serial]
+            let index = entry?.index ?? 0
+            let placed = entry.map { $0.index >= 0 } ?? false
+            let uid = UInt32(clamping: spec.routing.uidBase + index)
+            var problems = allocationFailures[modem.name].map { [$0.message] } ?? []
+            if !placed, problems.isEmpty { problems.append("no lane allocated") }
+            var pin: Secret?
+            if let source = modem.pin {
+                switch secrets(source) {
+                case .success(let value): pin = Secret(value)
+                case .failure(let failure): problems.append("PIN (\(source)): \(failure.message)")
+                }
+            }
+            var users: [ProxyConfigInput.ProxyUser] = []
+            for name in modem.proxy.users.sorted() {
+                switch passwords[name] {
+                case .success(let credential): users.append(.init(name: name, credential: credential))
+                case .failure(let failure): problems.append("password of user \(name): \(failure.message)")
+                case nil: problems.append("user \(name) is not defined in users")
+                }
+            }
+            let httpPort = modem.proxy.http ? (modem.ports.http ?? entry?.httpPort) : nil
+            let socksPort = modem.proxy.socks ? (modem.ports.socks ?? entry?.socksPort) : nil
+            let proxy = problems.isEmpty ? ProxyConfigInput(
+                modem: modem.name, uid: uid, listen: modem.proxy.listen, httpPort: httpPort, socksPort: socksPort,
+                users: users, allow: modem.proxy.allow, maxConnections: modem.proxy.maxConnections,
+                bandwidth: modem.proxy.bandwidth, dns: modem.proxy.dns,
+                logDirectory: stateDirectory + "/log/proxies/" + modem.name) : nil
+            return DesiredModem(
+                name: modem.name, serial: modem.serial, enabled: modem.enabled, apn: modem.apn, ipType: modem.ipType,
+                pin: pin, table: spec.routing.tableBase + index, uid: uid, httpPort: httpPort, socksPort: socksPort,
+                proxy: proxy, rotation: modem.rotation, health: modem.health, problems: problems, placed: placed)
+        }
+        return DesiredFarm(modems: modems, ownedTables: OwnedRange.tables(base: spec.routing.tableBase),
+                           timeZone: timeZone, revision: revision)
+    }
+
+    private static func credential(_ source: SecretSource, _ secrets: SecretResolver) -> Result<ProxyConfigInput.Credential, SecretFailure> {
+        if case .hash(let hash) = source { return .success(.hash(hash)) }
+        return secrets(source).map { .clear($0) }
+    }
+}

@@ -1,0 +1,147 @@
+import Foundation
+import Logging
+
+/// How one lane (modem) fared in a pass.
+public struct LaneOutcome: Sendable, Equatable {
+    public var modem: String
+    public var applied: Int = 0
+    public var failure: LaneFailure?
+    public var failedStep: ActionKind.Step?
+    public init(modem: String) { self.modem = modem }
+}
+
+/// One applied action and how it ended (nil failure = ok).
+public struct AppliedAction: Sendable, Equatable {
+    public var action: PlannedAction
+    public var failure: LaneFailure?
+}
+
+public struct PassResult: Sendable {
+    public var rounds: Int
+    public var applied: [AppliedAction]
+    /// Every lane that had actions, by modem name.
+    public var outcomes: [String: LaneOutcome]
+    /// What is still planned after the pass (empty when converged), with deferred modems.
+    public var remaining: Plan
+    public var observed: ObservedFarm
+    public var memory: [String: ModemMemory]
+
+    public var failedActions: Int { applied.filter { $0.failure != nil }.count }
+    public var converged: Bool { remaining.isEmpty && remaining.deferred.isEmpty && failedActions == 0 }
+}
+
+/// Applies plans: a pass is rounds of observe → plan → apply until nothing is left to do or a
+/// round makes no progress, because later steps need earlier results (an address exists only
+/// after connect). Within a round, modem-control steps run per lane (at most `batch` lanes at a
+/// time), then all network changes in one batch that is verified by looking again, then proxy
+/// steps per lane. A lane that fails skips its later steps; other lanes go on.
+public struct Executor: Sendable {
+    public var drivers: DriverSet
+    public var settings: ExecutorSettings
+    public var store: StateStore?
+    public var logger: Logger
+
+    public init(drivers: DriverSet, settings: ExecutorSettings = ExecutorSettings(), store: StateStore?,
+                logger: Logger = Logger(label: "proxyfarm.reconciler")) {
+        self.drivers = drivers
+        self.settings = settings
+        self.store = store
+        self.logger = logger
+    }
+
+    var observer: Observer { Observer(drivers: drivers, settings: settings) }
+
+    /// Looks and plans without changing anything (the dry run).
+    public func plan(_ desired: DesiredFarm, memory: [String: ModemMemory], extraProxies: Set<String>,
+                     requests: Set<OperatorRequest> = []) async throws(LaneFailure) -> (Plan, ObservedFarm) {
+        let now = drivers.clock.now()
+        var observed = try await observer.observe(desired, memory: memory, extraProxies: extraProxies, probing: false, now: now)
+        observed.requests = requests
+        let seen = remember(observed, desired, memory, now: now)
+        return (Planner.plan(desired: desired, observed: observed, memory: seen, now: now), observed)
+    }
+
+    /// One pass. Each of `requests` is acted on at most once (its modem's reset, rotation or PIN retry).
+    public func pass(_ desired: DesiredFarm, memory initial: [String: ModemMemory], extraProxies: Set<String>,
+                     requests: Set<OperatorRequest> = []) async throws(LaneFailure) -> PassResult {
+        var requests = requests
+        var memory = initial
+        var applied: [AppliedAction] = []
+        var outcomes: [String: LaneOutcome] = [:]
+        var rounds = 0
+        var observed = ObservedFarm()
+        var plan = Plan()
+        var fresh = false
+        while true {
+            let now = drivers.clock.now()
+            observed = try await observer.observe(desired, memory: memory, extraProxies: extraProxies, probing: rounds == 0, now: now)
+            observed.requests = requests
+            memory = remember(observed, desired, memory, now: now)
+            plan = Planner.plan(desired: desired, observed: observed, memory: memory, now: now)
+            fresh = true
+            let answered = plan.actions.filter { [.sim, .connection].contains($0.kind.step) }.compactMap(\.modem)
+            requests = requests.filter { !answered.contains($0.modem) }
+            guard !plan.isEmpty, rounds < settings.maxRounds else { break }
+            rounds += 1
+            let round = await apply(plan, desired: desired, observed: observed, memory: memory)
+            memory = round.memory
+            applied += round.applied
+            for (name, outcome) in round.outcomes { outcomes[name] = merged(outcomes[name], outcome) }
+            try persist(memory, previous: initial)
+            fresh = false
+            guard round.applied.contains(where: { $0.failure == nil }) else { break }
+        }
+        if !fresh {
+            let now = drivers.clock.now()
+            observed = try await observer.observe(desired, memory: memory, extraProxies: extraProxies, probing: false, now: now)
+            memory = remember(observed, desired, memory, now: now)
+            plan = Planner.plan(desired: desired, observed: observed, memory: memory, now: now)
+        }
+        memory = settled(memory, desired: desired, plan: plan)
+        try persist(memory, previous: initial)
+        return PassResult(rounds: rounds, applied: applied, outcomes: outcomes, remaining: plan, observed: observed, memory: memory)
+    }
+
+    /// Memory after taking in a look (sessions, SIM, probes) for every listed modem.
+    func remember(_ observed: ObservedFarm, _ desired: DesiredFarm, _ memory: [String: ModemMemory], now: Date) -> [String: ModemMemory] {
+        var next = memory
+        for modem in desired.modems {
+            let look = observed.modems[modem.name]
+            let probe = observed.probes[modem.name]
+            guard look != nil || probe != nil else { continue }
+            next[modem.serial] = (memory[modem.serial] ?? ModemMemory(serial: modem.serial)).observing(look, probe: probe, now: now)
+        }
+        return next
+    }
+
+    /// A modem with nothing left to do and no wait has converged: an earlier failure is over.
+    func settled(_ memory: [String: ModemMemory], desired: DesiredFarm, plan: Plan) -> [String: ModemMemory] {
+        var next = memory
+        let busy = Set(plan.actions.compactMap(\.modem)).union(plan.deferred.keys)
+        for modem in desired.modems where !busy.contains(modem.name) {
+            guard let entry = next[modem.serial], entry.lastFailure != nil, entry.pinAttemptFailedAt == nil else { continue }
+            next[modem.serial] = entry.recordingSuccess()
+        }
+        return next
+    }
+
+    private func merged(_ old: LaneOutcome?, _ new: LaneOutcome) -> LaneOutcome {
+        guard var old else { return new }
+        old.applied += new.applied
+        if new.failure != nil {
+            old.failure = new.failure
+            old.failedStep = new.failedStep
+        }
+        return old
+    }
+
+    /// Writes the memory files that changed (unchanged bytes are not rewritten anyway).
+    private func persist(_ memory: [String: ModemMemory], previous: [String: ModemMemory]) throws(LaneFailure) {
+        guard let store else { return }
+        do {
+            for (serial, entry) in memory where previous[serial] != entry { try store.saveMemory(entry) }
+        } catch {
+            throw LaneFailure(reason: error.reason, message: error.message)
+        }
+    }
+}

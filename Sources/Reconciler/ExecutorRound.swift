@@ -1,0 +1,158 @@
+import Foundation
+import Logging
+
+/// What one round changed.
+struct RoundResult: Sendable {
+    var memory: [String: ModemMemory]
+    var applied: [AppliedAction] = []
+    var outcomes: [String: LaneOutcome] = [:]
+}
+
+/// One lane's share of a round: its actions and its memory, carried from step to step.
+private struct LaneWork: Sendable {
+    var name: String
+    var serial: String?
+    var plugged: PluggedModem?
+    var actions: [PlannedAction]
+    var memory: ModemMemory?
+    var applied: [AppliedAction] = []
+    var outcome: LaneOutcome
+
+    var failed: Bool { outcome.failure != nil }
+}
+
+extension Executor {
+    func apply(_ plan: Plan, desired: DesiredFarm, observed: ObservedFarm, memory: [String: ModemMemory]) async -> RoundResult {
+        var result = RoundResult(memory: memory)
+        var lanes: [LaneWork] = []
+        var unowned: [PlannedAction] = []
+        for (modem, actions) in plan.lanes {
+            guard let modem else { unowned = actions; continue }
+            let serial = desired.modem(named: modem)?.serial
+            lanes.append(LaneWork(name: modem, serial: serial, plugged: observed.modems[modem]?.plugged, actions: actions,
+                                  memory: serial.map { memory[$0] ?? ModemMemory(serial: $0) }, outcome: LaneOutcome(modem: modem)))
+        }
+        let control: Set<ActionKind.Step> = [.sim, .dataFormat, .connection]
+        lanes = await runLanes(lanes) { control.contains($0.kind.step) }
+        lanes = await applyNetwork(lanes, unowned: unowned.filter { $0.kind.step == .network }, desired: desired, observed: observed, result: &result)
+        lanes = await runLanes(lanes) { $0.kind.step == .proxy }
+        for action in unowned where action.kind.step == .memory {
+            guard case .forget(let serial) = action.kind else { continue }
+            var failure: LaneFailure?
+            do {
+                try store?.forgetMemory(serial: serial)
+                result.memory[serial] = nil
+            } catch {
+                failure = LaneFailure(reason: error.reason, message: error.message)
+            }
+            record(AppliedAction(action: action, failure: failure), into: &result)
+        }
+        let now = drivers.clock.now()
+        for lane in lanes {
+            for entry in lane.applied { record(entry, into: &result) }
+            result.outcomes[lane.name] = lane.outcome
+            guard let serial = lane.serial, var entry = lane.memory else { continue }
+            if let failure = lane.outcome.failure {
+                entry = entry.recordingFailure(failure, at: now, backoff: settings.backoff)
+            } else if lane.outcome.applied > 0 {
+                entry = entry.recordingSuccess()
+            }
+            result.memory[serial] = entry
+        }
+        return result
+    }
+
+    /// Runs each lane's actions that match `filter`, in order, lanes in parallel up to `batch`.
+    private func runLanes(_ lanes: [LaneWork], _ filter: @escaping @Sendable (PlannedAction) -> Bool) async -> [LaneWork] {
+        let runner = ActionRunner(drivers: drivers, settings: settings)
+        let clock = drivers.clock
+        let busy = lanes.filter { lane in !lane.failed && lane.actions.contains(where: filter) }.map(\.name)
+        let done = await boundedConcurrently(lanes.filter { busy.contains($0.name) }, limit: settings.batch) { lane in
+            var lane = lane
+            for action in lane.actions where filter(action) {
+                do {
+                    let outcome = try await runner.perform(action, plugged: lane.plugged, memory: lane.memory ?? ModemMemory(serial: ""))
+                    lane.memory = lane.memory?.applying(action.kind, result: outcome, now: clock.now())
+                    lane.applied.append(AppliedAction(action: action, failure: nil))
+                    lane.outcome.applied += 1
+                } catch {
+                    let error = LaneFailure(error)
+                    if case .unlockSIM = action.kind { lane.memory?.pinAttemptFailedAt = clock.now() }
+                    lane.applied.append(AppliedAction(action: action, failure: error))
+                    lane.outcome.failure = error
+                    lane.outcome.failedStep = action.kind.step
+                    break
+                }
+            }
+            return lane
+        }
+        let byName = Dictionary(done.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        return lanes.map { byName[$0.name] ?? $0 }
+    }
+
+    /// All network changes of the round in one batch, then a fresh look to verify them: a change
+    /// that did not take is a failure of the modem it belongs to.
+    private func applyNetwork(_ lanes: [LaneWork], unowned: [PlannedAction], desired: DesiredFarm, observed: ObservedFarm,
+                              result: inout RoundResult) async -> [LaneWork] {
+        var lanes = lanes
+        let actions = lanes.filter { !$0.failed }.flatMap { $0.actions.filter { $0.kind.step == .network } } + unowned
+        guard !actions.isEmpty else { return lanes }
+        let changes = actions.compactMap { action -> NetworkChange? in
+            guard case .network(let change) = action.kind else { return nil }
+            return change
+        }
+        let network = drivers.network
+        var batchFailure: LaneFailure?
+        var after: NetworkState?
+        do {
+            try await withDeadline(settings.actionTimeout, "applying network changes") { try await network.apply(changes) }
+            let tables = desired.ownedTables
+            after = try await withDeadline(settings.observeTimeout, "reading routes and rules") { try await network.observe(tables: tables) }
+        } catch {
+            batchFailure = error
+        }
+        let mismatches = after.map {
+            routingMismatches(desired: Planner.routing(desired, observed: observed), observed: $0, ownedTables: desired.ownedTables)
+        } ?? []
+        let problems = Dictionary(mismatches.map { ($0.modem, $0.problems) }, uniquingKeysWith: +)
+        for action in actions {
+            var failure = batchFailure
+            if failure == nil, case .network(let change) = action.kind {
+                let mine = (problems[action.modem] ?? []).filter { action.modem != nil || $0.hasSuffix(change.description) }
+                if !mine.isEmpty {
+                    failure = LaneFailure(reason: "VerifyFailed", message: "after apply the kernel still differs: " + mine.joined(separator: "; "))
+                }
+            }
+            guard let index = lanes.firstIndex(where: { $0.name == action.modem }) else {
+                record(AppliedAction(action: action, failure: failure), into: &result)
+                continue
+            }
+            lanes[index].applied.append(AppliedAction(action: action, failure: failure))
+            if let failure {
+                lanes[index].outcome.failure = failure
+                lanes[index].outcome.failedStep = .network
+            } else {
+                lanes[index].outcome.applied += 1
+            }
+        }
+        return lanes
+    }
+
+    /// Logs the action and appends it to the audit log (no secrets: summaries and reasons only).
+    private func record(_ entry: AppliedAction, into result: inout RoundResult) {
+        result.applied.append(entry)
+        let action = entry.action
+        if let failure = entry.failure {
+            logger.error("\(action.description): failed: \(failure.reason): \(failure.message)")
+        } else {
+            logger.info("\(action.description): ok")
+        }
+        let audit = AuditEntry(time: drivers.clock.now(), modem: action.modem, action: action.kind.name, summary: action.kind.summary,
+                               reason: action.reason, outcome: entry.failure?.reason ?? "ok", message: entry.failure?.message)
+        do {
+            try store?.appendAudit(audit)
+        } catch {
+            logger.error("cannot append to the audit log: \(error.message)")
+        }
+    }
+}

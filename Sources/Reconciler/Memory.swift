@@ -1,0 +1,129 @@
+import Foundation
+
+/// What the hardware cannot tell us again about one modem (state/modems/<serial>.json).
+public struct ModemMemory: Sendable, Equatable, Codable {
+    public var serial: String
+    /// Where the modem was last seen: finds the remembered session of a modem known only by IMEI.
+    public var usbPath: String?
+    /// The data session we started (client id + packet data handle), reused after a restart.
+    public var session: DataSession?
+    /// When the modem last got a data session (start of the rotation schedule when it never rotated).
+    public var connectedAt: Date?
+    public var lastRotation: Date?
+    public var rotations: Int = 0
+    /// Whether the last rotation kept the same address (the network did not hand out a new one).
+    public var lastRotationSameAddress: Bool?
+    /// The address before the last rotation or reset, to tell "same IP" afterwards.
+    public var lastAddress: String?
+    public var lastProbe: Date?
+    public var lastProbeResult: ProbeResult?
+    public var consecutiveHealthFailures: Int = 0
+    public var resets: Int = 0
+    public var lastReset: Date?
+    /// Resets since the modem was last healthy: the exponent of the backoff between resets.
+    public var resetsSinceHealthy: Int = 0
+    /// Consecutive failed actions, the exponent of the per-modem backoff.
+    public var consecutiveFailures: Int = 0
+    public var nextAttemptNotBefore: Date?
+    public var lastFailure: LaneFailure?
+    /// Set after a PIN attempt that did not succeed: the PIN is never tried again automatically
+    /// (three wrong tries lock the SIM). Cleared when the SIM is found ready.
+    public var pinAttemptFailedAt: Date?
+
+    public init(serial: String) { self.serial = serial }
+}
+
+/// One failed action, as conditions and the audit log show it.
+public struct LaneFailure: Sendable, Equatable, Codable, Error {
+    /// CamelCase, e.g. `Timeout`, `SimPinRejected`.
+    public var reason: String
+    /// One line without secrets.
+    public var message: String
+    public init(reason: String, message: String) {
+        self.reason = reason
+        self.message = message
+    }
+
+    public init(_ error: any Error) {
+        if let failure = error as? LaneFailure {
+            self = failure
+        } else if let error = error as? any OperatorFacingError {
+            self.init(reason: error.reason, message: error.message)
+        } else {
+            self.init(reason: "DriverError", message: String(describing: error))
+        }
+    }
+}
+
+/// How long a modem waits after failures; grows exponentially and is capped.
+public struct Backoff: Sendable, Equatable {
+    public var base: Duration
+    public var cap: Duration
+    public init(base: Duration, cap: Duration) {
+        self.base = base
+        self.cap = cap
+    }
+
+    /// The wait after the `n`th consecutive failure (n ≥ 1): base, 2·base, 4·base, … up to cap.
+    public func delay(after n: Int) -> Duration {
+        let exponent = min(max(n - 1, 0), 30)
+        let delay = base * (1 << exponent)
+        return min(delay, cap)
+    }
+
+    /// Between actions that failed: starts small so a flaky USB call retries soon.
+    public static let actions = Backoff(base: .seconds(5), cap: .seconds(600))
+    /// Between resets of a modem that stays unhealthy.
+    public static let resets = Backoff(base: .seconds(60), cap: .seconds(3600))
+}
+
+extension Duration {
+    var seconds: Double {
+        let parts = components
+        return Double(parts.seconds) + Double(parts.attoseconds) / 1e18
+    }
+}
+
+extension Date {
+    func adding(_ duration: Duration) -> Date { addingTimeInterval(duration.seconds) }
+}
+
+extension ModemMemory {
+    /// After a failed action: back off exponentially.
+    public func recordingFailure(_ failure: LaneFailure, at now: Date, backoff: Backoff) -> ModemMemory {
+        var next = self
+        next.consecutiveFailures += 1
+        next.nextAttemptNotBefore = now.adding(backoff.delay(after: next.consecutiveFailures))
+        next.lastFailure = failure
+        return next
+    }
+
+    /// After a lane whose actions all succeeded: the backoff is over.
+    public func recordingSuccess() -> ModemMemory {
+        var next = self
+        next.consecutiveFailures = 0
+        next.nextAttemptNotBefore = nil
+        next.lastFailure = nil
+        return next
+    }
+
+    /// Counts a health probe towards (or away from) a reset.
+    public func recordingProbe(_ result: ProbeResult, at now: Date) -> ModemMemory {
+        var next = self
+        next.lastProbe = now
+        next.lastProbeResult = result
+        if result.ok {
+            next.consecutiveHealthFailures = 0
+            next.resetsSinceHealthy = 0
+        } else {
+            next.consecutiveHealthFailures += 1
+        }
+        return next
+    }
+
+    /// Whether the modem is backing off from failed actions at `now`.
+    public func isBackingOff(at now: Date) -> Bool {
+        guard let until = nextAttemptNotBefore else { return false }
+        return now < until
+    }
+}

@@ -1,0 +1,60 @@
+import Foundation
+
+extension ModemMemory {
+    /// Takes in what a look at the modem showed: where it is, its live session, a SIM found ready
+    /// (then a PIN may be tried again some day), and a probe taken in that look.
+    public func observing(_ modem: ObservedModem?, probe: ProbeResult?, now: Date) -> ModemMemory {
+        var next = self
+        if let modem {
+            next.usbPath = modem.plugged.usbPath
+            if let state = modem.state {
+                if let session = state.session {
+                    next.session = session
+                    if next.connectedAt == nil { next.connectedAt = now }
+                    if let address = state.settings?.address, next.lastAddress == nil { next.lastAddress = address }
+                }
+                if state.sim == .ready { next.pinAttemptFailedAt = nil }
+            }
+        }
+        if let probe { next = next.recordingProbe(probe, at: now) }
+        return next
+    }
+
+    /// Takes in one applied action's success.
+    public func applying(_ kind: ActionKind, result: ActionResult, now: Date) -> ModemMemory {
+        var next = self
+        switch kind {
+        case .connect:
+            if case .connected(let session, let settings) = result {
+                next.session = session
+                next.connectedAt = now
+                if next.lastRotation != nil, next.lastAddress != nil, next.rotations > 0, next.lastRotationSameAddress == nil {
+                    next.lastRotationSameAddress = next.lastAddress == settings.address
+                }
+                next.lastAddress = settings.address
+            }
+        case .disconnect:
+            next.session = nil
+        case .rotate:
+            next.lastRotation = now
+            next.rotations += 1
+            next.lastRotationSameAddress = nil
+        case .reset:
+            next.resets += 1
+            next.lastReset = now
+            next.resetsSinceHealthy += 1
+            next.consecutiveHealthFailures = 0
+            next.lastRotationSameAddress = nil
+        default:
+            break
+        }
+        return next
+    }
+}
+
+/// What an applied action returned that memory or later steps need.
+public enum ActionResult: Sendable, Equatable {
+    case done
+    case connected(DataSession, IPSettings)
+    case started(ProxyProcess)
+}

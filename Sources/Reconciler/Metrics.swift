@@ -1,0 +1,59 @@
+import Foundation
+
+/// status/metrics.prom: the status facts in Prometheus text format for node_exporter's textfile
+/// collector. Prefix `proxyfarm_`, base units (seconds, bytes), `_total` for counters.
+public enum Metrics {
+    public static func render(farm: FarmStatus, modems: [ModemStatus]) -> String {
+        var out = ""
+        func family(_ name: String, _ type: String, _ help: String, _ samples: [(labels: [(String, String)], value: Double)]) {
+            guard !samples.isEmpty else { return }
+            out += "# HELP proxyfarm_\(name) \(help)\n# TYPE proxyfarm_\(name) \(type)\n"
+            for sample in samples {
+                let labels = sample.labels.isEmpty ? "" : "{" + sample.labels.map { "\($0.0)=\"\(escaped($0.1))\"" }.joined(separator: ",") + "}"
+                out += "proxyfarm_\(name)\(labels) \(number(sample.value))\n"
+            }
+        }
+        family("info", "gauge", "Spec revision the farm was last reconciled against.", [([("revision", farm.specRevision)], 1)])
+        family("last_pass_timestamp_seconds", "gauge", "When the last pass ended (Unix time).", [([], farm.lastPass.timeIntervalSince1970)])
+        family("last_pass_duration_seconds", "gauge", "How long the last pass took.", [([], farm.lastPassSeconds)])
+        family("converged", "gauge", "1 when the last pass left the farm converged.", [([], farm.converged ? 1 : 0)])
+        family("modems", "gauge", "Modems in farm.yaml by phase.", farm.phases.sorted { $0.key < $1.key }.map { ([("phase", $0.key)], Double($0.value)) })
+        family("unclaimed_modems", "gauge", "Plugged modems no spec modem claims.", [([], Double(farm.unclaimedModems.count))])
+
+        let sorted = modems.sorted { $0.name < $1.name }
+        func perModem(_ name: String, _ type: String, _ help: String, _ value: (ModemStatus) -> Double?) {
+            family(name, type, help, sorted.compactMap { modem in value(modem).map { ([("modem", modem.name)], $0) } })
+        }
+        family("modem_phase", "gauge", "1 for the phase each modem is in.", sorted.flatMap { modem in
+            Phase.allCases.map { ([("modem", modem.name), ("phase", $0.rawValue)], modem.phase == $0 ? 1.0 : 0.0) }
+        })
+        family("modem_condition", "gauge", "1 when the condition is True.", sorted.flatMap { modem in
+            modem.conditions.map { ([("modem", modem.name), ("condition", $0.type.rawValue)], $0.status == "True" ? 1.0 : 0.0) }
+        })
+        perModem("modem_signal_rssi_dbm", "gauge", "Received signal strength (dBm).") { $0.signal?.rssi.map(Double.init) }
+        perModem("modem_signal_rsrp_dbm", "gauge", "Reference signal received power (dBm).") { $0.signal?.rsrp.map(Double.init) }
+        perModem("modem_signal_rsrq_db", "gauge", "Reference signal received quality (dB).") { $0.signal?.rsrq.map(Double.init) }
+        perModem("modem_signal_snr_db", "gauge", "Signal to noise ratio (dB).") { $0.signal?.snr }
+        perModem("modem_rotations_total", "counter", "Rotations (new public IP) done.") { Double($0.rotation.count) }
+        perModem("modem_last_rotation_timestamp_seconds", "gauge", "When the modem last rotated (Unix time).") {
+            $0.rotation.last?.timeIntervalSince1970
+        }
+        perModem("modem_resets_total", "counter", "Resets after failed health probes.") { Double($0.health.resets) }
+        perModem("modem_health_consecutive_failures", "gauge", "Health probes failed in a row.") { Double($0.health.consecutiveFailures) }
+        perModem("modem_health_probe_duration_seconds", "gauge", "Latency of the last health probe.") { $0.health.lastLatencySeconds }
+        perModem("modem_health_last_probe_timestamp_seconds", "gauge", "When the modem was last probed (Unix time).") {
+            $0.health.lastProbe?.timeIntervalSince1970
+        }
+        return out
+    }
+
+    static func number(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+    }
+
+    /// Label values escape backslash, quote and newline.
+    static func escaped(_ value: String) -> String {
+        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\n", with: "\\n")
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+
+/// Where a spec modem stands before planning.
+enum LaneSituation {
+    case active(ObservedModem, ModemState)
+    /// Plugged in but could not be read, or without a lane of its own: what we cannot see or place
+    /// is left alone.
+    case unreadable
+    case disabled(ObservedModem?)
+    case missing
+
+    init(_ modem: DesiredModem, _ observed: ObservedModem?) {
+        guard modem.placed else { self = .unreadable; return }
+        guard modem.enabled else { self = .disabled(observed); return }
+        guard let observed else { self = .missing; return }
+        guard let state = observed.state else { self = .unreadable; return }
+        self = .active(observed, state)
+    }
+
+    /// Why its things are torn down, when they are.
+    func teardownReason(_ name: String) -> String? {
+        switch self {
+        case .disabled: "\(name) is disabled"
+        case .missing: "\(name) is not plugged in"
+        case .active, .unreadable: nil
+        }
+    }
+}
+
+/// plan(desired, observed, memory, now) → Plan (DESIGN §1): pure, no I/O, no clock of its own.
+/// Only modems whose observed state differs from their desired state get actions, so a plan made
+/// right after a successful apply is empty.
+public enum Planner {
+    public static func plan(desired: DesiredFarm, observed: ObservedFarm, memory: [String: ModemMemory], now: Date) -> Plan {
+        var byModem: [String: [PlannedAction]] = [:]
+        var deferred: [String: String] = [:]
+        var situations: [String: LaneSituation] = [:]
+        for modem in desired.modems {
+            let situation = LaneSituation(modem, observed.modems[modem.name])
+            situations[modem.name] = situation
+            let remembered = memory[modem.serial] ?? ModemMemory(serial: modem.serial)
+            var actions = connectionActions(modem, situation, remembered, requests: observed.requests, now: now, timeZone: desired.timeZone, deferred: &deferred)
+            actions += proxyActions(modem, situation, observed.proxies[modem.name])
+            byModem[modem.name] = actions
+        }
+        let (network, unowned) = networkActions(desired, situations, observed.network)
+        for (name, actions) in network { byModem[name, default: []] += actions }
+
+        var plan = Plan()
+        for modem in desired.modems {
+            let actions = (byModem[modem.name] ?? []).enumerated()
+                .sorted { ($0.element.kind.step, $0.offset) < ($1.element.kind.step, $1.offset) }.map(\.element)
+            guard !actions.isEmpty else { continue }
+            let remembered = memory[modem.serial]
+            // An operator's request is answered at once, backoff or not.
+            let requested = observed.requests.contains { $0.modem == modem.name }
+            if !requested, let remembered, remembered.isBackingOff(at: now), let until = remembered.nextAttemptNotBefore {
+                let failure = remembered.lastFailure.map { " after \($0.reason)" } ?? ""
+                deferred[modem.name] = "backing off\(failure): next attempt in \(formatted(until.timeIntervalSince(now)))"
+                continue
+            }
+            plan.actions += actions
+        }
+        plan.actions += unowned
+        plan.actions += leftoverProxies(desired, observed)
+        let listed = Set(desired.modems.map(\.serial))
+        plan.actions += memory.keys.filter { !listed.contains($0) }.sorted().map {
+            PlannedAction(modem: nil, kind: .forget(serial: $0), reason: "no longer in farm.yaml")
+        }
+        plan.deferred = deferred
+        return plan
+    }
+
+    /// Proxies we still run for modems that left farm.yaml.
+    static func leftoverProxies(_ desired: DesiredFarm, _ observed: ObservedFarm) -> [PlannedAction] {
+        let listed = Set(desired.modems.map(\.name))
+        return observed.proxies.filter { !listed.contains($0.key) }.sorted { $0.key < $1.key }.flatMap { name, proxy in
+            let pids = (proxy.process.map { [$0.pid] } ?? []) + proxy.strays
+            return pids.map { PlannedAction(modem: name, kind: .stopProxy(pid: $0), reason: "\(name) is no longer in farm.yaml") }
+        }
+    }
+}

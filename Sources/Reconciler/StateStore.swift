@@ -1,0 +1,154 @@
+import Foundation
+
+/// The state directory (DESIGN §4): memory, allocations, status files and the audit log, all
+/// written whole. Holding a `StateStore` means holding the directory's lock.
+public final class StateStore: Sendable {
+    public let root: String
+    private let lock: StateLock?
+
+    /// Creates the layout and takes the lock; fails naming the holder when another reconciler runs.
+    /// `locking: false` only reads (the dry run): it creates nothing and may run beside a daemon.
+    public init(root: String, locking: Bool = true) throws(StateError) {
+        self.root = root
+        guard locking else {
+            lock = nil
+            return
+        }
+        for directory in [root, root + "/modems", root + "/status", root + "/status/modems", root + "/log", root + "/requests"] {
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                throw StateError(reason: "StateIOError", message: "cannot create \(directory): \(error.localizedDescription)")
+            }
+        }
+        lock = try StateLock(path: root + "/lock")
+        for directory in [root, root + "/modems", root + "/status", root + "/status/modems"] {
+            AtomicFile.removeLeftovers(in: directory)
+        }
+    }
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return encoder
+    }()
+
+    static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }()
+
+    func read<T: Decodable>(_ type: T.Type, at path: String) throws(StateError) -> T? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        do {
+            return try Self.decoder.decode(type, from: data)
+        } catch {
+            throw StateError(reason: "StateCorrupt", message: "cannot read \(path): \(error)")
+        }
+    }
+
+    @discardableResult
+    func write<T: Encodable>(_ value: T, to path: String) throws(StateError) -> Bool {
+        let data: Data
+        do {
+            data = try Self.encoder.encode(value) + Data("\n".utf8)
+        } catch {
+            throw StateError(reason: "StateIOError", message: "cannot encode \(path): \(error)")
+        }
+        return try AtomicFile.write(data, to: path)
+    }
+
+    // MARK: allocations
+
+    public func loadAllocations() throws(StateError) -> Allocations {
+        try read(Allocations.self, at: root + "/allocations.json") ?? Allocations()
+    }
+
+    public func saveAllocations(_ allocations: Allocations) throws(StateError) {
+        try write(allocations, to: root + "/allocations.json")
+    }
+
+    // MARK: memory
+
+    func memoryPath(_ serial: String) -> String { root + "/modems/" + serial + ".json" }
+
+    /// Every modem's memory, by serial.
+    public func loadMemory() throws(StateError) -> [String: ModemMemory] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: root + "/modems")) ?? []
+        var memory: [String: ModemMemory] = [:]
+        for name in names where name.hasSuffix(".json") && !name.hasPrefix(".") {
+            if let entry = try read(ModemMemory.self, at: root + "/modems/" + name) { memory[entry.serial] = entry }
+        }
+        return memory
+    }
+
+    public func saveMemory(_ memory: ModemMemory) throws(StateError) {
+        try write(memory, to: memoryPath(memory.serial))
+    }
+
+    public func forgetMemory(serial: String) throws(StateError) {
+        try AtomicFile.remove(memoryPath(serial))
+    }
+
+    // MARK: status
+
+    public var statusDirectory: String { root + "/status" }
+
+    /// Names of the modems that have a status file.
+    public func statusNames() -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: statusDirectory + "/modems")) ?? []
+        return names.filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }.map { String($0.dropLast(".json".count)) }.sorted()
+    }
+
+    public func readModemStatus(_ name: String) throws(StateError) -> ModemStatus? {
+        try read(ModemStatus.self, at: statusDirectory + "/modems/" + name + ".json")
+    }
+
+    public func writeModemStatus(_ status: ModemStatus) throws(StateError) {
+        try write(status, to: statusDirectory + "/modems/" + status.name + ".json")
+    }
+
+    public func removeModemStatus(_ name: String) throws(StateError) {
+        try AtomicFile.remove(statusDirectory + "/modems/" + name + ".json")
+    }
+
+    public func writeFarmStatus(_ status: FarmStatus) throws(StateError) {
+        try write(status, to: statusDirectory + "/farm.json")
+    }
+
+    public func writeMetrics(_ text: String) throws(StateError) {
+        try AtomicFile.write(Data(text.utf8), to: statusDirectory + "/metrics.prom")
+    }
+
+    // MARK: audit log
+
+    /// Appends one line to state/log/actions.jsonl (append-only; each line is one whole write).
+    public func appendAudit(_ entry: AuditEntry) throws(StateError) {
+        let path = root + "/log/actions.jsonl"
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        guard let line = try? encoder.encode(entry) + Data("\n".utf8) else {
+            throw StateError(reason: "StateIOError", message: "cannot encode audit entry")
+        }
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw .system("cannot open", path) }
+        defer { close(fd) }
+        let written = line.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        guard written == line.count else { throw .system("cannot append to", path) }
+    }
+}
+
+/// One line of state/log/actions.jsonl.
+public struct AuditEntry: Sendable, Codable, Equatable {
+    public var time: Date
+    public var modem: String?
+    public var action: String
+    public var summary: String
+    public var reason: String
+    /// `ok`, or the failure reason (`Timeout`, …).
+    public var outcome: String
+    public var message: String?
+}

@@ -1,0 +1,95 @@
+import Foundation
+
+/// Kubernetes-style condition (DESIGN §5). `since` changes only when `status` changes.
+public struct Condition: Sendable, Codable, Equatable {
+    public enum Kind: String, Sendable, Codable, CaseIterable {
+        case present = "Present", simReady = "SimReady", registered = "Registered", connected = "Connected"
+        case routed = "Routed", proxyServing = "ProxyServing", healthy = "Healthy"
+    }
+    public var type: Kind
+    /// `True`, `False` or `Unknown`.
+    public var status: String
+    public var reason: String
+    public var message: String
+    public var since: Date
+
+    public init(type: Kind, status: String, reason: String, message: String, since: Date) {
+        self.type = type
+        self.status = status
+        self.reason = reason
+        self.message = message
+        self.since = since
+    }
+}
+
+public enum Phase: String, Sendable, Codable, CaseIterable {
+    case ready = "Ready", connecting = "Connecting", degraded = "Degraded", missing = "Missing"
+    case disabled = "Disabled", error = "Error"
+}
+
+/// status/modems/<name>.json — every field is documented in docs/status.md.
+public struct ModemStatus: Sendable, Codable, Equatable {
+    public struct Rotation: Sendable, Codable, Equatable {
+        public var schedule: String
+        public var count: Int
+        public var last: Date?
+        public var lastKeptSameAddress: Bool?
+    }
+    public struct Health: Sendable, Codable, Equatable {
+        public var url: String
+        public var lastProbe: Date?
+        public var lastLatencySeconds: Double?
+        public var lastFailure: String?
+        public var consecutiveFailures: Int
+        public var resets: Int
+        public var lastReset: Date?
+    }
+
+    public var name: String
+    public var serial: String
+    public var enabled: Bool
+    public var phase: Phase
+    /// Present, SimReady, Registered, Connected, Routed, ProxyServing, Healthy, in that order.
+    public var conditions: [Condition]
+    public var imei: String?
+    public var usbPath: String?
+    public var usbPort: String?
+    public var controlDevice: String?
+    public var interface: String?
+    public var ip: String?
+    public var prefixLength: Int?
+    public var gateway: String?
+    public var dns: [String]
+    public var signal: SignalInfo?
+    public var operatorName: String?
+    public var radioTechnology: String?
+    public var httpPort: Int?
+    public var socksPort: Int?
+    public var uid: UInt32
+    public var table: Int
+    public var proxyPid: Int32?
+    public var rotation: Rotation
+    public var health: Health
+    /// Why the modem is waiting (backing off after failures, pause between resets).
+    public var waiting: String?
+    /// Configuration problems (unreadable secret, no free port): fix farm.yaml or the secret.
+    public var problems: [String]
+    public var specRevision: String
+
+    public func condition(_ kind: Condition.Kind) -> Condition? { conditions.first { $0.type == kind } }
+}
+
+/// status/farm.json — documented in docs/status.md.
+public struct FarmStatus: Sendable, Codable, Equatable {
+    public var specRevision: String
+    public var lastPass: Date
+    public var lastPassSeconds: Double
+    public var converged: Bool
+    public var modems: Int
+    /// Count of modems in each phase (every phase listed, zeros included).
+    public var phases: [String: Int]
+    /// Plugged modems that no spec modem claims, by USB port path (left alone).
+    public var unclaimedModems: [String]
+    /// Actions of the pass that failed.
+    public var failedActions: Int
+}

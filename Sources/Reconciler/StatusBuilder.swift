@@ -1,0 +1,69 @@
+import Foundation
+import Spec
+
+/// Turns the end of a pass into status values (DESIGN §5). Pure: the previous status only
+/// supplies each condition's `since`.
+public enum StatusBuilder {
+    public static func modem(_ modem: DesiredModem, observed: ObservedFarm, memory: ModemMemory?, outcome: LaneOutcome?,
+                             waiting: String?, previous: ModemStatus?, revision: String, now: Date) -> ModemStatus {
+        let memory = memory ?? ModemMemory(serial: modem.serial)
+        let plugged = observed.modems[modem.name]
+        let state = plugged?.state
+        let proxy = observed.proxies[modem.name]
+        let failure = outcome?.failure ?? memory.lastFailure
+        var conditions = Conditions(modem: modem, plugged: plugged, memory: memory, failure: failure, failedStep: outcome?.failedStep)
+            .all(network: observed.network, proxy: proxy)
+        for index in conditions.indices {
+            let old = previous?.condition(conditions[index].type)
+            conditions[index].since = old?.status == conditions[index].status ? old?.since ?? now : now
+        }
+        return ModemStatus(
+            name: modem.name, serial: modem.serial, enabled: modem.enabled,
+            phase: phase(modem, plugged: plugged, conditions: conditions, failure: failure),
+            conditions: conditions, imei: state?.imei, usbPath: plugged?.plugged.usbPath, usbPort: plugged?.plugged.portPath,
+            controlDevice: plugged?.plugged.controlDevice, interface: plugged?.plugged.interface,
+            ip: state?.session == nil ? nil : state?.settings?.address,
+            prefixLength: state?.session == nil ? nil : state?.settings?.prefixLength,
+            gateway: state?.session == nil ? nil : state?.settings?.gateway,
+            dns: state?.session == nil ? [] : state?.settings?.dns ?? [],
+            signal: state?.signal, operatorName: state?.registration.operatorName, radioTechnology: state?.registration.radioTechnology,
+            httpPort: modem.httpPort, socksPort: modem.socksPort, uid: modem.uid, table: modem.table,
+            proxyPid: proxy?.process?.pid,
+            rotation: .init(schedule: schedule(modem.rotation), count: memory.rotations, last: memory.lastRotation,
+                            lastKeptSameAddress: memory.lastRotationSameAddress),
+            health: .init(url: modem.health.url, lastProbe: memory.lastProbe,
+                          lastLatencySeconds: memory.lastProbeResult.map { $0.latency.seconds },
+                          lastFailure: memory.lastProbeResult?.failure, consecutiveFailures: memory.consecutiveHealthFailures,
+                          resets: memory.resets, lastReset: memory.lastReset),
+            waiting: waiting, problems: modem.problems, specRevision: revision)
+    }
+
+    static func phase(_ modem: DesiredModem, plugged: ObservedModem?, conditions: [Condition], failure: LaneFailure?) -> Phase {
+        guard modem.enabled else { return .disabled }
+        guard plugged != nil else { return .missing }
+        let status = { (kind: Condition.Kind) in conditions.first { $0.type == kind }?.status }
+        let simStuck = status(.simReady) == "False" && conditions.first { $0.type == .simReady }?.reason != "SimPinRequired"
+        if !modem.problems.isEmpty || failure != nil || plugged?.state == nil || simStuck { return .error }
+        if [Condition.Kind.connected, .routed, .proxyServing].contains(where: { status($0) != "True" }) { return .connecting }
+        if status(.healthy) == "False" { return .degraded }
+        return .ready
+    }
+
+    static func schedule(_ rotation: Rotation) -> String {
+        switch rotation {
+        case .never: "never"
+        case .every(let interval): "every \(formatted(interval.seconds))"
+        case .at(let times): "at " + times.map(\.description).joined(separator: ", ")
+        }
+    }
+
+    /// The farm's summary line for farm.json.
+    public static func farm(_ modems: [ModemStatus], observed: ObservedFarm, revision: String, passStarted: Date,
+                            passEnded: Date, converged: Bool, failedActions: Int) -> FarmStatus {
+        var phases = Dictionary(uniqueKeysWithValues: Phase.allCases.map { ($0.rawValue, 0) })
+        for modem in modems { phases[modem.phase.rawValue, default: 0] += 1 }
+        return FarmStatus(specRevision: revision, lastPass: passEnded, lastPassSeconds: passEnded.timeIntervalSince(passStarted),
+                          converged: converged, modems: modems.count, phases: phases,
+                          unclaimedModems: observed.unclaimed.map(\.portPath).sorted(), failedActions: failedActions)
+    }
+}

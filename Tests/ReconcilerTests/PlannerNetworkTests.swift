@@ -1,0 +1,102 @@
+import Foundation
+import Reconciler
+import Spec
+import Testing
+
+/// Planner: addresses, routes, rules; cleanup of exactly what is ours.
+@Suite struct PlannerNetworkTests {
+    @Test func addressChangeSwapsOnlyAddressAndFromRuleWithoutTouchingTheProxy() async throws {
+        var farm = try await Converged.make()
+        farm.state("m02") { $0.settings?.address = "100.64.2.77" }
+        let plan = farm.plan()
+        #expect(plan.actions.allSatisfy { $0.modem == "m02" && $0.kind.step == .network })
+        #expect(plan.lines.contains("m02: address 100.64.2.77/24 on wwan1 — address changed from 100.64.2.10/24 to 100.64.2.77/24"))
+        #expect(plan.lines.contains("m02: add rule 101 from 100.64.2.77 lookup 101 — address changed from 100.64.2.10"))
+        #expect(plan.lines.contains("m02: remove rule 101 from 100.64.2.10 lookup 101 — stale: the address is now 100.64.2.77/24"))
+        let kinds = plan.actions.map(\.kind.name).filter { $0 != "add-route" }
+        #expect(kinds.sorted() == ["add-rule", "remove-rule", "set-address"])
+    }
+
+    @Test func foreignRulesAndTablesAreNeverTouched() async throws {
+        var farm = try await Converged.make()
+        farm.observed.network.rules += [
+            RoutingRule(priority: 50, selector: .from("192.0.2.9"), table: 50),
+            RoutingRule(priority: 32000, selector: .oif("eth0"), table: 254),
+            RoutingRule(priority: 5000, selector: .uidRange(1000, 1000), table: 5000),
+        ]
+        farm.observed.network.routes.append(TableRoute(table: 5000, kind: .unreachableDefault))
+        #expect(farm.plan().isEmpty)
+    }
+
+    @Test func ruleOfNoModemInOurRangeIsRemoved() async throws {
+        var farm = try await Converged.make()
+        farm.observed.network.rules.append(RoutingRule(priority: 150, selector: .from("10.0.0.9"), table: 150))
+        #expect(farm.plan().lines == ["remove rule 150 from 10.0.0.9 lookup 150 — no modem owns it"])
+    }
+
+    @Test func duplicateRuleIsCollapsed() async throws {
+        var farm = try await Converged.make()
+        farm.observed.network.rules.append(RoutingRule(priority: 100, selector: .uidRange(20000, 20000), table: 100))
+        #expect(farm.plan().lines == ["m01: remove rule 100 uidrange 20000-20000 lookup 100 — duplicate"])
+    }
+
+    @Test func missingFailClosedRouteIsAdded() async throws {
+        var farm = try await Converged.make()
+        farm.observed.network.routes.removeAll { $0 == TableRoute(table: 102, kind: .unreachableDefault) }
+        #expect(farm.plan().lines == ["m03: add table 102 unreachable default metric 4294967295 — fail-closed route missing"])
+    }
+
+    @Test func removedModemLosesExactlyItsOwnThings() async throws {
+        let harness = try await Harness(spec: makeSpec(count: 4))
+        try await harness.pass()
+        let before = await harness.farm.network
+        var spec = harness.spec
+        spec.modems.removeAll { $0.name == "m03" }
+        var shrunk = harness
+        shrunk.spec = spec
+        let plan = try await shrunk.plan()
+        #expect(plan.actions.allSatisfy { $0.modem == "m03" || $0.modem == nil })
+        #expect(plan.lines.contains { $0.hasPrefix("m03: stop proxy (pid ") && $0.hasSuffix("— m03 is no longer in farm.yaml") })
+        #expect(plan.lines.contains("forget memory of \(serial(3)) — no longer in farm.yaml"))
+        let removed = plan.actions.compactMap { action -> String? in
+            guard case .network(let change) = action.kind else { return nil }
+            return change.description
+        }
+        let table102 = before.rules.filter { $0.table == 102 }.map(\.description) + before.routes.filter { $0.table == 102 }.map(\.description)
+        #expect(Set(removed) == Set(table102))
+        let result = try await shrunk.pass()
+        #expect(result.converged)
+        let after = await harness.farm.network
+        #expect(!after.rules.contains { $0.table == 102 } && !after.routes.contains { $0.table == 102 })
+        #expect(after.rules.filter { $0.table != 102 } == before.rules.filter { $0.table != 102 })
+        #expect(await harness.farm.proxyPID("m03") == nil)
+        #expect(await harness.farm.proxyPID("m01") != nil)
+        #expect(!FileManager.default.fileExists(atPath: harness.store.root + "/modems/\(serial(3)).json"))
+        #expect(!FileManager.default.fileExists(atPath: harness.store.root + "/status/modems/m03.json"))
+        #expect(FileManager.default.fileExists(atPath: harness.store.root + "/status/modems/m04.json"))
+        #expect(try shrunk.store.loadAllocations().modems[serial(3)] == nil)
+    }
+}
+
+@Suite struct PlannerLaneTests {
+    @Test func downInterfaceIsBroughtUp() async throws {
+        var farm = try await Converged.make(count: 2)
+        farm.observed.network.upInterfaces.remove("wwan1")
+        #expect(farm.plan().lines == ["m02: link wwan1 up — wwan1 is down"])
+    }
+
+    @Test func modemsBeyondTheOwnedRangeGetNoLaneAndAreLeftAlone() throws {
+        let spec = makeSpec(count: 1000)
+        let (allocations, failures) = Allocations().updated(for: spec)
+        // 1000 tables from 100 span the kernel's 253–255: three modems cannot be placed.
+        #expect(failures.count == 3)
+        let desired = DesiredFarm.resolve(spec: spec, allocations: allocations, allocationFailures: failures, secrets: testSecrets,
+                                          stateDirectory: "/state", revision: "r")
+        let unplaced = desired.modems.filter { !$0.placed }
+        #expect(unplaced.count == 3)
+        #expect(unplaced.allSatisfy { $0.proxy == nil && $0.problems.first?.hasPrefix("no free lane") == true })
+        let observed = ObservedFarm(modems: [:], network: NetworkState(), proxies: [:])
+        let plan = Planner.plan(desired: desired, observed: observed, memory: [:], now: epoch)
+        #expect(!plan.actions.contains { action in unplaced.contains { $0.name == action.modem } })
+    }
+}
