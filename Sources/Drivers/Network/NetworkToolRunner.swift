@@ -91,8 +91,8 @@ enum NetworkToolRunner {
     }
 
     /// posix_spawnp with `streams` as stdin, stdout and stderr, default signal dispositions and
-    /// nothing blocked.
-    private static func spawn(_ arguments: [String], standardStreams streams: [Int32]) -> Result<pid_t, SpawnError> {
+    /// nothing blocked. (Also used by the test lab for its long-running servers.)
+    static func spawn(_ arguments: [String], standardStreams streams: [Int32]) -> Result<pid_t, SpawnError> {
         guard let tool = arguments.first else { return .failure(SpawnError(code: EINVAL)) }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -140,7 +140,7 @@ enum NetworkToolRunner {
     }
 }
 
-private struct SpawnError: Error {
+struct SpawnError: Error {
     var code: Int32
 }
 

@@ -27,9 +27,9 @@ struct NetworkToolRunnerTests {
     @Test func outputHeldOpenByALeftoverChildEndsAtTheTimeout() async {
         let started = ContinuousClock.now
         await #expect(throws: NetworkError.self) {
-            try await NetworkToolRunner.run(["sh", "-c", "sleep 3 & echo started"], timeout: .milliseconds(300))
+            try await NetworkToolRunner.run(["sh", "-c", "sleep 8 & echo started"], timeout: .milliseconds(300))
         }
-        #expect(ContinuousClock.now - started < .seconds(2))
+        #expect(ContinuousClock.now - started < .seconds(5), "not the 8 s the leftover child holds the output")
     }
 
     @Test func missingToolSaysSo() async {
