@@ -74,3 +74,4 @@ extension QMIError {
         return QMIError(.qmiError, device: device, operation: operation, detail: detail)
     }
 }
+

@@ -1,0 +1,121 @@
+import CQMI
+import Reconciler
+import Spec
+
+/// `ModemControl` over libqmi-glib. Devices stay open between calls; a timeout or a vanished
+/// modem closes the device so that the next call starts from a fresh open.
+public final class QMIModemControl: ModemControl {
+    private let registry: QMIDeviceRegistry
+    private let kernel: KernelDataFormat
+
+    public init(options: QMIOpenOptions = QMIOpenOptions(), kernel: KernelDataFormat = KernelDataFormat()) {
+        registry = QMIDeviceRegistry(options: options)
+        self.kernel = kernel
+    }
+
+    public func observe(_ modem: PluggedModem, remembered: DataSession?) async throws -> ModemState {
+        try await guarded(modem) { path in
+            let preserve = remembered != nil
+            let dms = try await registry.client(.dms, on: path, preservingClients: preserve)
+            let imei = try await dms.imei()
+            let mode = try await dms.operatingMode()
+            let card = try await registry.client(.uim, on: path).cardStatus()
+            let deviceRawIP = try await registry.client(.wda, on: path).deviceUsesRawIP()
+            let kernelRawIP = try modem.interface.map { try kernel.usesRawIP($0) } ?? false
+            let nas = try await registry.client(.nas, on: path)
+            let registration = try await nas.servingSystem()
+            let signal = (try? await nas.signalInfo()) ?? SignalInfo()
+            let live = try await liveSession(remembered, on: path)
+            return ModemState(imei: imei, sim: card.sim, pinRetriesLeft: card.sim == .pinRequired ? card.pinRetriesLeft : nil,
+                              operatingMode: mode, rawIPAgreed: deviceRawIP && kernelRawIP, registration: registration,
+                              signal: signal, session: live?.0, settings: live?.1)
+        }
+    }
+
+    /// The remembered session with its settings if its client id still has a connected session.
+    /// A client id the modem no longer knows is forgotten locally (there is nothing to release).
+    private func liveSession(_ remembered: DataSession?, on path: String) async throws -> (DataSession, IPSettings)? {
+        guard let remembered else { return nil }
+        let wds = try await registry.sessionClient(on: path, reusing: remembered.clientID)
+        do {
+            guard try await wds.isConnected() else { return nil }
+            return (remembered, try await wds.currentSettings())
+        } catch let error as QMIError where error.kind == .qmiError {
+            try await registry.dropSession(on: path, cid: remembered.clientID, releaseCID: false)
+            return nil
+        }
+    }
+
+    /// One try only: the driver never repeats a PIN, since three wrong tries lock the SIM.
+    public func unlockSIM(_ modem: PluggedModem, pin: String) async throws {
+        try await guarded(modem) { path in
+            try await registry.client(.uim, on: path).verifyPIN(pin)
+        }
+    }
+
+    public func setRawIP(_ modem: PluggedModem) async throws {
+        try await guarded(modem) { path in
+            let wda = try await registry.client(.wda, on: path)
+            if try await !wda.deviceUsesRawIP() { try await wda.setDeviceRawIP() }
+            guard let interface = modem.interface else {
+                throw QMIError(.kernelDataFormat, device: path, operation: "set raw_ip",
+                               detail: "the modem has no network interface yet")
+            }
+            try kernel.setRawIP(interface)
+        }
+    }
+
+    public func connect(_ modem: PluggedModem, apn: String, ipType: IPType, reusing clientID: UInt8?) async throws -> (DataSession, IPSettings) {
+        try await connect(modem, apn: apn, ipType: ipType, auth: nil, reusing: clientID)
+    }
+
+    /// Starts a session on the reused (or a new) WDS client id and keeps that client id.
+    public func connect(_ modem: PluggedModem, apn: String, ipType: IPType, auth: APNAuth?,
+                        reusing clientID: UInt8?) async throws -> (DataSession, IPSettings) {
+        try await guarded(modem) { path in
+            let wds = try await registry.sessionClient(on: path, reusing: clientID)
+            let handle = try await wds.startNetwork(apn: apn, ipType: ipType, auth: auth)
+            return (DataSession(clientID: wds.cid, packetDataHandle: handle), try await wds.currentSettings())
+        }
+    }
+
+    /// Stops the session (a session already gone counts as stopped) and frees its client id.
+    public func disconnect(_ modem: PluggedModem, session: DataSession) async throws {
+        try await guarded(modem) { path in
+            let wds = try await registry.sessionClient(on: path, reusing: session.clientID)
+            do {
+                try await wds.stopNetwork(handle: session.packetDataHandle)
+            } catch let error as QMIError where Self.alreadyStopped(error) {
+                // The session already ended on its own (low-power, network drop): nothing to stop.
+            }
+            try await registry.dropSession(on: path, cid: session.clientID, releaseCID: true)
+        }
+    }
+
+    private static func alreadyStopped(_ error: QMIError) -> Bool {
+        let codes = [QMI_PROTOCOL_ERROR_NO_EFFECT, QMI_PROTOCOL_ERROR_OUT_OF_CALL].map { Int($0.rawValue) }
+        return error.kind == .qmiError && error.protocolCode.map(codes.contains) ?? false
+    }
+
+    public func setOperatingMode(_ modem: PluggedModem, _ mode: OperatingMode) async throws {
+        try await guarded(modem) { path in
+            try await registry.client(.dms, on: path).setOperatingMode(mode)
+        }
+    }
+
+    /// Closes every device, keeping data sessions and their client ids alive in the modems —
+    /// what a reconciler does on exit, so the next run finds and reuses them.
+    public func shutdown() async {
+        await registry.closeAll()
+    }
+
+    /// Runs `body` on the modem's control device; a timeout or hang-up closes the device.
+    private func guarded<T: Sendable>(_ modem: PluggedModem, _ body: (String) async throws -> T) async throws -> T {
+        do {
+            return try await body(modem.controlDevice)
+        } catch let error as QMIError where error.kind == .timeout || error.kind == .modemGone {
+            await registry.discard(modem.controlDevice)
+            throw error
+        }
+    }
+}
