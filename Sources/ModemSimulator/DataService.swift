@@ -1,0 +1,98 @@
+/// WDS (data sessions and their IP settings) and WDA (the device's data format).
+extension ModemState {
+    mutating func wirelessData(_ request: QMIMessage) -> Reply {
+        switch request.messageID {
+        case 0x0020: return startNetwork(request)
+        case 0x0021: return stopNetwork(request)
+        case 0x0022: return .ok([.u8(0x01, sessions[request.clientID] == nil ? 1 : 2)])
+        case 0x002D: return currentSettings(request)
+        default: return .failure(.invalidQmiCommand)
+        }
+    }
+
+    mutating func dataAdministration(_ request: QMIMessage) -> Reply {
+        switch request.messageID {
+        case 0x0020:
+            if let value = request.tlv(0x11) {
+                var reader = ByteReader(value)
+                guard let raw = reader.u32(), let format = LinkLayerProtocol(rawValue: raw) else {
+                    return .failure(.invalidArgument)
+                }
+                linkLayer = format
+            }
+            return .ok(dataFormat())
+        case 0x0021: return .ok(dataFormat())
+        default: return .failure(.invalidQmiCommand)
+        }
+    }
+
+    private func dataFormat() -> [TLV] {
+        [.u8(0x10, 0), .u32(0x11, linkLayer.rawValue), .u32(0x12, 0), .u32(0x13, 0)]
+    }
+
+    /// WDS Start Network (0x0020): APN in TLV 0x14, IP family in 0x19; answers the packet data
+    /// handle in TLV 0x01, or CallFailed with the call end reasons (0x10, verbose 0x11).
+    private mutating func startNetwork(_ request: QMIMessage) -> Reply {
+        if sessions[request.clientID] != nil { return .failure(.noEffect) }
+        // IPv4-only carrier: IPv6 (6) is refused; IPv4 (4) and unspecified (8) get IPv4.
+        if let family = request.tlv(0x19)?.first, family == 6 {
+            return .failure(.invalidIPFamilyPreference)
+        }
+        guard isRegistered else {
+            // Generic "no service"; verbose: call manager (3), no service (2001).
+            return callFailed(reason: 3, verboseType: 3, verboseReason: 2001)
+        }
+        let apn = request.tlv(0x14).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        if let required = configuration.requiredAPN, apn != required {
+            // 3GPP cause 27: missing or unknown APN.
+            return callFailed(reason: 1, verboseType: 6, verboseReason: 27)
+        }
+        let handle = nextPacketDataHandle()
+        sessions[request.clientID] = DataSession(clientID: request.clientID, packetDataHandle: handle,
+                                                 apn: apn, address: addressForNewSession())
+        return .ok([.u32(0x01, handle)])
+    }
+
+    private func callFailed(reason: UInt16, verboseType: UInt16, verboseReason: UInt16) -> Reply {
+        var verbose: [UInt8] = []
+        verbose.appendLE(verboseType)
+        verbose.appendLE(verboseReason)
+        return .failure(.callFailed, [.u16(0x10, reason), TLV(type: 0x11, value: verbose)])
+    }
+
+    /// WDS Stop Network (0x0021): the handle in TLV 0x01 must be this client's session.
+    private mutating func stopNetwork(_ request: QMIMessage) -> Reply {
+        guard let value = request.tlv(0x01) else { return .failure(.missingArgument) }
+        var reader = ByteReader(value)
+        guard let handle = reader.u32() else { return .failure(.malformedMessage) }
+        guard let session = sessions[request.clientID], session.packetDataHandle == handle else {
+            return .failure(.invalidHandle)
+        }
+        sessions[request.clientID] = nil
+        return .ok()
+    }
+
+    /// WDS Get Current Settings (0x002D): the requested-settings mask (TLV 0x10) picks the TLVs;
+    /// without a session the modem answers OutOfCall.
+    private func currentSettings(_ request: QMIMessage) -> Reply {
+        guard let session = sessions[request.clientID] else { return .failure(.outOfCall) }
+        var maskReader = ByteReader(request.tlv(0x10) ?? [])
+        let mask = maskReader.u32() ?? UInt32.max
+        let pool = configuration.addressPool
+        var tlvs: [TLV] = []
+        if mask & 1 << 3 != 0 { tlvs.append(.string(0x14, session.apn)) }
+        if mask & 1 << 4 != 0 {
+            for (type, server) in zip([UInt8(0x15), 0x16], configuration.dns) {
+                tlvs.append(.u32(type, server.value))
+            }
+        }
+        if mask & 1 << 8 != 0 { tlvs.append(.u32(0x1E, session.address.value)) }
+        if mask & 1 << 9 != 0 {
+            tlvs.append(.u32(0x20, pool.gateway.value))
+            tlvs.append(.u32(0x21, pool.subnetMask.value))
+        }
+        if mask & 1 << 13 != 0 { tlvs.append(.u32(0x29, configuration.mtu)) }
+        if mask & 1 << 15 != 0 { tlvs.append(.u8(0x2B, 4)) }
+        return .ok(tlvs)
+    }
+}
