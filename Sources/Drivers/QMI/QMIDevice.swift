@@ -30,9 +30,12 @@ public final class QMIDevice: @unchecked Sendable {
 
     deinit {
         let handle = DevicePointer(pointer: pointer, handler: removedHandler)
+        // The signal handler's data is the tracker: it must outlive the disconnect on the loop.
+        let tracker = tracker
         GLibLoop.shared.post {
             if handle.handler != 0 { g_signal_handler_disconnect(handle.pointer, handle.handler) }
             g_object_unref(handle.pointer)
+            withExtendedLifetime(tracker) {}
         }
     }
 

@@ -9,43 +9,55 @@ actor QMIDeviceRegistry {
         var sessions: [UInt8: QMIClient] = [:]
     }
 
+    /// Client ids held in a modem, remembered across a close after a timeout so that a reopen
+    /// neither syncs away a session nor leaks the helpers' ids.
+    private struct HeldIDs {
+        var helpers: [QMIService: UInt8] = [:]
+        var sessions: Set<UInt8> = []
+    }
+
     private let options: QMIOpenOptions
     private var entries: [String: Entry] = [:]
+    private var held: [String: HeldIDs] = [:]
     private var opening: [String: Task<QMIDevice, any Error>] = [:]
 
     init(options: QMIOpenOptions) {
         self.options = options
     }
 
-    /// The open device at `path`. The first open syncs (releasing every client id the modem
-    /// holds) unless `preservingClients`: a remembered session's client id must survive.
-    func device(_ path: String, preservingClients: Bool) async throws -> QMIDevice {
+    /// The open device at `path`. A fresh open syncs — releasing every client id the modem holds,
+    /// leaked ones included — unless a session's client id must survive (`preservingClients`,
+    /// or a session this process knows of).
+    private func device(_ path: String, preservingClients: Bool) async throws -> QMIDevice {
         if let entry = entries[path], !entry.device.isGone { return entry.device }
-        if let entry = entries.removeValue(forKey: path) { await close(entry, releasingHelpers: false) }
+        if entries[path] != nil { await discard(path) }
         if let task = opening[path] { return try await task.value }
+        let sync = !preservingClients && held[path, default: HeldIDs()].sessions.isEmpty
         let options = options
-        let task = Task { try await QMIDevice.open(path, options: options, sync: !preservingClients) }
+        let task = Task { try await QMIDevice.open(path, options: options, sync: sync) }
         opening[path] = task
         defer { opening[path] = nil }
         let device = try await task.value
+        if sync { held[path] = HeldIDs() }
         entries[path] = Entry(device: device)
         return device
     }
 
-    /// The helper client of `service` on `path`, allocated on first use.
+    /// The helper client of `service` on `path`, allocated on first use (or bound again to the
+    /// id this process held before a reopen).
     func client(_ service: QMIService, on path: String, preservingClients: Bool = false) async throws -> QMIClient {
         let device = try await device(path, preservingClients: preservingClients)
         if let client = entries[path]?.clients[service] { return client }
-        let client = try await device.allocateClient(service)
+        let client = try await device.allocateClient(service, reusing: held[path]?.helpers[service])
         guard entries[path]?.device === device else {
-            try? await device.release(client, keepCID: false)
             throw QMIError(.modemGone, device: path, operation: "allocate \(service) client", detail: "the device was closed meanwhile")
         }
         if let raced = entries[path]?.clients[service] {
-            try? await device.release(client, keepCID: false)
+            try? await device.release(client, keepCID: raced.cid == client.cid)
             return raced
         }
         entries[path]?.clients[service] = client
+        held[path, default: HeldIDs()].helpers[service] = client.cid
         return client
     }
 
@@ -57,18 +69,24 @@ actor QMIDeviceRegistry {
         let client = try await device.allocateClient(.wds, reusing: cid)
         if let raced = entries[path]?.sessions[client.cid] { return raced }
         entries[path]?.sessions[client.cid] = client
+        held[path, default: HeldIDs()].sessions.insert(client.cid)
         return client
     }
 
-    /// Forgets a session client; `releaseCID` also frees the client id in the modem.
+    /// Forgets a session client; `releaseCID` also frees the client id in the modem, otherwise
+    /// the modem no longer knows it (there is nothing to free).
     func dropSession(on path: String, cid: UInt8, releaseCID: Bool) async throws {
+        held[path]?.sessions.remove(cid)
         guard let client = entries[path]?.sessions.removeValue(forKey: cid) else { return }
         try await client.device.release(client, keepCID: !releaseCID)
     }
 
-    /// Closes `path` after a timeout or hang-up, keeping session client ids in the modem.
+    /// Closes `path` after a timeout or hang-up without talking to the modem. After a hang-up
+    /// the modem is gone (or rebooted): its helper ids are forgotten; sessions are the core's
+    /// to remember.
     func discard(_ path: String) async {
         guard let entry = entries.removeValue(forKey: path) else { return }
+        if entry.device.isGone { held[path] = nil }
         await close(entry, releasingHelpers: false)
     }
 
@@ -77,7 +95,10 @@ actor QMIDeviceRegistry {
     func closeAll() async {
         let all = entries
         entries.removeAll()
-        for entry in all.values { await close(entry, releasingHelpers: true) }
+        for (path, entry) in all {
+            await close(entry, releasingHelpers: true)
+            held[path] = nil
+        }
     }
 
     /// Best effort: a vanished or mute modem cannot be told anything, and that must not hang.

@@ -75,3 +75,13 @@ extension QMIError {
     }
 }
 
+
+extension QMIError {
+    /// Whether the modem answered with this QMI protocol error.
+    func hasProtocolCode(_ code: QmiProtocolError) -> Bool {
+        kind != .timeout && protocolCode == Int(code.rawValue)
+    }
+
+    /// The modem does not know the client id (it was released, or the modem rebooted).
+    var isUnknownClient: Bool { hasProtocolCode(QMI_PROTOCOL_ERROR_INVALID_CLIENT_ID) }
+}

@@ -33,14 +33,14 @@ public final class QMIModemControl: ModemControl {
     }
 
     /// The remembered session with its settings if its client id still has a connected session.
-    /// A client id the modem no longer knows is forgotten locally (there is nothing to release).
+    /// A client id the modem no longer knows (it rebooted) is forgotten: there is nothing to free.
     private func liveSession(_ remembered: DataSession?, on path: String) async throws -> (DataSession, IPSettings)? {
         guard let remembered else { return nil }
         let wds = try await registry.sessionClient(on: path, reusing: remembered.clientID)
         do {
             guard try await wds.isConnected() else { return nil }
             return (remembered, try await wds.currentSettings())
-        } catch let error as QMIError where error.kind == .qmiError {
+        } catch let error as QMIError where error.isUnknownClient {
             try await registry.dropSession(on: path, cid: remembered.clientID, releaseCID: false)
             return nil
         }
@@ -73,10 +73,21 @@ public final class QMIModemControl: ModemControl {
     public func connect(_ modem: PluggedModem, apn: String, ipType: IPType, auth: APNAuth?,
                         reusing clientID: UInt8?) async throws -> (DataSession, IPSettings) {
         try await guarded(modem) { path in
-            let wds = try await registry.sessionClient(on: path, reusing: clientID)
-            let handle = try await wds.startNetwork(apn: apn, ipType: ipType, auth: auth)
-            return (DataSession(clientID: wds.cid, packetDataHandle: handle), try await wds.currentSettings())
+            do {
+                return try await start(on: path, apn: apn, ipType: ipType, auth: auth, reusing: clientID)
+            } catch let error as QMIError where error.isUnknownClient && clientID != nil {
+                // The saved client id died with a modem reboot: a new one is the only way on.
+                try await registry.dropSession(on: path, cid: clientID ?? 0, releaseCID: false)
+                return try await start(on: path, apn: apn, ipType: ipType, auth: auth, reusing: nil)
+            }
         }
+    }
+
+    private func start(on path: String, apn: String, ipType: IPType, auth: APNAuth?,
+                       reusing clientID: UInt8?) async throws -> (DataSession, IPSettings) {
+        let wds = try await registry.sessionClient(on: path, reusing: clientID)
+        let handle = try await wds.startNetwork(apn: apn, ipType: ipType, auth: auth)
+        return (DataSession(clientID: wds.cid, packetDataHandle: handle), try await wds.currentSettings())
     }
 
     /// Stops the session (a session already gone counts as stopped) and frees its client id.
@@ -93,8 +104,7 @@ public final class QMIModemControl: ModemControl {
     }
 
     private static func alreadyStopped(_ error: QMIError) -> Bool {
-        let codes = [QMI_PROTOCOL_ERROR_NO_EFFECT, QMI_PROTOCOL_ERROR_OUT_OF_CALL].map { Int($0.rawValue) }
-        return error.kind == .qmiError && error.protocolCode.map(codes.contains) ?? false
+        error.hasProtocolCode(QMI_PROTOCOL_ERROR_NO_EFFECT) || error.hasProtocolCode(QMI_PROTOCOL_ERROR_OUT_OF_CALL)
     }
 
     public func setOperatingMode(_ modem: PluggedModem, _ mode: OperatingMode) async throws {
