@@ -2,8 +2,8 @@ import CQMI
 import Reconciler
 import Spec
 
-/// APN credentials for WDS Start Network.
-public struct APNAuth: Sendable, Equatable {
+/// APN credentials for WDS Start Network. Printing or dumping it never shows the password.
+public struct APNAuth: Sendable, Equatable, CustomStringConvertible, CustomReflectable {
     public enum Method: Sendable { case pap, chap }
     public var method: Method
     public var username: String
@@ -14,6 +14,9 @@ public struct APNAuth: Sendable, Equatable {
         self.username = username
         self.password = password
     }
+
+    public var description: String { "\(method) user \(username)" }
+    public var customMirror: Mirror { Mirror(self, children: ["method": method, "username": username]) }
 }
 
 extension QMIClient {

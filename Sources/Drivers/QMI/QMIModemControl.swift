@@ -96,6 +96,10 @@ public final class QMIModemControl: ModemControl {
             let wds = try await registry.sessionClient(on: path, reusing: session.clientID)
             do {
                 try await wds.stopNetwork(handle: session.packetDataHandle)
+            } catch let error as QMIError where error.isUnknownClient {
+                // The modem rebooted: session and client id died with it.
+                try await registry.dropSession(on: path, cid: session.clientID, releaseCID: false)
+                return
             } catch let error as QMIError where Self.alreadyStopped(error) {
                 // The session already ended on its own (low-power, network drop): nothing to stop.
             }

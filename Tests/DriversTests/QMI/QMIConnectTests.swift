@@ -49,6 +49,22 @@ struct QMIConnectTests {
         }
     }
 
+    @Test("connect with APN credentials; the credentials never print their password")
+    func connectWithAuth() async throws {
+        try await withBench { bench in
+            let control = bench.control()
+            defer { Task { await control.shutdown() } }
+            let auth = APNAuth(method: .chap, username: "farm", password: "s3cret-apn")
+            let (session, settings) = try await control.connect(bench.plugged, apn: "internet", ipType: .ipv4, auth: auth, reusing: nil)
+            #expect(bench.modem.snapshot().sessions.map(\.clientID) == [session.clientID])
+            #expect(settings.address.hasPrefix("100.64.1."))
+            #expect(!"\(auth)".contains("s3cret-apn"))
+            var dumped = ""
+            dump(auth, to: &dumped)
+            #expect(!dumped.contains("s3cret-apn"))
+        }
+    }
+
     @Test("a SIM asking for its PIN is unlocked with one Verify PIN")
     func pinRequiredThenUnlocked() async throws {
         try await withBench(.init(pin: "4711")) { bench in

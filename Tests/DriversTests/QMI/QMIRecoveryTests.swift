@@ -65,6 +65,7 @@ struct QMIRecoveryTests {
             #expect(unplugged?.reason == "ModemGone")
             try bench.modem.start(linkingAt: bench.plugged.controlDevice)
             #expect(try await control.observe(bench.plugged, remembered: session).session == nil)
+            try await control.disconnect(bench.plugged, session: session)
             let (fresh, settings) = try await control.connect(bench.plugged, apn: "internet", ipType: .ipv4, reusing: session.clientID)
             let snapshot = bench.modem.snapshot()
             #expect(snapshot.sessions.map(\.clientID) == [fresh.clientID])
