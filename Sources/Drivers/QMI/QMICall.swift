@@ -123,31 +123,66 @@ final class CallTracker: @unchecked Sendable {
 }
 
 /// Runs one libqmi async operation on the loop and waits for it, never longer than `timeout`
-/// (+ slack). `start` runs on the loop thread; `finish` runs there too, with libqmi's result.
+/// (+ slack) and no longer than the calling task stays uncancelled. `start` runs on the loop
+/// thread; `finish` runs there too, with libqmi's result.
 func qmiCall<T: Sendable>(
     _ operation: String, device: String, tracker: CallTracker?, timeout: Duration,
     start: @escaping @Sendable (QMIStart) -> Void,
     finish: @escaping @Sendable (OpaquePointer) throws -> T
 ) async throws -> T {
     let seconds = guint(max(1, (timeout + .milliseconds(999)).components.seconds))
-    return try await withCheckedThrowingContinuation { continuation in
-        let call = TypedCall(operation: operation, device: device, continuation: continuation, finish: finish)
-        if let tracker {
-            if let gone = tracker.add(call) {
-                call.fail(QMIError(.modemGone, device: device, operation: operation, detail: gone))
-                return
+    let slot = CallSlot()
+    return try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation { continuation in
+            let call = TypedCall(operation: operation, device: device, continuation: continuation, finish: finish)
+            if let tracker {
+                if let gone = tracker.add(call) {
+                    call.fail(QMIError(.modemGone, device: device, operation: operation, detail: gone))
+                    return
+                }
+                call.onEnd = { [weak call] in if let call { tracker.remove(call) } }
             }
-            call.onEnd = { [weak call] in if let call { tracker.remove(call) } }
+            guard slot.fill(call) else { return }
+            let userData = Unmanaged.passRetained(call as PendingCall).toOpaque()
+            let begin = QMIStart(seconds: seconds, cancellable: call.cancellable, callback: pendingCallback, userData: userData)
+            GLibLoop.shared.post { start(begin) }
+            let guardDelay = Duration.seconds(Int64(seconds)) + swiftGuardSlack
+            let nanos = guardDelay.components.seconds * 1_000_000_000 + guardDelay.components.attoseconds / 1_000_000_000
+            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(nanos))) {
+                call.fail(QMIError(.timeout, device: device, operation: operation, detail: "no answer within \(seconds)s"))
+            }
         }
-        let userData = Unmanaged.passRetained(call as PendingCall).toOpaque()
-        let begin = QMIStart(seconds: seconds, cancellable: call.cancellable, callback: pendingCallback, userData: userData)
-        GLibLoop.shared.post { start(begin) }
-        let guardDelay = Duration.seconds(Int64(seconds)) + swiftGuardSlack
-        let nanos = guardDelay.components.seconds * 1_000_000_000 + guardDelay.components.attoseconds / 1_000_000_000
-        DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(nanos))) {
-            call.fail(QMIError(.timeout, device: device, operation: operation,
-                               detail: "no answer within \(seconds)s"))
+    } onCancel: {
+        slot.cancel()
+    }
+}
+
+/// Hands a task's cancellation to its call, whichever of the two comes first.
+private final class CallSlot: @unchecked Sendable {
+    private let lock = NSLock()
+    private var call: PendingCall?
+    private var cancelled = false
+
+    /// Stores `call`; false (and the call failed) when the task was already cancelled.
+    func fill(_ call: PendingCall) -> Bool {
+        let proceed = lock.withLock { () -> Bool in
+            self.call = call
+            return !cancelled
         }
+        if !proceed { call.fail(cancellation(call)) }
+        return proceed
+    }
+
+    func cancel() {
+        let call = lock.withLock { () -> PendingCall? in
+            cancelled = true
+            return self.call
+        }
+        if let call { call.fail(cancellation(call)) }
+    }
+
+    private func cancellation(_ call: PendingCall) -> QMIError {
+        QMIError(.cancelled, device: call.device, operation: call.operation, detail: "the caller gave up waiting")
     }
 }
 

@@ -7,6 +7,8 @@ public struct QMIError: OperatorFacingError, Equatable {
     public enum Kind: String, Sendable {
         /// No answer within the timeout (libqmi's or the Swift-side guard).
         case timeout = "Timeout"
+        /// The caller's task was cancelled before the modem answered.
+        case cancelled = "Cancelled"
         /// The modem answered with a QMI error, or libqmi refused the request.
         case qmiError = "QmiError"
         /// The SIM rejected the PIN; it is never retried automatically.

@@ -21,7 +21,8 @@ public final class QMIModemControl: ModemControl {
             let mode = try await dms.operatingMode()
             let card = try await registry.client(.uim, on: path).cardStatus()
             let deviceRawIP = try await registry.client(.wda, on: path).deviceUsesRawIP()
-            let kernelRawIP = try modem.interface.map { try kernel.usesRawIP($0) } ?? false
+            // Unreadable (no interface yet, no qmi_wwan) counts as not agreed; setRawIP says why.
+            let kernelRawIP = modem.interface.flatMap { try? kernel.usesRawIP($0) } ?? false
             let nas = try await registry.client(.nas, on: path)
             let registration = try await nas.servingSystem()
             let signal = (try? await nas.signalInfo()) ?? SignalInfo()
