@@ -20,6 +20,7 @@ actor QMIDeviceRegistry {
     private var entries: [String: Entry] = [:]
     private var held: [String: HeldIDs] = [:]
     private var opening: [String: Task<QMIDevice, any Error>] = [:]
+    private var allocating: [String: Task<QMIClient, any Error>] = [:]
 
     init(options: QMIOpenOptions) {
         self.options = options
@@ -33,14 +34,16 @@ actor QMIDeviceRegistry {
         if entries[path] != nil { await discard(path) }
         if let task = opening[path] { return try await task.value }
         let sync = !preservingClients && held[path, default: HeldIDs()].sessions.isEmpty
-        let options = options
-        let task = Task { try await QMIDevice.open(path, options: options, sync: sync) }
+        // Runs on this actor: the entry exists before any caller waiting for the open resumes.
+        let task = Task {
+            defer { opening[path] = nil }
+            let device = try await QMIDevice.open(path, options: options, sync: sync)
+            if sync { held[path] = HeldIDs() }
+            entries[path] = Entry(device: device)
+            return device
+        }
         opening[path] = task
-        defer { opening[path] = nil }
-        let device = try await task.value
-        if sync { held[path] = HeldIDs() }
-        entries[path] = Entry(device: device)
-        return device
+        return try await task.value
     }
 
     /// The helper client of `service` on `path`, allocated on first use (or bound again to the
@@ -48,17 +51,15 @@ actor QMIDeviceRegistry {
     func client(_ service: QMIService, on path: String, preservingClients: Bool = false) async throws -> QMIClient {
         let device = try await device(path, preservingClients: preservingClients)
         if let client = entries[path]?.clients[service] { return client }
-        let client = try await device.allocateClient(service, reusing: held[path]?.helpers[service])
-        guard entries[path]?.device === device else {
-            throw QMIError(.modemGone, device: path, operation: "allocate \(service) client", detail: "the device was closed meanwhile")
+        return try await allocateOnce("\(path) \(service)") { [self] in
+            let client = try await device.allocateClient(service, reusing: held[path]?.helpers[service])
+            guard entries[path]?.device === device else {
+                throw QMIError(.modemGone, device: path, operation: "allocate \(service) client", detail: "the device was closed meanwhile")
+            }
+            entries[path]?.clients[service] = client
+            held[path, default: HeldIDs()].helpers[service] = client.cid
+            return client
         }
-        if let raced = entries[path]?.clients[service] {
-            try? await device.release(client, keepCID: raced.cid == client.cid)
-            return raced
-        }
-        entries[path]?.clients[service] = client
-        held[path, default: HeldIDs()].helpers[service] = client.cid
-        return client
     }
 
     /// A WDS client for a data session: the one with client id `cid` (bound again after a
@@ -66,11 +67,29 @@ actor QMIDeviceRegistry {
     func sessionClient(on path: String, reusing cid: UInt8?) async throws -> QMIClient {
         let device = try await device(path, preservingClients: cid != nil)
         if let cid, let client = entries[path]?.sessions[cid] { return client }
-        let client = try await device.allocateClient(.wds, reusing: cid)
-        if let raced = entries[path]?.sessions[client.cid] { return raced }
-        entries[path]?.sessions[client.cid] = client
-        held[path, default: HeldIDs()].sessions.insert(client.cid)
-        return client
+        let allocate = { [self] () async throws -> QMIClient in
+            let client = try await device.allocateClient(.wds, reusing: cid)
+            guard entries[path]?.device === device else {
+                throw QMIError(.modemGone, device: path, operation: "allocate WDS client", detail: "the device was closed meanwhile")
+            }
+            entries[path]?.sessions[client.cid] = client
+            held[path, default: HeldIDs()].sessions.insert(client.cid)
+            return client
+        }
+        guard let cid else { return try await allocate() }
+        return try await allocateOnce("\(path) WDS \(cid)", allocate)
+    }
+
+    /// Runs one allocation per key at a time: concurrent callers share its result, so a client
+    /// id is never bound twice (libqmi refuses that) nor allocated twice (a leak).
+    private func allocateOnce(_ key: String, _ allocate: @escaping @isolated(any) () async throws -> QMIClient) async throws -> QMIClient {
+        if let task = allocating[key] { return try await task.value }
+        let task = Task {
+            defer { allocating[key] = nil }
+            return try await allocate()
+        }
+        allocating[key] = task
+        return try await task.value
     }
 
     /// Forgets a session client; `releaseCID` also frees the client id in the modem, otherwise

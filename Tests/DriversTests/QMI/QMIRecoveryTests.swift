@@ -21,7 +21,7 @@ struct QMIRecoveryTests {
         }
     }
 
-    @Test("after a timeout the reopened device reuses the session and each helper's client id")
+    @Test("after a timeout the reopened device (even under concurrent calls) reuses the session and each helper's client id")
     func timeoutDoesNotLeakClientIDs() async throws {
         try await withBench { bench in
             let control = bench.control(timeout: .seconds(1))
@@ -33,7 +33,11 @@ struct QMIRecoveryTests {
             let (error, _) = await expectQMIError { _ = try await control.observe(bench.plugged, remembered: session) }
             #expect(error?.reason == "Timeout")
             bench.modem.inject(nil)
-            #expect(try await control.observe(bench.plugged, remembered: session).session == session)
+            let sessions = try await withThrowingTaskGroup(of: Reconciler.DataSession?.self) { group in
+                for _ in 0..<4 { group.addTask { try await control.observe(bench.plugged, remembered: session).session } }
+                return try await group.reduce(into: [Reconciler.DataSession?]()) { $0.append($1) }
+            }
+            #expect(sessions == Array(repeating: session, count: 4))
             #expect(bench.modem.snapshot().clients == before)
             for service in helpers { #expect(before[service, default: []].count == 1, "\(service)") }
         }
