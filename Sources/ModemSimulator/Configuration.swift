@@ -1,6 +1,7 @@
 /// What a simulated modem is: identity, SIM, network and the address pool it hands out.
 extension SimulatedModem {
-    public struct Configuration: Sendable, Equatable {
+    /// Printing a configuration never shows the PIN or the APN password.
+    public struct Configuration: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
         public var imei: String
         /// The SIM PIN; nil means the SIM has PIN checking disabled and is ready at power-on.
         public var pin: String?
@@ -15,6 +16,8 @@ extension SimulatedModem {
         public var mtu: UInt32
         /// When set, Start Network with another APN fails like a carrier rejecting an unknown APN.
         public var requiredAPN: String?
+        /// When set, Start Network must carry these credentials or fails with an authentication error.
+        public var requiredCredentials: Credentials?
         public var operatorName: String
         public var mcc: UInt16
         public var mnc: UInt16
@@ -25,6 +28,9 @@ extension SimulatedModem {
         public var revision: String
         /// Client ids a service hands out before answering ClientIdsExhausted, like real firmware.
         public var maxClientsPerService: Int
+        /// False models older firmware without the UIM service: the SIM is only reachable through
+        /// the DMS UIM requests.
+        public var hasUIMService: Bool
 
         public init(
             imei: String = "359072060000001",
@@ -36,6 +42,7 @@ extension SimulatedModem {
             dns: [IPv4Address] = [IPv4Address(198, 51, 100, 53), IPv4Address(198, 51, 100, 54)],
             mtu: UInt32 = 1500,
             requiredAPN: String? = nil,
+            requiredCredentials: Credentials? = nil,
             operatorName: String = "ProxyFarm Sim",
             mcc: UInt16 = 1,
             mnc: UInt16 = 1,
@@ -44,7 +51,8 @@ extension SimulatedModem {
             manufacturer: String = "ProxyFarm",
             model: String = "Simulated QMI modem",
             revision: String = "SIM_1.0",
-            maxClientsPerService: Int = 16
+            maxClientsPerService: Int = 16,
+            hasUIMService: Bool = true
         ) {
             self.imei = imei
             self.pin = pin
@@ -55,6 +63,7 @@ extension SimulatedModem {
             self.dns = dns
             self.mtu = mtu
             self.requiredAPN = requiredAPN
+            self.requiredCredentials = requiredCredentials
             self.operatorName = operatorName
             self.mcc = mcc
             self.mnc = mnc
@@ -64,7 +73,15 @@ extension SimulatedModem {
             self.model = model
             self.revision = revision
             self.maxClientsPerService = maxClientsPerService
+            self.hasUIMService = hasUIMService
         }
+
+        public var description: String {
+            let sim = pukLocked ? "PUK-locked SIM" : pin == nil ? "SIM without PIN" : "SIM with PIN"
+            return "modem \(imei), \(sim), pool \(addressPool)\(stickyIP ? " (sticky)" : ""), \(radioTechnology)"
+        }
+
+        public var debugDescription: String { description }
     }
 
     /// What goes wrong on purpose, switchable while the modem serves.
@@ -75,7 +92,22 @@ extension SimulatedModem {
         /// Every service request (not CTL) fails with this QMI protocol error code.
         case errorReplies(QMIErrorCode)
         /// The pseudo-terminal is closed and its link removed: the modem vanished from the bus.
+        /// A descriptor passed to `serve(fd:)` belongs to the caller: it is only left unanswered.
         case gone
+    }
+
+    /// APN user name and password; the password never appears in descriptions.
+    public struct Credentials: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
+        public var username: String
+        public var password: String
+
+        public init(username: String, password: String) {
+            self.username = username
+            self.password = password
+        }
+
+        public var description: String { "\(username):<redacted>" }
+        public var debugDescription: String { description }
     }
 
     public enum RadioTechnology: String, Sendable, Equatable, CaseIterable {
@@ -127,6 +159,7 @@ public struct QMIErrorCode: RawRepresentable, Sendable, Hashable, CustomStringCo
     public static let callFailed = QMIErrorCode(rawValue: 14)
     public static let outOfCall = QMIErrorCode(rawValue: 15)
     public static let missingArgument = QMIErrorCode(rawValue: 17)
+    public static let argumentTooLong = QMIErrorCode(rawValue: 19)
     public static let noEffect = QMIErrorCode(rawValue: 26)
     public static let invalidServiceType = QMIErrorCode(rawValue: 31)
     public static let pinBlocked = QMIErrorCode(rawValue: 35)

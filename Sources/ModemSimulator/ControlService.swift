@@ -15,9 +15,15 @@ extension ModemState {
         }
     }
 
+    /// The services this firmware offers.
+    private var offeredServices: [QMIService] {
+        QMIService.allCases.filter { $0 != .uim || configuration.hasUIMService }
+    }
+
     private func versionInfo() -> Reply {
-        var list: [UInt8] = [UInt8(QMIService.allCases.count)]
-        for service in QMIService.allCases {
+        let services = offeredServices
+        var list: [UInt8] = [UInt8(services.count)]
+        for service in services {
             list.append(service.rawValue)
             list.appendLE(service.version.major)
             list.appendLE(service.version.minor)
@@ -27,7 +33,7 @@ extension ModemState {
 
     private mutating func allocateClientID(_ request: QMIMessage) -> Reply {
         guard let raw = request.tlv(0x01)?.first else { return .failure(.missingArgument) }
-        guard let service = QMIService(rawValue: raw), service != .ctl else {
+        guard let service = QMIService(rawValue: raw), service != .ctl, offeredServices.contains(service) else {
             return .failure(.invalidServiceType)
         }
         let inUse = clients[service] ?? []

@@ -30,7 +30,8 @@ extension ModemState {
         [.u8(0x10, 0), .u32(0x11, linkLayer.rawValue), .u32(0x12, 0), .u32(0x13, 0)]
     }
 
-    /// WDS Start Network (0x0020): APN in TLV 0x14, IP family in 0x19; answers the packet data
+    /// WDS Start Network (0x0020): APN in TLV 0x14, authentication 0x16, user name 0x17, password
+    /// 0x18, IP family 0x19; answers the packet data
     /// handle in TLV 0x01, or CallFailed with the call end reasons (0x10, verbose 0x11).
     private mutating func startNetwork(_ request: QMIMessage) -> Reply {
         if sessions[request.clientID] != nil { return .failure(.noEffect) }
@@ -43,13 +44,25 @@ extension ModemState {
             return callFailed(reason: 3, verboseType: 3, verboseReason: 2001)
         }
         let apn = request.tlv(0x14).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        // 3GPP TS 23.003: an APN is at most 100 octets.
+        guard apn.utf8.count <= 100 else { return .failure(.argumentTooLong) }
         if let required = configuration.requiredAPN, apn != required {
             // 3GPP cause 27: missing or unknown APN.
             return callFailed(reason: 1, verboseType: 6, verboseReason: 27)
         }
+        let username = request.tlv(0x17).map { String(decoding: $0, as: UTF8.self) }
+        if let required = configuration.requiredCredentials {
+            let password = request.tlv(0x18).map { String(decoding: $0, as: UTF8.self) }
+            if username != required.username || password != required.password {
+                // 3GPP cause 29: user authentication failed.
+                return callFailed(reason: 1, verboseType: 6, verboseReason: 29)
+            }
+        }
         let handle = nextPacketDataHandle()
-        sessions[request.clientID] = DataSession(clientID: request.clientID, packetDataHandle: handle,
-                                                 apn: apn, address: addressForNewSession())
+        sessions[request.clientID] = DataSession(
+            clientID: request.clientID, packetDataHandle: handle, apn: apn, username: username,
+            authentication: request.tlv(0x16)?.first, address: addressForNewSession()
+        )
         return .ok([.u32(0x01, handle)])
     }
 

@@ -11,10 +11,16 @@ extension ModemState {
     /// Answers one request the way firmware does: every request gets a response carrying the
     /// result TLV; requests the simulator does not implement fail with InvalidQmiCommand.
     mutating func respond(to request: QMIMessage) -> QMIMessage {
-        requests.append(ReceivedRequest(service: request.service, clientID: request.clientID,
-                                        messageID: request.messageID))
+        record(request)
         let reply = reply(to: request)
         return response(to: request, reply)
+    }
+
+    /// Keeps the most recent requests only, so a lab modem polled for days stays small.
+    mutating func record(_ request: QMIMessage) {
+        if requests.count >= 2048 { requests.removeFirst(1024) }
+        requests.append(ReceivedRequest(service: request.service, clientID: request.clientID,
+                                        messageID: request.messageID))
     }
 
     func response(to request: QMIMessage, _ reply: Reply) -> QMIMessage {

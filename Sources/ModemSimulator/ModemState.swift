@@ -39,8 +39,6 @@ public enum OperatingMode: UInt8, Sendable, Equatable {
     case reset = 4
     case persistentLowPower = 6
     case modeOnlyLowPower = 7
-
-    var isLowPower: Bool { self != .online }
 }
 
 /// WDA link layer protocol (QmiWdaLinkLayerProtocol values).
@@ -60,6 +58,10 @@ public struct DataSession: Sendable, Equatable {
     public var clientID: UInt8
     public var packetDataHandle: UInt32
     public var apn: String
+    /// The APN user name the client sent, if any (the password is never kept).
+    public var username: String?
+    /// The authentication the client asked for, as QmiWdsAuthentication bits (1 PAP, 2 CHAP).
+    public var authentication: UInt8?
     public var address: IPv4Address
 }
 
@@ -75,12 +77,14 @@ public struct ModemSnapshot: Sendable, Equatable {
     public var sim: SIMStatus
     public var operatingMode: OperatingMode
     public var isRegistered: Bool
+    public var hasCoverage: Bool
     public var linkLayer: LinkLayerProtocol
     /// Allocated client ids per service.
     public var clients: [QMIService: [UInt8]]
     public var sessions: [DataSession]
     /// The address of the current attach (what the next connect gets), nil after low-power.
     public var currentAddress: IPv4Address?
+    /// The most recent requests (at least the last 1024), oldest first.
     public var requests: [ReceivedRequest]
 }
 
@@ -109,6 +113,7 @@ struct ModemState {
     var attachAddress: IPv4Address?
     var lastAddress: IPv4Address?
     var signal: SimulatedModem.SignalValues
+    var hasCoverage = true
     var fault: SimulatedModem.Fault?
     var requests: [ReceivedRequest] = []
 
@@ -125,7 +130,9 @@ struct ModemState {
     }
 
     var isSIMReady: Bool { simLock == .disabled || simLock == .unlocked }
-    var isRegistered: Bool { operatingMode == .online && isSIMReady }
+    /// Whether the modem would look for a network: online with a usable SIM.
+    var isSearching: Bool { operatingMode == .online && isSIMReady }
+    var isRegistered: Bool { isSearching && hasCoverage }
 
     var simStatus: SIMStatus {
         switch simLock {
@@ -177,6 +184,7 @@ struct ModemState {
             sim: simStatus,
             operatingMode: operatingMode,
             isRegistered: isRegistered,
+            hasCoverage: hasCoverage,
             linkLayer: linkLayer,
             clients: clients.mapValues { $0.sorted() },
             sessions: sessions.values.sorted { $0.clientID < $1.clientID },

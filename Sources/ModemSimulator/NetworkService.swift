@@ -1,4 +1,4 @@
-/// NAS: registration (only when online with a ready SIM) and signal.
+/// NAS: registration (only when online, with a ready SIM and coverage) and signal.
 extension ModemState {
     mutating func networkAccess(_ request: QMIMessage) -> Reply {
         switch request.messageID {
@@ -12,7 +12,8 @@ extension ModemState {
     /// interfaces), roaming 0x10 and the current PLMN 0x12 when registered.
     private func servingSystem() -> [TLV] {
         guard isRegistered else {
-            return [TLV(type: 0x01, value: [0, 2, 2, 0, 0])]
+            // QmiNasRegistrationState: 2 = searching (no coverage), 0 = not registered.
+            return [TLV(type: 0x01, value: [isSearching ? 2 : 0, 2, 2, 0, 0])]
         }
         var plmn: [UInt8] = []
         plmn.appendLE(configuration.mcc)

@@ -23,11 +23,12 @@ struct TLV: Sendable, Equatable {
 enum QMUX {
     static let marker: UInt8 = 0x01
     static let controlService: UInt8 = 0x00
-    /// Control flags of a frame sent by the modem ("service" direction).
+    /// Control flags of a frame sent by the modem ("service" direction); the host sends 0x00.
     static let fromService: UInt8 = 0x80
 
-    /// Splits complete frames off the front of `buffer`; bytes that cannot start a frame
-    /// (no marker) are discarded so one garbled write does not wedge the stream.
+    /// Splits complete frames off the front of `buffer`; bytes that cannot start a frame (no
+    /// marker, implausible length or control flags) are discarded so one garbled write does not
+    /// wedge the stream.
     static func takeFrames(from buffer: inout [UInt8]) -> [QMIMessage] {
         var messages: [QMIMessage] = []
         while true {
@@ -36,9 +37,9 @@ enum QMUX {
                 return messages
             }
             if start > 0 { buffer.removeFirst(start) }
-            guard buffer.count >= 3 else { return messages }
+            guard buffer.count >= 4 else { return messages }
             let length = Int(buffer[1]) | Int(buffer[2]) << 8
-            guard length >= 5 else {
+            guard length >= 5, buffer[3] & ~fromService == 0 else {
                 buffer.removeFirst()
                 continue
             }
@@ -76,8 +77,8 @@ enum QMUX {
                           messageID: messageID, tlvs: tlvs)
     }
 
-    /// Encodes a response (`isIndication` false) or an indication from the modem.
-    static func encode(_ message: QMIMessage, isIndication: Bool = false) -> [UInt8] {
+    /// Encodes a response from the modem.
+    static func encode(_ message: QMIMessage) -> [UInt8] {
         var body: [UInt8] = []
         for tlv in message.tlvs {
             body.append(tlv.type)
@@ -86,10 +87,10 @@ enum QMUX {
         }
         var sdu: [UInt8] = []
         if message.service == controlService {
-            sdu.append(isIndication ? 0x02 : 0x01)
+            sdu.append(0x01)
             sdu.append(UInt8(truncatingIfNeeded: message.transactionID))
         } else {
-            sdu.append(isIndication ? 0x04 : 0x02)
+            sdu.append(0x02)
             sdu.appendLE(message.transactionID)
         }
         sdu.appendLE(message.messageID)

@@ -34,40 +34,40 @@ public final class SimulatedModem: Sendable {
     @discardableResult
     public func start(linkingAt path: String? = nil) throws(SimulatorError) -> String {
         let terminal = try PseudoTerminal.open()
+        do {
+            try begin(ServingSession.Device(fd: terminal.master, ownedTerminal: terminal, linkPath: path))
+        } catch {
+            terminal.close()
+            throw error
+        }
+        // Linked only once serving, so a refused start never touches another modem's link.
         if let path {
             do {
                 try DeviceLink.create(at: path, to: terminal.slavePath)
             } catch {
-                terminal.close()
+                stop()
                 throw error
             }
-        }
-        do {
-            try begin(ServingSession.Device(fd: terminal.master, ownedTerminal: terminal, linkPath: path))
-        } catch {
-            if let path { DeviceLink.remove(at: path, ifPointingTo: terminal.slavePath) }
-            terminal.close()
-            throw error
         }
         return terminal.slavePath
     }
 
-    /// Serves a descriptor the caller owns (it is put in raw mode but never closed here).
+    /// Serves a descriptor the caller owns. It is put in raw, non-blocking mode (a client that
+    /// stops reading must not wedge the serving thread) but never closed here.
     public func serve(fd: Int32) throws(SimulatorError) {
         var attributes = termios()
         if tcgetattr(fd, &attributes) == 0 {
             cfmakeraw(&attributes)
             _ = tcsetattr(fd, TCSANOW, &attributes)
         }
+        let flags = fcntl(fd, F_GETFL)
+        guard flags >= 0, fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0 else { throw .current("configure descriptor") }
         try begin(ServingSession.Device(fd: fd, ownedTerminal: nil, linkPath: nil))
     }
 
     /// Stops serving, closes the pty it created and removes its link. Idempotent.
     public func stop() {
-        let session = core.withLock { core in
-            let session = core.session.take()
-            return session
-        }
+        let session = core.withLock { $0.session.take() }
         session?.end()
     }
 
@@ -86,22 +86,32 @@ public final class SimulatedModem: Sendable {
         core.withLock { $0.state.signal = signal }
     }
 
+    /// Takes the carrier's network away (the modem keeps searching and every session drops) or
+    /// gives it back; registration follows on the next request.
+    public func setCoverage(_ available: Bool) {
+        core.withLock { core in
+            core.state.hasCoverage = available
+            if !available { core.state.detach() }
+        }
+    }
+
     public func snapshot() -> ModemSnapshot {
         core.withLock { $0.state.snapshot() }
     }
 
+    /// Launches under the lock so two concurrent starts cannot both serve; the new thread only
+    /// takes the lock once a request arrives.
     private func begin(_ device: ServingSession.Device) throws(SimulatorError) {
-        let alreadyServing = core.withLock { core in
-            guard core.session == nil else { return true }
+        try core.withLock { (core: inout Core) throws(SimulatorError) in
+            guard core.session == nil else {
+                throw SimulatorError(operation: "start: already serving", path: nil, code: EBUSY)
+            }
             if core.state.fault == .gone { core.state.fault = nil }
             core.state.reboot()
-            return false
+            core.session = try ServingSession.launch(device) { [weak self] request in
+                self?.answer(request)
+            }
         }
-        if alreadyServing { throw SimulatorError(operation: "start: already serving", path: nil, code: EBUSY) }
-        let session = try ServingSession.launch(device) { [weak self] request in
-            self?.answer(request)
-        }
-        core.withLock { $0.session = session }
     }
 
     /// Applies the current fault, then lets the state answer. Nil means: say nothing.
@@ -111,12 +121,10 @@ public final class SimulatedModem: Sendable {
             case .gone:
                 return nil
             case .noAnswer(let includingControl) where includingControl || request.service != QMIService.ctl.rawValue:
-                core.state.requests.append(ReceivedRequest(service: request.service, clientID: request.clientID,
-                                                           messageID: request.messageID))
+                core.state.record(request)
                 return nil
             case .errorReplies(let code) where request.service != QMIService.ctl.rawValue:
-                core.state.requests.append(ReceivedRequest(service: request.service, clientID: request.clientID,
-                                                           messageID: request.messageID))
+                core.state.record(request)
                 return QMUX.encode(core.state.response(to: request, .failure(code)))
             default:
                 return QMUX.encode(core.state.respond(to: request))

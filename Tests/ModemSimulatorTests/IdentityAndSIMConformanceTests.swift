@@ -60,6 +60,8 @@ struct IdentityAndSIMConformanceTests {
         #expect(ready.contains("PIN1 state: 'enabled-verified'"))
         #expect(ready.contains("PIN1 retries: '3'"))
         #expect(modem.modem.snapshot().sim == .ready)
+        #expect(!"\(modem.modem.configuration)".contains("1234"))
+        #expect(!String(reflecting: modem.modem.configuration).contains("1234"))
     }
 
     @Test func threeWrongPINsLockToPUK() async throws {
@@ -94,6 +96,18 @@ struct IdentityAndSIMConformanceTests {
         #expect(before.contains("Verify: 3"))
         #expect(try await modem.qmicli("--dms-uim-verify-pin=PIN,1234").contains("PIN verified successfully"))
         #expect(try await modem.qmicli("--dms-uim-get-pin-status").contains("Status: enabled-verified"))
+    }
+
+    @Test func oldFirmwareWithoutUIMService() async throws {
+        let modem = try LinkedModem(.init(pin: "1234", hasUIMService: false))
+        defer { modem.close() }
+        let versions = try await modem.qmicli("--get-service-version-info")
+        #expect(!versions.contains("uim ("))
+        #expect(versions.contains("dms ("))
+        let uim = try await modem.qmicliFailing("--uim-get-card-status")
+        #expect(uim.contains("'InvalidServiceType'"), "\(uim)")
+        #expect(try await modem.qmicli("--dms-uim-verify-pin=PIN,1234").contains("PIN verified successfully"))
+        #expect(modem.modem.snapshot().sim == .ready)
     }
 
     @Test func registrationNeedsAReadySIM() async throws {
