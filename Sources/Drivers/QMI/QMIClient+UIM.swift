@@ -83,7 +83,7 @@ extension QMIClient {
 }
 
 /// Keeps the PIN out of descriptions and dumps.
-private struct SecretBox: Sendable, CustomStringConvertible {
+struct SecretBox: Sendable, CustomStringConvertible {
     let value: String
     init(_ value: String) { self.value = value }
     var description: String { "<secret>" }

@@ -17,6 +17,8 @@ public struct QMIError: OperatorFacingError, Equatable {
         case pukRequired = "SimPukRequired"
         /// The control device vanished or could not be opened.
         case modemGone = "ModemGone"
+        /// The modem's firmware lacks the service or request.
+        case unsupported = "QmiUnsupported"
         /// The modem answered something the driver cannot use.
         case unexpectedReply = "UnexpectedReply"
         /// The kernel side of the data format (sysfs raw_ip) could not be read or set.
@@ -57,6 +59,9 @@ extension QMIError {
         if error.pointee.domain == qmi_core_error_quark() {
             if code == Int32(QMI_CORE_ERROR_TIMEOUT.rawValue) {
                 return QMIError(.timeout, device: device, operation: operation, detail: detail)
+            }
+            if code == Int32(QMI_CORE_ERROR_UNSUPPORTED.rawValue) {
+                return QMIError(.unsupported, device: device, operation: operation, detail: detail)
             }
             if code == Int32(QMI_CORE_ERROR_WRONG_STATE.rawValue) {
                 return QMIError(.modemGone, device: device, operation: operation, detail: detail)

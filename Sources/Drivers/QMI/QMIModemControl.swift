@@ -19,7 +19,7 @@ public final class QMIModemControl: ModemControl {
             let dms = try await registry.client(.dms, on: path, preservingClients: preserve)
             let imei = try await dms.imei()
             let mode = try await dms.operatingMode()
-            let card = try await registry.client(.uim, on: path).cardStatus()
+            let card = try await simStatus(on: path)
             let deviceRawIP = try await registry.client(.wda, on: path).deviceUsesRawIP()
             // Unreadable (no interface yet, no qmi_wwan) counts as not agreed; setRawIP says why.
             let kernelRawIP = modem.interface.flatMap { try? kernel.usesRawIP($0) } ?? false
@@ -50,7 +50,26 @@ public final class QMIModemControl: ModemControl {
     /// One try only: the driver never repeats a PIN, since three wrong tries lock the SIM.
     public func unlockSIM(_ modem: PluggedModem, pin: String) async throws {
         try await guarded(modem) { path in
-            try await registry.client(.uim, on: path).verifyPIN(pin)
+            if let uim = try await uimClient(on: path) {
+                try await uim.verifyPIN(pin)
+            } else {
+                try await registry.client(.dms, on: path).legacyVerifyPIN(pin)
+            }
+        }
+    }
+
+    private func simStatus(on path: String) async throws -> CardStatus {
+        if let uim = try await uimClient(on: path) { return try await uim.cardStatus() }
+        return try await registry.client(.dms, on: path).legacyCardStatus()
+    }
+
+    /// The UIM client, or nil on old firmware without the service (the SIM is then reached
+    /// through DMS UIM requests).
+    private func uimClient(on path: String) async throws -> QMIClient? {
+        do {
+            return try await registry.client(.uim, on: path)
+        } catch let error as QMIError where error.kind == .unsupported {
+            return nil
         }
     }
 

@@ -101,6 +101,26 @@ struct QMIConnectTests {
         }
     }
 
+    @Test("old firmware without UIM: SIM state and PIN through DMS, a wrong PIN tried once")
+    func legacySIMThroughDMS() async throws {
+        try await withBench(.init(pin: "4711", hasUIMService: false)) { bench in
+            let control = bench.control()
+            defer { Task { await control.shutdown() } }
+            let locked = try await control.observe(bench.plugged, remembered: nil)
+            #expect(locked.sim == .pinRequired)
+            #expect(locked.pinRetriesLeft == 3)
+            let (error, _) = await expectQMIError { try await control.unlockSIM(bench.plugged, pin: "1111") }
+            #expect(error?.reason == "WrongPin")
+            #expect(error?.message.contains("DMS UIM Verify PIN") == true)
+            #expect(error?.message.contains("1111") == false)
+            #expect(bench.modem.snapshot().sim == .pinRequired(retriesLeft: 2))
+            #expect(bench.requests(.dms, 0x0028) == 1)
+            try await control.unlockSIM(bench.plugged, pin: "4711")
+            #expect(try await control.observe(bench.plugged, remembered: nil).sim == .ready)
+            #expect(bench.modem.snapshot().clients[.uim, default: []].isEmpty)
+        }
+    }
+
     @Test("rotation: low-power, online and connect again gives a new address")
     func rotationGivesNewAddress() async throws {
         let (before, after) = try await rotate(sticky: false)
