@@ -51,7 +51,7 @@ struct QMIConnectTests {
 
     @Test("connect with APN credentials; the credentials never print their password")
     func connectWithAuth() async throws {
-        try await withBench { bench in
+        try await withBench(.init(requiredCredentials: .init(username: "farm", password: "s3cret-apn"))) { bench in
             let control = bench.control()
             defer { Task { await control.shutdown() } }
             let auth = APNAuth(method: .chap, username: "farm", password: "s3cret-apn")
@@ -59,6 +59,12 @@ struct QMIConnectTests {
             #expect(bench.modem.snapshot().sessions.map(\.clientID) == [session.clientID])
             #expect(settings.address.hasPrefix("100.64.1."))
             #expect(!"\(auth)".contains("s3cret-apn"))
+            let wrong = APNAuth(method: .chap, username: "farm", password: "not-it")
+            let (error, _) = await expectQMIError {
+                _ = try await control.connect(bench.plugged, apn: "internet", ipType: .ipv4, auth: wrong, reusing: nil)
+            }
+            #expect(error?.reason == "QmiError")
+            #expect(error?.message.contains("not-it") == false)
             var dumped = ""
             dump(auth, to: &dumped)
             #expect(!dumped.contains("s3cret-apn"))

@@ -53,6 +53,24 @@ struct QMIFaultTests {
         }
     }
 
+    @Test("lost coverage: not registered, and connect fails with the call end reason")
+    func lostCoverage() async throws {
+        try await withBench { bench in
+            let control = bench.control()
+            defer { Task { await control.shutdown() } }
+            bench.modem.setCoverage(false)
+            let state = try await control.observe(bench.plugged, remembered: nil)
+            #expect(state.registration.registered == false)
+            #expect(state.signal == SignalInfo())
+            let (error, _) = await expectQMIError {
+                _ = try await control.connect(bench.plugged, apn: "internet", ipType: .ipv4, reusing: nil)
+            }
+            #expect(error?.reason == "QmiError")
+            #expect(error?.message.contains("CallFailed") == true)
+            #expect(error?.message.contains("call end reason") == true)
+        }
+    }
+
     @Test("the modem vanishing mid-call ends the call with ModemGone, before the timeout")
     func modemGoneMidCall() async throws {
         try await withBench { bench in
