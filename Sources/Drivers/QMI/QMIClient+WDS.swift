@@ -21,14 +21,14 @@ public struct APNAuth: Sendable, Equatable, CustomStringConvertible, CustomRefle
 
 extension QMIClient {
     /// WDS Start Network on this client: the session stays bound to this client id.
-    /// Returns the packet data handle that WDS Stop Network needs.
+    /// Returns the packet data handle that WDS Stop Network needs. Only IPv4 sessions are made
+    /// (`ipv4v6` gets its IPv4 half): a dual-stack session needs a second WDS client bound to
+    /// IPv6, which the rest of the farm (routing, proxies) does not use yet.
     public func startNetwork(apn: String, ipType: IPType, auth: APNAuth? = nil) async throws -> UInt32 {
         let wds = WDSPointer(typed(QmiClientWds.self))
         let operation = "WDS Start Network"
-        let family = switch ipType {
-        case .ipv4, .ipv4v6: QMI_WDS_IP_FAMILY_IPV4
-        case .ipv6: QMI_WDS_IP_FAMILY_IPV6
-        }
+        guard ipType != .ipv6 else { throw QMIError.ipv6Unsupported(device: device.path) }
+        let family = QMI_WDS_IP_FAMILY_IPV4
         return try await request("Start Network") { begin in
             let input = qmi_message_wds_start_network_input_new()
             defer { qmi_message_wds_start_network_input_unref(input) }

@@ -89,6 +89,10 @@ extension QMIError {
         kind != .timeout && protocolCode == Int(code.rawValue)
     }
 
+    static func ipv6Unsupported(device: String) -> QMIError {
+        QMIError(.unsupported, device: device, operation: "WDS Start Network", detail: "IPv6-only sessions are not supported yet")
+    }
+
     /// The modem does not know the client id (it was released, or the modem rebooted).
     var isUnknownClient: Bool { hasProtocolCode(QMI_PROTOCOL_ERROR_INVALID_CLIENT_ID) }
 }

@@ -92,7 +92,8 @@ public final class QMIModemControl: ModemControl {
     /// Starts a session on the reused (or a new) WDS client id and keeps that client id.
     public func connect(_ modem: PluggedModem, apn: String, ipType: IPType, auth: APNAuth?,
                         reusing clientID: UInt8?) async throws -> (DataSession, IPSettings) {
-        try await guarded(modem) { path in
+        guard ipType != .ipv6 else { throw QMIError.ipv6Unsupported(device: modem.controlDevice) }
+        return try await guarded(modem) { path in
             do {
                 return try await start(on: path, apn: apn, ipType: ipType, auth: auth, reusing: clientID)
             } catch let error as QMIError where error.isUnknownClient && clientID != nil {

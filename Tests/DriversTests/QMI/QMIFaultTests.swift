@@ -53,6 +53,21 @@ struct QMIFaultTests {
         }
     }
 
+    @Test("ipv4v6 gets an IPv4 session; IPv6-only is refused before the modem is asked")
+    func ipFamilies() async throws {
+        try await withBench { bench in
+            let control = bench.control()
+            defer { Task { await control.shutdown() } }
+            let (_, settings) = try await control.connect(bench.plugged, apn: "internet", ipType: .ipv4v6, reusing: nil)
+            #expect(settings.address.hasPrefix("100.64.1."))
+            let before = bench.modem.snapshot()
+            let (error, _) = await expectQMIError { _ = try await control.connect(bench.plugged, apn: "internet", ipType: .ipv6, reusing: nil) }
+            #expect(error?.reason == "QmiUnsupported")
+            #expect(bench.modem.snapshot().requests == before.requests)
+            #expect(bench.modem.snapshot().clients == before.clients)
+        }
+    }
+
     @Test("lost coverage: not registered, and connect fails with the call end reason")
     func lostCoverage() async throws {
         try await withBench { bench in
