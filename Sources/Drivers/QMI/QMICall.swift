@@ -14,25 +14,30 @@ struct QMIStart: @unchecked Sendable {
 /// second-granularity GLib timers that may fire late.
 let swiftGuardSlack: Duration = .milliseconds(700)
 
-/// One libqmi operation in flight. Resumed exactly once: by libqmi's callback, by the Swift-side
-/// timeout guard, or by the device vanishing — whichever comes first.
-class PendingCall: @unchecked Sendable {
+/// One libqmi operation in flight. Ended exactly once: by libqmi's callback, by the Swift-side
+/// timeout guard, by task cancellation or by the device vanishing — whichever comes first.
+final class PendingCall: @unchecked Sendable {
     let operation: String
     let device: String
     let cancellable: UnsafeMutablePointer<GCancellable>
+    /// Called once the call ended, so the device stops tracking it.
+    var onEnd: (@Sendable () -> Void)?
+    private let deliver: @Sendable (Result<OpaquePointer, QMIError>) -> Void
     private let lock = NSLock()
     private var done = false
 
-    init(operation: String, device: String) {
+    /// `deliver` gets libqmi's result (on the loop thread) or the error that ended the call.
+    init(operation: String, device: String, deliver: @escaping @Sendable (Result<OpaquePointer, QMIError>) -> Void) {
         self.operation = operation
         self.device = device
+        self.deliver = deliver
         cancellable = g_cancellable_new()
     }
 
     deinit { g_object_unref(cancellable) }
 
-    /// Claims the right to resume; true only for the first caller.
-    func claim() -> Bool {
+    /// Claims the right to end the call; true only for the first caller.
+    private func claim() -> Bool {
         lock.withLock {
             if done { return false }
             done = true
@@ -41,35 +46,17 @@ class PendingCall: @unchecked Sendable {
     }
 
     /// Runs on the loop thread with libqmi's result.
-    func complete(_ result: OpaquePointer) {}
+    func complete(_ result: OpaquePointer) {
+        guard claim() else { return }
+        onEnd?()
+        deliver(.success(result))
+    }
 
     /// Ends the call with `error` unless it already ended, and stops libqmi waiting for it.
-    func fail(_ error: QMIError) {}
-}
-
-final class TypedCall<T: Sendable>: PendingCall, @unchecked Sendable {
-    private let continuation: CheckedContinuation<T, any Error>
-    private let finish: @Sendable (OpaquePointer) throws -> T
-    /// Called once the call ended, so the device stops tracking it.
-    var onEnd: (@Sendable () -> Void)?
-
-    init(operation: String, device: String, continuation: CheckedContinuation<T, any Error>,
-         finish: @escaping @Sendable (OpaquePointer) throws -> T) {
-        self.continuation = continuation
-        self.finish = finish
-        super.init(operation: operation, device: device)
-    }
-
-    override func complete(_ result: OpaquePointer) {
+    func fail(_ error: QMIError) {
         guard claim() else { return }
         onEnd?()
-        continuation.resume(with: Result { try finish(result) })
-    }
-
-    override func fail(_ error: QMIError) {
-        guard claim() else { return }
-        onEnd?()
-        continuation.resume(throwing: error)
+        deliver(.failure(error))
         let token = CancellableToken(pointer: cancellable, owner: self)
         GLibLoop.shared.post { g_cancellable_cancel(token.pointer) }
     }
@@ -134,7 +121,12 @@ func qmiCall<T: Sendable>(
     let slot = CallSlot()
     return try await withTaskCancellationHandler {
         try await withCheckedThrowingContinuation { continuation in
-            let call = TypedCall(operation: operation, device: device, continuation: continuation, finish: finish)
+            let call = PendingCall(operation: operation, device: device) { outcome in
+                switch outcome {
+                case .success(let result): continuation.resume(with: Result { try finish(result) })
+                case .failure(let error): continuation.resume(throwing: error)
+                }
+            }
             if let tracker {
                 if let gone = tracker.add(call) {
                     call.fail(QMIError(.modemGone, device: device, operation: operation, detail: gone))
@@ -143,7 +135,7 @@ func qmiCall<T: Sendable>(
                 call.onEnd = { [weak call] in if let call { tracker.remove(call) } }
             }
             guard slot.fill(call) else { return }
-            let userData = Unmanaged.passRetained(call as PendingCall).toOpaque()
+            let userData = Unmanaged.passRetained(call).toOpaque()
             let begin = QMIStart(seconds: seconds, cancellable: call.cancellable, callback: pendingCallback, userData: userData)
             GLibLoop.shared.post { start(begin) }
             let guardDelay = Duration.seconds(Int64(seconds)) + swiftGuardSlack
