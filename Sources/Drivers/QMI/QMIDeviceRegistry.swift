@@ -27,13 +27,13 @@ actor QMIDeviceRegistry {
     }
 
     /// The open device at `path`. A fresh open syncs — releasing every client id the modem holds,
-    /// leaked ones included — unless a session's client id must survive (`preservingClients`,
-    /// or a session this process knows of).
-    private func device(_ path: String, preservingClients: Bool) async throws -> QMIDevice {
+    /// leaked ones included — only when the caller knows of no session to keep (`sync`) and this
+    /// process knows of none either.
+    private func device(_ path: String, sync wanted: Bool) async throws -> QMIDevice {
         if let entry = entries[path], !entry.device.isGone { return entry.device }
         if entries[path] != nil { await discard(path) }
         if let task = opening[path] { return try await task.value }
-        let sync = !preservingClients && held[path, default: HeldIDs()].sessions.isEmpty
+        let sync = wanted && held[path, default: HeldIDs()].sessions.isEmpty
         // Runs on this actor: the entry exists before any caller waiting for the open resumes.
         let task = Task {
             defer { opening[path] = nil }
@@ -47,9 +47,9 @@ actor QMIDeviceRegistry {
     }
 
     /// The helper client of `service` on `path`, allocated on first use (or bound again to the
-    /// id this process held before a reopen).
-    func client(_ service: QMIService, on path: String, preservingClients: Bool = false) async throws -> QMIClient {
-        let device = try await device(path, preservingClients: preservingClients)
+    /// id this process held before a reopen). `sync`: see `device(_:sync:)`.
+    func client(_ service: QMIService, on path: String, sync: Bool = false) async throws -> QMIClient {
+        let device = try await device(path, sync: sync)
         if let client = entries[path]?.clients[service] { return client }
         return try await allocateOnce("\(path) \(service)") { [self] in
             let client = try await device.allocateClient(service, reusing: held[path]?.helpers[service])
@@ -63,9 +63,10 @@ actor QMIDeviceRegistry {
     }
 
     /// A WDS client for a data session: the one with client id `cid` (bound again after a
-    /// restart, without asking the modem) or a newly allocated one.
+    /// restart, without asking the modem) or a newly allocated one. Without `cid` the caller
+    /// knows of no session, so a fresh open may sync.
     func sessionClient(on path: String, reusing cid: UInt8?) async throws -> QMIClient {
-        let device = try await device(path, preservingClients: cid != nil)
+        let device = try await device(path, sync: cid == nil)
         if let cid, let client = entries[path]?.sessions[cid] { return client }
         let allocate = { [self] () async throws -> QMIClient in
             let client = try await device.allocateClient(.wds, reusing: cid)

@@ -3,7 +3,9 @@ import Reconciler
 import Spec
 
 /// `ModemControl` over libqmi-glib. Devices stay open between calls; a timeout or a vanished
-/// modem closes the device so that the next call starts from a fresh open.
+/// modem closes the device so that the next call starts from a fresh open. Only `observe` and
+/// `connect` without a remembered session may open with SYNC (which releases every client id,
+/// sessions included): they are the calls that know whether a session must survive.
 public final class QMIModemControl: ModemControl {
     private let registry: QMIDeviceRegistry
     private let kernel: KernelDataFormat
@@ -15,8 +17,7 @@ public final class QMIModemControl: ModemControl {
 
     public func observe(_ modem: PluggedModem, remembered: DataSession?) async throws -> ModemState {
         try await guarded(modem) { path in
-            let preserve = remembered != nil
-            let dms = try await registry.client(.dms, on: path, preservingClients: preserve)
+            let dms = try await registry.client(.dms, on: path, sync: remembered == nil)
             let imei = try await dms.imei()
             let mode = try await dms.operatingMode()
             let card = try await simStatus(on: path)
@@ -25,11 +26,21 @@ public final class QMIModemControl: ModemControl {
             let kernelRawIP = modem.interface.flatMap { try? kernel.usesRawIP($0) } ?? false
             let nas = try await registry.client(.nas, on: path)
             let registration = try await nas.servingSystem()
-            let signal = (try? await nas.signalInfo()) ?? SignalInfo()
+            let signal = try await signalInfo(nas)
             let live = try await liveSession(remembered, on: path)
             return ModemState(imei: imei, sim: card.sim, pinRetriesLeft: card.sim == .pinRequired ? card.pinRetriesLeft : nil,
                               operatingMode: mode, rawIPAgreed: deviceRawIP && kernelRawIP, registration: registration,
                               signal: signal, session: live?.0, settings: live?.1)
+        }
+    }
+
+    /// Signal values; a modem that refuses to give any (no service) reports none rather than
+    /// failing the whole observation.
+    private func signalInfo(_ nas: QMIClient) async throws -> SignalInfo {
+        do {
+            return try await nas.signalInfo()
+        } catch let error as QMIError where error.kind == .qmiError {
+            return SignalInfo()
         }
     }
 
@@ -104,10 +115,18 @@ public final class QMIModemControl: ModemControl {
         }
     }
 
+    /// A client id allocated here for a session that then failed to start is released at once:
+    /// nobody remembers it, and a modem has only a few.
     private func start(on path: String, apn: String, ipType: IPType, auth: APNAuth?,
                        reusing clientID: UInt8?) async throws -> (DataSession, IPSettings) {
         let wds = try await registry.sessionClient(on: path, reusing: clientID)
-        let handle = try await wds.startNetwork(apn: apn, ipType: ipType, auth: auth)
+        let handle: UInt32
+        do {
+            handle = try await wds.startNetwork(apn: apn, ipType: ipType, auth: auth)
+        } catch let error as QMIError where clientID == nil && error.kind == .qmiError {
+            try? await registry.dropSession(on: path, cid: wds.cid, releaseCID: true)
+            throw error
+        }
         return (DataSession(clientID: wds.cid, packetDataHandle: handle), try await wds.currentSettings())
     }
 

@@ -83,6 +83,8 @@ struct QMIFaultTests {
             #expect(error?.reason == "QmiError")
             #expect(error?.message.contains("CallFailed") == true)
             #expect(error?.message.contains("call end reason") == true)
+            _ = await expectQMIError { _ = try await control.connect(bench.plugged, apn: "internet", ipType: .ipv4, reusing: nil) }
+            #expect(bench.modem.snapshot().clients[.wds, default: []].isEmpty, "failed connects leaked WDS client ids")
         }
     }
 

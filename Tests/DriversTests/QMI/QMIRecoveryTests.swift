@@ -58,6 +58,20 @@ struct QMIRecoveryTests {
         }
     }
 
+    @Test("after a restart, a first call that knows nothing of sessions does not sync them away")
+    func restartFirstCallKeepsSession() async throws {
+        try await withBench { bench in
+            let first = bench.control()
+            let (session, _) = try await first.connect(bench.plugged, apn: "internet", ipType: .ipv4, reusing: nil)
+            await first.shutdown()
+            let second = bench.control()
+            defer { Task { await second.shutdown() } }
+            try await second.setOperatingMode(bench.plugged, .online)
+            #expect(try await second.observe(bench.plugged, remembered: session).session == session)
+            #expect(bench.requests(.ctl, 0x0027) == 1, "only the first process's open may sync")
+        }
+    }
+
     @Test("after a modem reboot the stale session is reported gone and connect gets a new client id")
     func rebootDropsStaleClientID() async throws {
         try await withBench { bench in
