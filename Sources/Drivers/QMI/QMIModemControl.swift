@@ -1,0 +1,175 @@
+import CQMI
+import Reconciler
+import Spec
+
+/// `ModemControl` over libqmi-glib. Devices stay open between calls; a timeout or a vanished
+/// modem closes the device so that the next call starts from a fresh open. Only `observe` and
+/// `connect` without a remembered session may open with SYNC (which releases every client id,
+/// sessions included): they are the calls that know whether a session must survive.
+public final class QMIModemControl: ModemControl {
+    private let registry: QMIDeviceRegistry
+    private let kernel: KernelDataFormat
+
+    public init(options: QMIOpenOptions = QMIOpenOptions(), kernel: KernelDataFormat = KernelDataFormat()) {
+        registry = QMIDeviceRegistry(options: options)
+        self.kernel = kernel
+    }
+
+    public func observe(_ modem: PluggedModem, remembered: DataSession?) async throws -> ModemState {
+        try await guarded(modem) { path in
+            let dms = try await registry.client(.dms, on: path, sync: remembered == nil)
+            let imei = try await dms.imei()
+            let mode = try await dms.operatingMode()
+            let card = try await simStatus(on: path)
+            let deviceRawIP = try await registry.client(.wda, on: path).deviceUsesRawIP()
+            // Unreadable (no interface yet, no qmi_wwan) counts as not agreed; setRawIP says why.
+            let kernelRawIP = modem.interface.flatMap { try? kernel.usesRawIP($0) } ?? false
+            let nas = try await registry.client(.nas, on: path)
+            let registration = try await nas.servingSystem()
+            let signal = try await signalInfo(nas)
+            let live = try await liveSession(remembered, on: path)
+            return ModemState(imei: imei, sim: card.sim, pinRetriesLeft: card.sim == .pinRequired ? card.pinRetriesLeft : nil,
+                              operatingMode: mode, rawIPAgreed: deviceRawIP && kernelRawIP, registration: registration,
+                              signal: signal, session: live?.0, settings: live?.1)
+        }
+    }
+
+    /// Signal values; a modem that refuses to give any (no service) reports none rather than
+    /// failing the whole observation.
+    private func signalInfo(_ nas: QMIClient) async throws -> SignalInfo {
+        do {
+            return try await nas.signalInfo()
+        } catch let error as QMIError where error.kind == .qmiError {
+            return SignalInfo()
+        }
+    }
+
+    /// The remembered session with its settings if its client id still has a connected session.
+    /// A client id the modem no longer knows (it rebooted) is forgotten: there is nothing to free.
+    private func liveSession(_ remembered: DataSession?, on path: String) async throws -> (DataSession, IPSettings)? {
+        guard let remembered else { return nil }
+        let wds = try await registry.sessionClient(on: path, reusing: remembered.clientID)
+        do {
+            guard try await wds.isConnected() else { return nil }
+            return (remembered, try await wds.currentSettings())
+        } catch let error as QMIError where error.isUnknownClient {
+            try await registry.dropSession(on: path, cid: remembered.clientID, releaseCID: false)
+            return nil
+        }
+    }
+
+    /// One try only: the driver never repeats a PIN, since three wrong tries lock the SIM.
+    public func unlockSIM(_ modem: PluggedModem, pin: String) async throws {
+        try await guarded(modem) { path in
+            if let uim = try await uimClient(on: path) {
+                try await uim.verifyPIN(pin)
+            } else {
+                try await registry.client(.dms, on: path).legacyVerifyPIN(pin)
+            }
+        }
+    }
+
+    private func simStatus(on path: String) async throws -> CardStatus {
+        if let uim = try await uimClient(on: path) { return try await uim.cardStatus() }
+        return try await registry.client(.dms, on: path).legacyCardStatus()
+    }
+
+    /// The UIM client, or nil on old firmware without the service (the SIM is then reached
+    /// through DMS UIM requests).
+    private func uimClient(on path: String) async throws -> QMIClient? {
+        do {
+            return try await registry.client(.uim, on: path)
+        } catch let error as QMIError where error.kind == .unsupported {
+            return nil
+        }
+    }
+
+    public func setRawIP(_ modem: PluggedModem) async throws {
+        try await guarded(modem) { path in
+            let wda = try await registry.client(.wda, on: path)
+            if try await !wda.deviceUsesRawIP() { try await wda.setDeviceRawIP() }
+            guard let interface = modem.interface else {
+                throw QMIError(.kernelDataFormat, device: path, operation: "set raw_ip",
+                               detail: "the modem has no network interface yet")
+            }
+            try kernel.setRawIP(interface)
+        }
+    }
+
+    public func connect(_ modem: PluggedModem, apn: String, ipType: IPType, reusing clientID: UInt8?) async throws -> (DataSession, IPSettings) {
+        try await connect(modem, apn: apn, ipType: ipType, auth: nil, reusing: clientID)
+    }
+
+    /// Starts a session on the reused (or a new) WDS client id and keeps that client id.
+    public func connect(_ modem: PluggedModem, apn: String, ipType: IPType, auth: APNAuth?,
+                        reusing clientID: UInt8?) async throws -> (DataSession, IPSettings) {
+        guard ipType != .ipv6 else { throw QMIError.ipv6Unsupported(device: modem.controlDevice) }
+        return try await guarded(modem) { path in
+            do {
+                return try await start(on: path, apn: apn, ipType: ipType, auth: auth, reusing: clientID)
+            } catch let error as QMIError where error.isUnknownClient && clientID != nil {
+                // The saved client id died with a modem reboot: a new one is the only way on.
+                try await registry.dropSession(on: path, cid: clientID ?? 0, releaseCID: false)
+                return try await start(on: path, apn: apn, ipType: ipType, auth: auth, reusing: nil)
+            }
+        }
+    }
+
+    /// A client id allocated here for a session that then failed to start is released at once:
+    /// nobody remembers it, and a modem has only a few.
+    private func start(on path: String, apn: String, ipType: IPType, auth: APNAuth?,
+                       reusing clientID: UInt8?) async throws -> (DataSession, IPSettings) {
+        let wds = try await registry.sessionClient(on: path, reusing: clientID)
+        let handle: UInt32
+        do {
+            handle = try await wds.startNetwork(apn: apn, ipType: ipType, auth: auth)
+        } catch let error as QMIError where clientID == nil && error.kind == .qmiError {
+            try? await registry.dropSession(on: path, cid: wds.cid, releaseCID: true)
+            throw error
+        }
+        return (DataSession(clientID: wds.cid, packetDataHandle: handle), try await wds.currentSettings())
+    }
+
+    /// Stops the session (a session already gone counts as stopped) and frees its client id.
+    public func disconnect(_ modem: PluggedModem, session: DataSession) async throws {
+        try await guarded(modem) { path in
+            let wds = try await registry.sessionClient(on: path, reusing: session.clientID)
+            do {
+                try await wds.stopNetwork(handle: session.packetDataHandle)
+            } catch let error as QMIError where error.isUnknownClient {
+                // The modem rebooted: session and client id died with it.
+                try await registry.dropSession(on: path, cid: session.clientID, releaseCID: false)
+                return
+            } catch let error as QMIError where Self.alreadyStopped(error) {
+                // The session already ended on its own (low-power, network drop): nothing to stop.
+            }
+            try await registry.dropSession(on: path, cid: session.clientID, releaseCID: true)
+        }
+    }
+
+    private static func alreadyStopped(_ error: QMIError) -> Bool {
+        error.hasProtocolCode(QMI_PROTOCOL_ERROR_NO_EFFECT) || error.hasProtocolCode(QMI_PROTOCOL_ERROR_OUT_OF_CALL)
+    }
+
+    public func setOperatingMode(_ modem: PluggedModem, _ mode: OperatingMode) async throws {
+        try await guarded(modem) { path in
+            try await registry.client(.dms, on: path).setOperatingMode(mode)
+        }
+    }
+
+    /// Closes every device, keeping data sessions and their client ids alive in the modems —
+    /// what a reconciler does on exit, so the next run finds and reuses them.
+    public func shutdown() async {
+        await registry.closeAll()
+    }
+
+    /// Runs `body` on the modem's control device; a timeout or hang-up closes the device.
+    private func guarded<T: Sendable>(_ modem: PluggedModem, _ body: (String) async throws -> T) async throws -> T {
+        do {
+            return try await body(modem.controlDevice)
+        } catch let error as QMIError where error.kind == .timeout || error.kind == .modemGone {
+            await registry.discard(modem.controlDevice)
+            throw error
+        }
+    }
+}
