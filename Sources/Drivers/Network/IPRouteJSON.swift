@@ -1,0 +1,99 @@
+import Foundation
+import Reconciler
+
+/// Reads `ip -N -json` dumps into the core's plain values. Numeric output (`-N`) is asked for so
+/// that a table named in `/etc/iproute2/rt_tables` still shows as its number. Only routes and rules
+/// of the shapes ProxyFarm writes are returned: anything else cannot be ours, so it is left alone.
+enum IPRouteJSON {
+    typealias Object = [String: Any]
+
+    /// `ip -json address show`: every interface (with its IPv4 addresses in CIDR form, possibly
+    /// none) and which interfaces are administratively up.
+    static func addresses(_ data: Data) throws(IPRouteJSONError) -> (addresses: [String: [String]], up: Set<String>) {
+        var addresses: [String: [String]] = [:]
+        var up: Set<String> = []
+        for link in try objects(data) {
+            guard let name = link["ifname"] as? String else { throw IPRouteJSONError("an interface without ifname") }
+            let infos = link["addr_info"] as? [Object] ?? []
+            addresses[name] = infos.compactMap { info in
+                guard info["family"] as? String == "inet", let local = info["local"] as? String,
+                      let length = info["prefixlen"] as? Int else { return nil }
+                return "\(local)/\(length)"
+            }
+            if (link["flags"] as? [String] ?? []).contains("UP") { up.insert(name) }
+        }
+        return (addresses, up)
+    }
+
+    /// `ip -N -4 -json route show table all`: the default and fail-closed routes in `tables`.
+    static func routes(_ data: Data, tables: ClosedRange<Int>) throws(IPRouteJSONError) -> [TableRoute] {
+        try objects(data).compactMap { route in
+            guard let table = route["table"].map(tableNumber) ?? 254, tables.contains(table),
+                  route["dst"] as? String == "default" else { return nil }
+            let metric = route["metric"] as? Int ?? 0
+            switch routeType(route["type"]) {
+            case routeTypeUnicast where metric == 0:
+                guard let device = route["dev"] as? String else { return nil }
+                return TableRoute(table: table, kind: .defaultVia(interface: device, gateway: route["gateway"] as? String))
+            case routeTypeUnreachable where metric == Int(UInt32.max):
+                return TableRoute(table: table, kind: .unreachableDefault)
+            default:
+                return nil
+            }
+        }
+    }
+
+    /// `ip -N -4 -json rule show`: every rule that is a plain lookup with exactly one selector of
+    /// the kinds ProxyFarm writes (uidrange, from, oif). Duplicates stay duplicates.
+    static func rules(_ data: Data) throws(IPRouteJSONError) -> [RoutingRule] {
+        try objects(data).compactMap { rule in
+            guard Set(rule.keys).isSubset(of: ruleKeys), let priority = rule["priority"] as? Int,
+                  let table = rule["table"].flatMap(tableNumber) else { return nil }
+            var selectors: [RoutingRule.Selector] = []
+            if let start = rule["uid_start"] as? Int, let end = rule["uid_end"] as? Int,
+               let first = UInt32(exactly: start), let last = UInt32(exactly: end) {
+                selectors.append(.uidRange(first, last))
+            }
+            if let source = rule["src"] as? String, source != "all" {
+                let length = rule["srclen"] as? Int ?? 32
+                selectors.append(.from(length == 32 ? source : "\(source)/\(length)"))
+            }
+            if let device = rule["oif"] as? String { selectors.append(.oif(device)) }
+            guard selectors.count == 1, let selector = selectors.first else { return nil }
+            return RoutingRule(priority: priority, selector: selector, table: table)
+        }
+    }
+
+    /// Keys a rule of ours may show; any other (fwmark, iif, not, goto, …) makes it someone else's.
+    private static let ruleKeys: Set<String> = ["priority", "src", "srclen", "table", "uid_start", "uid_end", "oif",
+                                                "oif_detached", "protocol", "flags"]
+    private static let routeTypeUnicast = 1
+    private static let routeTypeUnreachable = 7
+
+    /// With `-N` a table is a number (as a string); a route without one is in main (254).
+    private static func tableNumber(_ value: Any) -> Int? {
+         (value as? String).flatMap { Int($0) } ?? value as? Int
+    }
+
+    /// With `-N` the type is a number; unicast routes usually show none.
+    private static func routeType(_ value: Any?) -> Int {
+        guard let value else { return routeTypeUnicast }
+        return (value as? String).flatMap { Int($0) } ?? value as? Int ?? -1
+    }
+
+    private static func objects(_ data: Data) throws(IPRouteJSONError) -> [Object] {
+        let parsed: Any
+        do {
+            parsed = try JSONSerialization.jsonObject(with: data)
+        } catch {
+            throw IPRouteJSONError("not JSON: \(error.localizedDescription)")
+        }
+        guard let list = parsed as? [Object] else { throw IPRouteJSONError("not a JSON list of objects") }
+        return list
+    }
+}
+
+struct IPRouteJSONError: Error {
+    var detail: String
+    init(_ detail: String) { self.detail = detail }
+}

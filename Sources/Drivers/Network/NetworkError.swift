@@ -1,0 +1,45 @@
+import Reconciler
+
+/// Why the kernel's network state could not be read or changed.
+public enum NetworkError: OperatorFacingError, Equatable {
+    /// The tool (iproute2's `ip`) could not be started.
+    case toolMissing(tool: String, detail: String)
+    case timeout(command: String, after: Duration)
+    /// `ip` refused to show the state (e.g. the namespace does not exist).
+    case observeFailed(command: String, message: String)
+    /// `ip -json` printed something this driver does not understand.
+    case unexpectedOutput(command: String, detail: String)
+    /// Some changes of a batch failed: each with the kernel's answer. The others were applied.
+    case changesFailed([FailedChange])
+
+    public struct FailedChange: Sendable, Equatable {
+        public var change: String
+        public var answer: String
+    }
+
+    public var reason: String {
+        switch self {
+        case .toolMissing: "NetworkToolMissing"
+        case .timeout: "NetworkTimeout"
+        case .observeFailed: "NetworkObserveFailed"
+        case .unexpectedOutput: "NetworkUnexpectedOutput"
+        case .changesFailed: "NetworkChangeFailed"
+        }
+    }
+
+    public var message: String {
+        switch self {
+        case .toolMissing(let tool, let detail):
+            "cannot run \(tool) (install iproute2): \(detail)"
+        case .timeout(let command, let after):
+            "`\(command)` did not finish within \(after)"
+        case .observeFailed(let command, let message):
+            "`\(command)` failed: \(message)"
+        case .unexpectedOutput(let command, let detail):
+            "`\(command)` printed output that cannot be read: \(detail)"
+        case .changesFailed(let failures):
+            "\(failures.count) network change(s) failed: "
+                + failures.map { "\($0.change): \($0.answer)" }.joined(separator: "; ")
+        }
+    }
+}

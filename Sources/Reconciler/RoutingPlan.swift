@@ -1,0 +1,212 @@
+/// What one modem's egress needs from the kernel (DESIGN §7): its address on its interface, its
+/// table and its three rules.
+public struct ModemRouting: Sendable, Hashable, Codable {
+    /// The modem's name, used only to say whose mismatch it is.
+    public var modem: String
+    public var table: Int
+    public var priority: Int
+    /// The uid its proxy runs as (`uidrange U-U`).
+    public var uid: UInt32
+    /// The modem's network interface, e.g. `wwan2`.
+    public var interface: String
+    /// The modem's current address in CIDR form (`100.64.2.7/24`, a bare address means /32);
+    /// nil while it has none. Without one only the fail-closed parts are kept: the uid and oif
+    /// rules and the `unreachable` route, so the proxy's traffic is refused instead of leaking.
+    public var address: String?
+    /// The gateway the network reported, if any.
+    public var gateway: String?
+
+    public init(modem: String, table: Int, priority: Int, uid: UInt32, interface: String, address: String? = nil, gateway: String? = nil) {
+        self.modem = modem
+        self.table = table
+        self.priority = priority
+        self.uid = uid
+        self.interface = interface
+        self.address = address
+        self.gateway = gateway
+    }
+
+    /// The address in CIDR form.
+    var cidr: String? { address.map { $0.contains("/") ? $0 : $0 + "/32" } }
+
+    /// The rules this modem needs, in the order they are added.
+    var rules: [RoutingRule] {
+        var selectors: [RoutingRule.Selector] = [.uidRange(uid, uid), .oif(interface)]
+        if let address { selectors.append(.from(String(address.prefix { $0 != "/" }))) }
+        return selectors.map { RoutingRule(priority: priority, selector: $0, table: table) }
+    }
+
+    /// The fail-closed floor, always present in the modem's table.
+    var unreachableRoute: TableRoute { TableRoute(table: table, kind: .unreachableDefault) }
+    var defaultRoute: TableRoute { TableRoute(table: table, kind: .defaultVia(interface: interface, gateway: gateway)) }
+}
+
+/// The minimal network changes that make `observed` what `desired` needs (DESIGN §7).
+///
+/// "Ours" is every rule whose priority or table lies in `ownedTables`, and every route in those
+/// tables; nothing else is ever changed. Ours that no desired modem needs (a removed modem, the
+/// `from` rule of an old address) are removed, and duplicate rules are collapsed to one. The
+/// changes are ordered so that a modem is never left open: addresses and links first, then new
+/// routes and rules, and only then removals. A modem whose interface is absent gets only its
+/// rules and the `unreachable` route (its address, link and default route cannot be set).
+///
+/// Applying the result and observing again gives no changes: `networkChanges` is idempotent.
+public func networkChanges(desired: [ModemRouting], observed: NetworkState, ownedTables: ClosedRange<Int>) -> [NetworkChange] {
+    var setup: [NetworkChange] = [], additions: [NetworkChange] = [], removals: [NetworkChange] = []
+    for difference in routingDifferences(desired: desired, observed: observed, ownedTables: ownedTables) {
+        switch difference.kind {
+        case .interfaceMissing:
+            break
+        case .addressDiffers(let interface, _, let want):
+            setup.append(.setAddress(interface: interface, cidr: want))
+        case .linkDown(let interface):
+            setup.append(.linkUp(interface: interface))
+        case .missingRoute(let route):
+            additions.append(.addRoute(route))
+        case .routeLostWithAddress(let route):
+            // Replacing a device's last address makes the kernel drop that device's routes.
+            additions.append(.addRoute(route))
+        case .missingRule(let rule):
+            additions.append(.addRule(rule))
+        case .unwantedRoute(let route):
+            removals.append(.removeRoute(route))
+        case .unwantedRule(let rule, let copies):
+            removals += Array(repeating: .removeRule(rule), count: copies)
+        case .duplicateRule(let rule, let extra):
+            removals += Array(repeating: .removeRule(rule), count: extra)
+        }
+    }
+    return setup + additions + removals
+}
+
+/// Where the kernel's state differs from what `desired` needs, per modem: the verification after
+/// an apply (an empty result means converged). Leftovers that belong to no modem come last, with
+/// a nil `modem`.
+public func routingMismatches(desired: [ModemRouting], observed: NetworkState, ownedTables: ClosedRange<Int>) -> [RoutingMismatch] {
+    var problems: [String?: [String]] = [:]
+    var order: [String?] = []
+    for difference in routingDifferences(desired: desired, observed: observed, ownedTables: ownedTables) {
+        guard let text = difference.problem else { continue }
+        if problems[difference.modem] == nil { order.append(difference.modem) }
+        problems[difference.modem, default: []].append(text)
+    }
+    return order.map { RoutingMismatch(modem: $0, problems: problems[$0] ?? []) }
+}
+
+/// One modem's (or nobody's) differences between the kernel and the desired routing.
+public struct RoutingMismatch: Sendable, Hashable, Codable, CustomStringConvertible {
+    /// The modem the problems belong to; nil for leftovers of no current modem.
+    public var modem: String?
+    /// One line each, e.g. `missing rule 102 from 100.64.2.7 lookup 102`.
+    public var problems: [String]
+
+    public init(modem: String?, problems: [String]) {
+        self.modem = modem
+        self.problems = problems
+    }
+
+    public var description: String { "\(modem ?? "no modem"): " + problems.joined(separator: "; ") }
+}
+
+private struct RoutingDifference {
+    enum Kind {
+        case interfaceMissing(String)
+        case addressDiffers(interface: String, have: [String], want: String)
+        case linkDown(String)
+        case missingRoute(TableRoute)
+        case routeLostWithAddress(TableRoute)
+        case missingRule(RoutingRule)
+        case unwantedRoute(TableRoute)
+        case unwantedRule(RoutingRule, copies: Int)
+        case duplicateRule(RoutingRule, extra: Int)
+    }
+    var modem: String?
+    var kind: Kind
+
+    /// How verification words it; nil for differences that are a consequence of another one.
+    var problem: String? {
+        switch kind {
+        case .interfaceMissing(let interface): "interface \(interface) not found"
+        case .addressDiffers(let interface, let have, let want):
+            "\(interface) has " + (have.isEmpty ? "no address" : have.joined(separator: ", ")) + ", want \(want)"
+        case .linkDown(let interface): "\(interface) is down"
+        case .missingRoute(let route): "missing route \(route)"
+        case .routeLostWithAddress: nil
+        case .missingRule(let rule): "missing \(rule)"
+        case .unwantedRoute(let route): "unexpected route \(route)"
+        case .unwantedRule(let rule, let copies): "unexpected \(rule)" + (copies > 1 ? " (\(copies) copies)" : "")
+        case .duplicateRule(let rule, let extra): "\(rule) present \(extra + 1) times"
+        }
+    }
+}
+
+/// The one comparison both planning and verification use, so they can never disagree.
+private func routingDifferences(desired: [ModemRouting], observed: NetworkState, ownedTables: ClosedRange<Int>) -> [RoutingDifference] {
+    var differences: [RoutingDifference] = []
+    var wantedRoutes: [TableRoute: String] = [:]
+    var wantedRules: [RoutingRule: String] = [:]
+    /// Tables whose default route an add replaces in place (a route's identity is table + metric).
+    var replacedDefaults: Set<Int> = []
+    let observedRoutes = Set(observed.routes)
+
+    for modem in desired {
+        let present = observed.addresses[modem.interface]
+        var routes = [modem.unreachableRoute]
+        if present == nil {
+            differences.append(RoutingDifference(modem: modem.modem, kind: .interfaceMissing(modem.interface)))
+        }
+        if let present, let cidr = modem.cidr {
+            routes.append(modem.defaultRoute)
+            replacedDefaults.insert(modem.table)
+            if present != [cidr] {
+                differences.append(RoutingDifference(modem: modem.modem, kind: .addressDiffers(interface: modem.interface, have: present, want: cidr)))
+                if observedRoutes.contains(modem.defaultRoute) {
+                    differences.append(RoutingDifference(modem: modem.modem, kind: .routeLostWithAddress(modem.defaultRoute)))
+                }
+            }
+        }
+        if present != nil, !observed.upInterfaces.contains(modem.interface) {
+            differences.append(RoutingDifference(modem: modem.modem, kind: .linkDown(modem.interface)))
+        }
+        for route in routes {
+            wantedRoutes[route] = modem.modem
+            if !observedRoutes.contains(route) {
+                differences.append(RoutingDifference(modem: modem.modem, kind: .missingRoute(route)))
+            }
+        }
+        for rule in modem.rules {
+            wantedRules[rule] = modem.modem
+        }
+    }
+
+    var ruleCopies: [RoutingRule: Int] = [:]
+    var ruleOrder: [RoutingRule] = []
+    for rule in observed.rules where ownedTables.contains(rule.priority) || ownedTables.contains(rule.table) {
+        if ruleCopies[rule] == nil { ruleOrder.append(rule) }
+        ruleCopies[rule, default: 0] += 1
+    }
+    for modem in desired {
+        for rule in modem.rules where ruleCopies[rule] == nil {
+            differences.append(RoutingDifference(modem: modem.modem, kind: .missingRule(rule)))
+        }
+    }
+    for rule in ruleOrder {
+        let copies = ruleCopies[rule] ?? 0
+        if let owner = wantedRules[rule] {
+            if copies > 1 { differences.append(RoutingDifference(modem: owner, kind: .duplicateRule(rule, extra: copies - 1))) }
+        } else {
+            differences.append(RoutingDifference(modem: owner(of: rule.table, rule.priority, in: desired), kind: .unwantedRule(rule, copies: copies)))
+        }
+    }
+
+    var seenRoutes: Set<TableRoute> = []
+    for route in observed.routes where ownedTables.contains(route.table) && wantedRoutes[route] == nil && seenRoutes.insert(route).inserted {
+        if case .defaultVia = route.kind, replacedDefaults.contains(route.table) { continue }
+        differences.append(RoutingDifference(modem: owner(of: route.table, nil, in: desired), kind: .unwantedRoute(route)))
+    }
+    return differences
+}
+
+private func owner(of table: Int, _ priority: Int?, in desired: [ModemRouting]) -> String? {
+    desired.first { $0.table == table || $0.priority == priority }?.modem
+}

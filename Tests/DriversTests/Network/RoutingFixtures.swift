@@ -1,0 +1,76 @@
+import Drivers
+import Foundation
+import Reconciler
+import Testing
+
+/// ProxyFarm's routing for a NetnsLab farm: modem N gets table and priority 100+N, uid 20000+N,
+/// `wwanN` with `100.64.N.2/24`. Modem 3 reports no gateway, so both route shapes are covered.
+enum RoutingFixtures {
+    static let ownedTables = 100...199
+
+    static func modem(_ n: Int, in lab: NetnsLab, host: Int = 2) -> ModemRouting {
+        ModemRouting(modem: "m0\(n)", table: 100 + n, priority: 100 + n, uid: uid(n), interface: lab.modemInterface(n),
+                     address: "\(lab.address(n, host: host))/24", gateway: n == 3 ? nil : lab.gateway(n))
+    }
+
+    static func uid(_ n: Int) -> UInt32 { UInt32(20000 + n) }
+
+    static func farm(_ lab: NetnsLab) -> [ModemRouting] { (1...lab.modems).map { modem($0, in: lab) } }
+
+    /// Observe, plan, apply, and verify that nothing is left to do; returns the applied changes.
+    @discardableResult
+    static func converge(_ driver: IPRouteNetworkControl, _ desired: [ModemRouting]) async throws -> [NetworkChange] {
+        let changes = networkChanges(desired: desired, observed: try await driver.observe(tables: ownedTables), ownedTables: ownedTables)
+        try await driver.apply(changes)
+        let after = try await driver.observe(tables: ownedTables)
+        #expect(routingMismatches(desired: desired, observed: after, ownedTables: ownedTables) == [])
+        return changes
+    }
+
+    /// Rules as `ip -json` shows them, one canonical line each (keys sorted), in kernel order.
+    static func ruleDump(_ lab: NetnsLab) throws -> [String] {
+        try lab.ipJSON(lab.farm, "rule", "show").map(canonical)
+    }
+
+    /// The rules whose priority is `priority`.
+    static func rules(_ lab: NetnsLab, priority: Int) throws -> [String] {
+        try ruleDump(lab).filter { $0.split(separator: " ").contains("priority=\(priority)") }
+    }
+
+    /// The routes of one table as `ip -json` shows them.
+    static func routes(_ lab: NetnsLab, table: Int) throws -> [String] {
+        try lab.ipJSON(lab.farm, "route", "show", "table", "\(table)").map(canonical)
+    }
+
+    /// Everything the kernel shows of rules, all IPv4 routes and addresses: to compare before/after.
+    static func fullDump(_ lab: NetnsLab) throws -> [String] {
+        try ruleDump(lab) + lab.ipJSON(lab.farm, "-4", "route", "show", "table", "all").map(canonical)
+            + lab.ipJSON(lab.farm, "-4", "address", "show").map(canonical)
+    }
+
+    /// Waits until the modems' links report carrier: the kernel updates operstate and the routes'
+    /// `linkdown` flag on its own shortly after a link comes up, which is not ProxyFarm's doing.
+    static func waitForCarrier(_ lab: NetnsLab) async throws {
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(5)
+        while clock.now < deadline {
+            let links = try lab.ipJSON(lab.farm, "link", "show").filter { ($0["ifname"] as? String)?.hasPrefix("wwan") == true }
+            if links.allSatisfy({ $0["operstate"] as? String == "UP" }) { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        Issue.record("the modems' links did not get carrier within 5 s")
+    }
+
+    static func canonical(_ object: [String: any Sendable]) -> String {
+        object.keys.sorted().map { key in "\(key)=\(flat(object[key]))" }.joined(separator: " ")
+    }
+
+    private static func flat(_ value: Any?) -> String {
+        switch value {
+        case let list as [Any]: "[" + list.map { flat($0) }.joined(separator: ",") + "]"
+        case let object as [String: Any]: "{" + object.keys.sorted().map { "\($0)=\(flat(object[$0]))" }.joined(separator: " ") + "}"
+        case nil, is NSNull: "null"
+        case let value?: "\(value)"
+        }
+    }
+}

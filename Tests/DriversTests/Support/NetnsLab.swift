@@ -1,0 +1,213 @@
+import Foundation
+import Synchronization
+
+/// A farm on the real kernel, built from network namespaces (see shared/docs/lab.md):
+///
+/// - `farm` — the proxy host. Modem N is a veth `wwanN` (left down, no address: the reconciler
+///   sets both) whose peer `carrierN` sits in `inet` with `100.64.N.1/24`, so the pool
+///   `100.64.N.0/24` is routed back through that modem. `eth0` is the host's own uplink,
+///   `192.0.2.2/24` with the main table's default via `192.0.2.1`: a request that should leave
+///   through a modem but is seen from `192.0.2.2` leaked.
+/// - `inet` — the internet: `198.51.100.10` on its loopback runs `LabServers` (HTTP on 80,
+///   UDP on 53), answering every client with its source address.
+///
+/// Names carry a per-run prefix so parallel test runs never collide. Use `NetnsLab.with` so the
+/// namespaces and the server are removed whatever the test does; the server also exits on its
+/// own when the test process dies.
+final class NetnsLab: @unchecked Sendable {
+    static let serverAddress = "198.51.100.10"
+    static let httpPort = 80
+    static let udpPort = 53
+    static let uplinkAddress = "192.0.2.2"
+    static let uplinkGateway = "192.0.2.1"
+    /// The system python: pyenv shims under /root are not reachable for unprivileged uids.
+    static let python = FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") ? "/usr/bin/python3" : "python3"
+    /// Lab tests run as root; in CI they also run without root, so that they fail instead of skipping.
+    static let canRun = getuid() == 0 || ProcessInfo.processInfo.environment["CI"] == "true"
+
+    /// Unique per lab in this process: `pf<pid>n<k>`.
+    let prefix: String
+    /// Namespace of the proxy host.
+    let farm: String
+    /// Namespace of the internet side.
+    let inet: String
+    /// Modems are numbered 1...modems.
+    let modems: Int
+    /// Scratch directory for the servers' script and logs; removed on teardown.
+    let directory: URL
+    private let server: Process
+    private let serverInput: FileHandle
+
+    private static let labsCreated = Atomic<Int>(0)
+
+    /// Builds a lab, runs `body`, and tears the lab down whether `body` returns or throws.
+    static func with<T>(modems: Int, _ body: (NetnsLab) async throws -> T) async throws -> T {
+        let lab = try start(modems: modems)
+        defer { lab.tearDown() }
+        return try await body(lab)
+    }
+
+    static func start(modems: Int) throws -> NetnsLab {
+        guard getuid() == 0 else { throw LabError("network namespace tests need root (CI runs as root)") }
+        let k = labsCreated.wrappingAdd(1, ordering: .relaxed).newValue
+        let prefix = "pf\(getpid())n\(k)"
+        let farm = prefix + "farm", inet = prefix + "inet"
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(prefix + "-lab")
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            try buildNamespaces(farm: farm, inet: inet, modems: modems)
+            let (server, input) = try startServers(in: inet, directory: directory)
+            return NetnsLab(prefix: prefix, farm: farm, inet: inet, modems: modems, directory: directory,
+                            server: server, serverInput: input)
+        } catch {
+            removeNamespaces(farm: farm, inet: inet, directory: directory)
+            throw error
+        }
+    }
+
+    private init(prefix: String, farm: String, inet: String, modems: Int, directory: URL, server: Process, serverInput: FileHandle) {
+        self.prefix = prefix
+        self.farm = farm
+        self.inet = inet
+        self.modems = modems
+        self.directory = directory
+        self.server = server
+        self.serverInput = serverInput
+    }
+
+    /// Stops the servers and deletes both namespaces (their interfaces go with them).
+    func tearDown() {
+        try? serverInput.close()
+        if server.isRunning { server.terminate() }
+        server.waitUntilExit()
+        Self.removeNamespaces(farm: farm, inet: inet, directory: directory)
+    }
+
+    // MARK: Addresses of modem N
+
+    func modemInterface(_ n: Int) -> String { "wwan\(n)" }
+    func carrierInterface(_ n: Int) -> String { "carrier\(n)" }
+    /// The pool `inet` routes to modem N.
+    func pool(_ n: Int) -> String { "100.64.\(n).0/24" }
+    /// The carrier's side of modem N: the gateway a real network would report.
+    func gateway(_ n: Int) -> String { "100.64.\(n).1" }
+    /// An address for modem N from its pool, e.g. `address(2, host: 7)` = `100.64.2.7`.
+    func address(_ n: Int, host: Int = 2) -> String { "100.64.\(n).\(host)" }
+
+    // MARK: Running things in the lab
+
+    /// `ip netns exec NS [setpriv --reuid U --regid U --clear-groups] ARGS…`
+    func command(in namespace: String, uid: UInt32? = nil, _ arguments: [String]) -> [String] {
+        var full = ["ip", "netns", "exec", namespace]
+        if let uid { full += ["setpriv", "--reuid", "\(uid)", "--regid", "\(uid)", "--clear-groups"] }
+        return full + arguments
+    }
+
+    func run(in namespace: String, uid: UInt32? = nil, _ arguments: [String], input: String? = nil,
+             timeout: Duration = .seconds(20)) throws -> CommandOutput {
+        try LabCommand.run(command(in: namespace, uid: uid, arguments), input: input, timeout: timeout)
+    }
+
+    /// `ip -n NS ARGS…`, throwing on failure.
+    @discardableResult
+    func ip(_ namespace: String, _ arguments: String...) throws -> String {
+        try LabCommand.check(["ip", "-n", namespace] + arguments)
+    }
+
+    /// `ip -json` output of `ip -n NS ARGS…`, decoded.
+    func ipJSON(_ namespace: String, _ arguments: String...) throws -> [[String: any Sendable]] {
+        let text = try LabCommand.check(["ip", "-n", namespace, "-json"] + arguments)
+        guard let objects = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: any Sendable]] else {
+            throw LabError("ip -json \(arguments.joined(separator: " ")) printed no JSON list: \(text)")
+        }
+        return objects
+    }
+
+    /// An HTTP GET of `path` on the lab server with curl, from `namespace` as `uid`.
+    func httpGet(from namespace: String, uid: UInt32? = nil, path: String = "/", timeout: Duration = .seconds(3)) throws -> CommandOutput {
+        let seconds = String(format: "%.1f", timeout.timeInterval)
+        return try run(in: namespace, uid: uid, ["curl", "-sS", "--max-time", seconds,
+                                                 "http://\(Self.serverAddress):\(Self.httpPort)\(path)"],
+                       timeout: timeout + .seconds(5))
+    }
+
+    /// One datagram to the UDP responder from `namespace` as `uid`; stdout is the source it saw.
+    func udpAsk(from namespace: String, uid: UInt32? = nil, timeout: Duration = .seconds(3)) throws -> CommandOutput {
+        try run(in: namespace, uid: uid, [Self.python, "-c", LabServers.udpClient, Self.serverAddress, "\(Self.udpPort)",
+                                          String(format: "%.1f", timeout.timeInterval)],
+                timeout: timeout + .seconds(5))
+    }
+
+    /// Every source address the servers saw, as `http A` / `udp A` lines, oldest first.
+    func seenSources() -> [String] {
+        let text = (try? String(contentsOf: directory.appendingPathComponent("seen.log"), encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").map(String.init)
+    }
+
+    // MARK: Building and removing
+
+    private static func buildNamespaces(farm: String, inet: String, modems: Int) throws {
+        try LabCommand.check(["ip", "netns", "add", farm])
+        try LabCommand.check(["ip", "netns", "add", inet])
+        var farmSide = [
+            "link set lo up",
+            "link add eth0 type veth peer name uplink netns \(inet)",
+            "address add \(uplinkAddress)/24 dev eth0",
+            "link set eth0 up",
+        ]
+        var inetSide = [
+            "link set lo up",
+            "address add \(serverAddress)/32 dev lo",
+            "address add \(uplinkGateway)/24 dev uplink",
+            "link set uplink up",
+        ]
+        for n in stride(from: 1, through: modems, by: 1) {
+            farmSide.append("link add wwan\(n) type veth peer name carrier\(n) netns \(inet)")
+            inetSide += ["address add 100.64.\(n).1/24 dev carrier\(n)", "link set carrier\(n) up"]
+        }
+        farmSide.append("route add default via \(uplinkGateway) dev eth0")
+        try LabCommand.check(["ip", "-n", farm, "-batch", "-"], input: farmSide.joined(separator: "\n") + "\n")
+        try LabCommand.check(["ip", "-n", inet, "-batch", "-"], input: inetSide.joined(separator: "\n") + "\n")
+    }
+
+    private static func startServers(in inet: String, directory: URL) throws -> (Process, FileHandle) {
+        let script = directory.appendingPathComponent("servers.py")
+        try LabServers.script.write(to: script, atomically: true, encoding: .utf8)
+        let errors = directory.appendingPathComponent("servers.err")
+        guard FileManager.default.createFile(atPath: errors.path, contents: nil) else {
+            throw LabError("cannot create \(errors.path)")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["ip", "netns", "exec", inet, python, script.path, serverAddress, "\(httpPort)", "\(udpPort)",
+                             directory.appendingPathComponent("seen.log").path]
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = try FileHandle(forWritingTo: errors)
+        try process.run()
+        let ready = DispatchSemaphore(value: 0)
+        let firstLine = Mutex(Data())
+        Thread.detachNewThread {
+            let data = output.fileHandleForReading.availableData
+            firstLine.withLock { $0 = data }
+            ready.signal()
+        }
+        let answered = ready.wait(timeout: .now() + 10) == .success
+        guard answered, firstLine.withLock({ String(decoding: $0, as: UTF8.self) }).hasPrefix("ready") else {
+            try? input.fileHandleForWriting.close()
+            process.terminate()
+            process.waitUntilExit()
+            let why = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
+            throw LabError("lab servers did not start in \(inet): \(why)")
+        }
+        return (process, input.fileHandleForWriting)
+    }
+
+    private static func removeNamespaces(farm: String, inet: String, directory: URL) {
+        for namespace in [farm, inet] {
+            _ = try? LabCommand.run(["ip", "netns", "del", namespace])
+        }
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
