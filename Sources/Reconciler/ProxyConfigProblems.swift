@@ -39,7 +39,7 @@ extension ProxyConfigRenderer {
     }
 
     /// Names go unquoted into `allow` and `bandlim*` lines and into file names.
-    static func isSafeName(_ name: String) -> Bool {
+    public static func isSafeName(_ name: String) -> Bool {
         !name.isEmpty && !name.hasPrefix(".") && !name.hasPrefix("-")
             && name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "._-".unicodeScalars.contains($0)) }
     }

@@ -45,27 +45,26 @@ enum ProcFS {
         return line?.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first.flatMap { UInt32($0) }
     }
 
-    static func allPIDs() -> [Int32] {
-        guard let dir = opendir("/proc") else { return [] }
+    /// Names in a directory (without `.` and `..`); empty when it cannot be read.
+    static func entries(_ directory: String) -> [String] {
+        guard let dir = opendir(directory) else { return [] }
         defer { closedir(dir) }
-        var pids: [Int32] = []
+        var names: [String] = []
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-            if let pid = Int32(name) { pids.append(pid) }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { names.append(name) }
         }
-        return pids
+        return names
     }
+
+    static func allPIDs() -> [Int32] { entries("/proc").compactMap { Int32($0) } }
 
     /// Inodes of the sockets a process holds open.
     static func socketInodes(_ pid: Int32) -> Set<UInt64> {
         let fdDir = "/proc/\(pid)/fd"
-        guard let dir = opendir(fdDir) else { return [] }
-        defer { closedir(dir) }
         var inodes: Set<UInt64> = []
         var target = [CChar](repeating: 0, count: 64)
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-            guard name.first?.isNumber == true else { continue }
+        for name in entries(fdDir) {
             let count = readlink(fdDir + "/" + name, &target, target.count - 1)
             guard count > 8 else { continue }
             let link = String(decoding: target[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)

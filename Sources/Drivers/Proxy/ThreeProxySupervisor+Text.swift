@@ -1,4 +1,5 @@
 import Glibc
+import Reconciler
 
 /// Names, paths and 3proxy's stderr, as the supervisor reads them.
 extension ThreeProxySupervisor {
@@ -10,11 +11,8 @@ extension ThreeProxySupervisor {
         return (cwd == "/" ? "" : cwd) + "/" + (path.hasPrefix("./") ? String(path.dropFirst(2)) : path)
     }
 
-    /// A modem name is used in file names: no slash, no leading dot, nothing but [A-Za-z0-9._-].
-    static func isSafeFileName(_ name: String) -> Bool {
-        !name.isEmpty && !name.hasPrefix(".")
-            && name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "._-".unicodeScalars.contains($0)) }
-    }
+    /// A modem name is used in file names: the renderer's safe names (no slash, no leading dot).
+    static func isSafeFileName(_ name: String) -> Bool { ProxyConfigRenderer.isSafeName(name) }
 
     static func checkName(_ name: String) throws(ProxySupervisorError) {
         if !isSafeFileName(name) { throw .invalidModemName(name) }

@@ -201,14 +201,7 @@ public struct ThreeProxySupervisor: ProxySupervisor {
     }
 
     private func recordedModems() -> [String] {
-        guard let dir = opendir(stateDirectory + "/proxies") else { return [] }
-        defer { closedir(dir) }
-        var modems: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-            if name.hasSuffix(".pid"), !name.hasPrefix(".") { modems.append(String(name.dropLast(4))) }
-        }
-        return modems
+        ProcFS.entries(stateDirectory + "/proxies").filter { $0.hasSuffix(".pid") && !$0.hasPrefix(".") }.map { String($0.dropLast(4)) }
     }
 
     private func recordedPID(modem: String) -> Int32? {

@@ -58,26 +58,6 @@ import Testing
         #expect(process.terminationStatus == 0)
         #expect(text.isEmpty, "stand-in complained: \(text)")
     }
-
-    @Test func standInRefusesDirectivesOutsideTheSubset() throws {
-        let directory = try ProxyTestSupport.makeStateDirectory()
-        defer { ProxyTestSupport.removeDirectory(directory) }
-        for (line, expected) in [("daemon", "Unknown command: 'daemon' line 2"), ("auth iponly", "Command: 'auth' failed"),
-                                 ("users bob:CR:$1$x$y", "Parse error line 2"), ("proxy -p1 -ilo", "Command: 'proxy' failed")] {
-            let path = directory + "/bad.cfg"
-            try "# drift\n\(line)\n".write(toFile: path, atomically: true, encoding: .utf8)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: ProxyTestSupport.standIn)
-            process.arguments = [path]
-            let errors = Pipe()
-            process.standardError = errors
-            try process.run()
-            let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 0, "like 3proxy, a config error still exits 0")
-            #expect(text.contains(expected), "\(line): \(text)")
-        }
-    }
 }
 
 /// Values 3proxy would silently mangle are reported before anything is rendered.

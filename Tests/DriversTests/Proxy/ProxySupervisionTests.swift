@@ -82,11 +82,7 @@ import Testing
     @Test func strayOnOurPortIsReportedAndBlocksAStart() async throws {
         try await supervisor.writeConfig(modem: "m01", config: config(password: "test-pw"), uid: ProxyTestSupport.proxyUID)
         let ours = try await supervisor.start(modem: "m01", ports: [http, socks])
-        let stray = Process()
-        stray.executableURL = URL(fileURLWithPath: ProxyTestSupport.standIn)
-        stray.arguments = [supervisor.configPath(modem: "m01")]
-        try stray.run()
-        let strayPID = stray.processIdentifier
+        let strayPID = try ProxyTestSupport.spawnStandIn(config: supervisor.configPath(modem: "m01"), output: state + "/stray.out")
         defer { cleanUp([ours.pid, strayPID]) }
 
         var strays: [Int32] = []
@@ -101,7 +97,7 @@ import Testing
         #expect(busy?.reason == "ProxyPortInUse")
         #expect(busy?.message.contains("\(strayPID)") == true)
         try await supervisor.stop(modem: "m01", pid: strayPID)
-        stray.waitUntilExit()
+        #expect(!ProxyTestSupport.isAlive(strayPID))
         #expect(try await supervisor.observe(ports: ["m01": [http, socks]])["m01"]?.strays == [])
     }
 

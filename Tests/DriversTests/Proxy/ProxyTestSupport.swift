@@ -70,4 +70,21 @@ enum ProxyTestSupport {
     }
 
     static func isAlive(_ pid: Int32) -> Bool { ProcFS.isAlive(pid) }
+
+    /// Starts the stand-in directly, through the production spawner: Foundation's `Process` would
+    /// hand it the test thread's blocked signal mask, and 3proxy (like the stand-in) never unblocks.
+    static func spawnStandIn(config: String, output: String) throws -> Int32 {
+        try ProxySpawner.spawn([standIn, config], outputPath: output)
+    }
+
+    /// Waits (bounded) for our child to end; returns its wait status, nil if it is still running.
+    static func waitForExit(_ pid: Int32, timeout: Duration = .seconds(10)) async throws -> Int32? {
+        let deadline = ContinuousClock.now + timeout
+        var status: Int32 = 0
+        while ContinuousClock.now < deadline {
+            if waitpid(pid, &status, WNOHANG) == pid { return status }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return nil
+    }
 }
