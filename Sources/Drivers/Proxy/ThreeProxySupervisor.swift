@@ -1,0 +1,231 @@
+import Glibc
+import Reconciler
+
+/// Runs one 3proxy per modem as a real process (DESIGN §4, §7; shared/docs/3proxy.md).
+///
+/// Layout under the state directory: `proxies/<modem>.cfg` (0600, owned by the modem's uid so the
+/// proxy can re-read it after dropping privileges), `proxies/<modem>.pid` (written by us: no
+/// `pidfile`/`daemon`), and `log/proxies/<modem>/` (owned by the uid) for 3proxy's dated logs and
+/// its stdout/stderr (`3proxy.out`). Because 3proxy exits 0 on config errors and says why only on
+/// stderr, every start and reload is judged by what the kernel shows: the ports listen.
+public struct ThreeProxySupervisor: ProxySupervisor {
+    public let stateDirectory: String
+    /// `3proxy` (looked up on PATH) or a path.
+    public let binary: String
+    /// How long a proxy has after SIGTERM before SIGKILL.
+    public let gracePeriod: Duration
+    /// How long a start or reload may take until every port listens.
+    public let readinessTimeout: Duration
+    /// Run the proxies inside this named network namespace (`ip netns exec`), e.g. in a lab.
+    public let networkNamespace: String?
+
+    public init(stateDirectory: String, binary: String = "3proxy", gracePeriod: Duration = .seconds(5),
+                readinessTimeout: Duration = .seconds(10), networkNamespace: String? = nil) {
+        self.stateDirectory = Self.absolute(stateDirectory)
+        self.binary = binary
+        self.gracePeriod = gracePeriod
+        self.readinessTimeout = readinessTimeout
+        self.networkNamespace = networkNamespace
+    }
+
+    public func configPath(modem: String) -> String { "\(stateDirectory)/proxies/\(modem).cfg" }
+    public func pidPath(modem: String) -> String { "\(stateDirectory)/proxies/\(modem).pid" }
+    /// Where the rendered config should point `log` (ProxyConfigInput.logDirectory).
+    public func logDirectory(modem: String) -> String { "\(stateDirectory)/log/proxies/\(modem)" }
+    /// 3proxy's stdout and stderr, appended across starts.
+    public func outputPath(modem: String) -> String { logDirectory(modem: modem) + "/3proxy.out" }
+
+    // MARK: ProxySupervisor
+
+    public func observe(ports: [String: [Int]]) async throws -> [String: ProxyObservation] {
+        let modems = Set(ports.keys).union(recordedModems())
+        let holders = ProcFS.listenersInNamespace(namespacePath, ports: Set(ports.values.joined()))
+        var observations: [String: ProxyObservation] = [:]
+        for modem in modems where Self.isSafeFileName(modem) {
+            let expected = Set(ports[modem] ?? [])
+            var process: ProxyProcess?
+            if let pid = recordedPID(modem: modem) {
+                ProxySpawner.reap(pid)
+                if isOurProxy(pid, modem: modem) {
+                    let listening = Set(ProcFS.listeners(of: pid, ports: expected).keys) == expected
+                    process = ProxyProcess(pid: pid, configPath: configPath(modem: modem), listening: listening)
+                } else {
+                    removeRecord(modem: modem, ifPID: pid)
+                }
+            }
+            let strays = Set(expected.flatMap { holders[$0] ?? [] }).subtracting(process.map { [$0.pid] } ?? [])
+            let config = ProcFS.readText(configPath(modem: modem))
+            observations[modem] = ProxyObservation(process: process, config: config, strays: strays.sorted())
+        }
+        return observations
+    }
+
+    public func writeConfig(modem: String, config: String, uid: UInt32) async throws {
+        try Self.checkName(modem)
+        try AtomicFile.makeDirectories(stateDirectory + "/proxies")
+        try prepareLogDirectory(modem: modem, uid: uid, gid: uid)
+        let path = configPath(modem: modem)
+        let bytes = Array(config.utf8)
+        if ProcFS.read(path) == bytes {
+            var info = stat()
+            if stat(path, &info) == 0, info.st_uid == uid, info.st_gid == uid, info.st_mode & 0o7777 == 0o600 { return }
+            guard chown(path, uid, uid) == 0 else { throw ProxySupervisorError.io(operation: "chown", path: path, errno: errno) }
+            guard chmod(path, 0o600) == 0 else { throw ProxySupervisorError.io(operation: "chmod", path: path, errno: errno) }
+            return
+        }
+        try AtomicFile.write(bytes, to: path, mode: 0o600, owner: (uid, uid))
+    }
+
+    public func start(modem: String, ports: [Int]) async throws -> ProxyProcess {
+        try Self.checkName(modem)
+        guard let program = ProxySpawner.locate(binary) else { throw ProxySupervisorError.binaryMissing(binary: binary) }
+        let config = configPath(modem: modem)
+        var info = stat()
+        guard stat(config, &info) == 0 else { throw ProxySupervisorError.configMissing(modem: modem, path: config) }
+        if let pid = recordedPID(modem: modem), isOurProxy(pid, modem: modem) {
+            return try await awaitStart(modem: modem, pid: pid, ports: ports, uid: info.st_uid, outputOffset: nil)
+        }
+        let busy = ProcFS.listenersInNamespace(namespacePath, ports: Set(ports))
+        if !busy.isEmpty {
+            throw ProxySupervisorError.portInUse(modem: modem, ports: busy.keys.sorted(), pids: Set(busy.values.joined()).sorted())
+        }
+        try prepareLogDirectory(modem: modem, uid: info.st_uid, gid: info.st_gid)
+        let output = outputPath(modem: modem)
+        let offset = try prepareOutput(output, uid: info.st_uid, gid: info.st_gid)
+        var arguments = [program, config]
+        if let networkNamespace {
+            guard let ip = ProxySpawner.locate("ip", extraDirectories: ["/usr/sbin", "/sbin"]) else {
+                throw ProxySupervisorError.binaryMissing(binary: "ip")
+            }
+            arguments = [ip, "netns", "exec", networkNamespace] + arguments
+        }
+        let pid = try ProxySpawner.spawn(arguments, outputPath: output)
+        try AtomicFile.write(Array("\(pid)\n".utf8), to: pidPath(modem: modem), mode: 0o644, owner: nil)
+        return try await awaitStart(modem: modem, pid: pid, ports: ports, uid: info.st_uid, outputOffset: offset)
+    }
+
+    public func reload(modem: String, pid: Int32, ports: [Int]) async throws {
+        guard isOurProxy(pid, modem: modem) else { throw ProxySupervisorError.notOurProcess(modem: modem, pid: pid) }
+        let expected = Set(ports)
+        let before = Set(ProcFS.listeners(of: pid, ports: expected).values.joined())
+        let output = outputPath(modem: modem)
+        let offset = ProcFS.read(output)?.count ?? 0
+        guard kill(pid, SIGUSR1) == 0 else { throw ProxySupervisorError.io(operation: "signal", path: "pid \(pid)", errno: errno) }
+        // 3proxy notices the signal on its next tick, then closes and re-binds every listener:
+        // only fresh sockets on every port prove the new config was read.
+        let outcome = try await poll {
+            guard ProcFS.isAlive(pid) else { return .failed }
+            let now = ProcFS.listeners(of: pid, ports: expected)
+            let fresh = now.keys.count == expected.count && now.values.allSatisfy { $0.isDisjoint(with: before) }
+            return fresh && Self.errorLines(output, from: offset).isEmpty ? .ready : .waiting
+        }
+        if outcome != .ready {
+            throw ProxySupervisorError.reloadFailed(modem: modem, stderrTail: Self.tail(output, from: offset))
+        }
+    }
+
+    public func stop(modem: String, pid: Int32) async throws {
+        ProxySpawner.reap(pid)
+        guard isOurProxy(pid, modem: modem) else {
+            if ProcFS.isAlive(pid) { throw ProxySupervisorError.notOurProcess(modem: modem, pid: pid) }
+            removeRecord(modem: modem, ifPID: pid)
+            return
+        }
+        kill(pid, SIGTERM)
+        if try await waitForExit(pid, within: gracePeriod) == false {
+            if isOurProxy(pid, modem: modem) { kill(pid, SIGKILL) }
+            if try await waitForExit(pid, within: .seconds(5)) == false {
+                throw ProxySupervisorError.stopTimedOut(modem: modem, pid: pid)
+            }
+        }
+        removeRecord(modem: modem, ifPID: pid)
+    }
+
+    // MARK: Helpers
+
+    /// The pid runs the configured 3proxy binary with this modem's config path: a dead pid, or one
+    /// reused by another program, is never ours and never signalled.
+    func isOurProxy(_ pid: Int32, modem: String) -> Bool {
+        guard pid > 1, ProcFS.isAlive(pid), let arguments = ProcFS.commandLine(pid), arguments.count >= 2,
+              arguments.last == configPath(modem: modem) else { return false }
+        let program = Self.baseName(binary)
+        return arguments.dropLast().contains { Self.baseName($0) == program }
+    }
+
+    private var namespacePath: String { networkNamespace.map { "/run/netns/\($0)" } ?? "/proc/self/ns/net" }
+
+    private enum PollOutcome { case ready, waiting, failed }
+
+    private func poll(_ check: () -> PollOutcome) async throws -> PollOutcome {
+        let deadline = ContinuousClock.now + readinessTimeout
+        while true {
+            let outcome = check()
+            if outcome != .waiting || ContinuousClock.now >= deadline { return outcome }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// Ready = alive, every port listens, privileges dropped (`setuid` is the config's last line,
+    /// so the whole file has been read) and nothing but warnings on stderr since the spawn.
+    private func awaitStart(modem: String, pid: Int32, ports: [Int], uid: uid_t, outputOffset: Int?) async throws -> ProxyProcess {
+        let output = outputPath(modem: modem)
+        let expected = Set(ports)
+        let outcome = try await poll {
+            ProxySpawner.reap(pid)
+            guard ProcFS.isAlive(pid) else { return .failed }
+            let listening = Set(ProcFS.listeners(of: pid, ports: expected).keys) == expected
+            let dropped = uid == 0 || ProcFS.realUID(pid) == uid
+            let clean = outputOffset.map { Self.errorLines(output, from: $0).isEmpty } ?? true
+            return listening && dropped && clean ? .ready : .waiting
+        }
+        guard outcome == .ready else {
+            let exited = outcome == .failed
+            if !exited && isOurProxy(pid, modem: modem) { kill(pid, SIGKILL) }
+            _ = try await waitForExit(pid, within: .seconds(5))
+            removeRecord(modem: modem, ifPID: pid)
+            throw ProxySupervisorError.notListening(modem: modem, ports: ports, exited: exited,
+                                                    stderrTail: Self.tail(output, from: outputOffset ?? 0))
+        }
+        return ProxyProcess(pid: pid, configPath: configPath(modem: modem), listening: true)
+    }
+
+    private func waitForExit(_ pid: Int32, within limit: Duration) async throws -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            ProxySpawner.reap(pid)
+            if !ProcFS.isAlive(pid) { return true }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        ProxySpawner.reap(pid)
+        return !ProcFS.isAlive(pid)
+    }
+
+    private func recordedModems() -> [String] {
+        ProcFS.entries(stateDirectory + "/proxies").filter { $0.hasSuffix(".pid") && !$0.hasPrefix(".") }.map { String($0.dropLast(4)) }
+    }
+
+    private func recordedPID(modem: String) -> Int32? {
+        ProcFS.readText(pidPath(modem: modem)).flatMap { Int32(String($0.filter { !$0.isWhitespace })) }
+    }
+
+    private func removeRecord(modem: String, ifPID pid: Int32) {
+        guard recordedPID(modem: modem) == pid else { return }
+        unlink(pidPath(modem: modem))
+    }
+
+    private func prepareLogDirectory(modem: String, uid: uid_t, gid: gid_t) throws(ProxySupervisorError) {
+        let directory = logDirectory(modem: modem)
+        try AtomicFile.makeDirectories(directory)
+        guard chown(directory, uid, gid) == 0 else { throw .io(operation: "chown", path: directory, errno: errno) }
+        guard chmod(directory, 0o750) == 0 else { throw .io(operation: "chmod", path: directory, errno: errno) }
+    }
+
+    /// Creates the output file owned by the proxy's uid; returns its current size (where this run begins).
+    private func prepareOutput(_ path: String, uid: uid_t, gid: gid_t) throws(ProxySupervisorError) -> Int {
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
+        guard fd >= 0 else { throw .io(operation: "open", path: path, errno: errno) }
+        defer { close(fd) }
+        guard fchown(fd, uid, gid) == 0 else { throw .io(operation: "chown", path: path, errno: errno) }
+        return Int(lseek(fd, 0, SEEK_END))
+    }
+}

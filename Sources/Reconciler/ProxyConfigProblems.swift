@@ -1,0 +1,67 @@
+import Spec
+
+extension ProxyConfigRenderer {
+    /// Why `input` cannot be rendered into a file 3proxy reads as meant; empty when it can.
+    ///
+    /// 3proxy never refuses a bad value out loud: an unvalidated `-i` listens on 0.0.0.0, an unknown
+    /// hash type or a `CR` value over 63 characters drops the user silently, a newline inside a
+    /// quoted value ends the line (and the rest is parsed as a command, echoing part of the secret
+    /// on stderr), and a comma or blank in a user name splits the ACL. So every value is checked
+    /// here before it is rendered. Messages name the user, never the secret.
+    public static func problems(_ input: ProxyConfigInput) -> [String] {
+        var problems: [String] = []
+        if !isSafeName(input.modem) { problems.append("modem name is not a safe 3proxy token") }
+        if !isIPv4(input.listen) { problems.append("listen address \(input.listen) is not an IPv4 address") }
+        for server in input.dns where !isIPv4(server) {
+            problems.append("dns server \(server) is not an IPv4 address")
+        }
+        for port in input.ports where !(1...65535).contains(port) { problems.append("port \(port) is outside 1-65535") }
+        if input.maxConnections < 1 { problems.append("maxConnections must be at least 1") }
+        for limit in [input.bandwidth.inBitsPerSecond, input.bandwidth.outBitsPerSecond].compactMap({ $0 }) where limit < 1 {
+            problems.append("bandwidth limit \(limit) must be at least 1 bit/s")
+        }
+        if hasLineBreak(input.logDirectory) { problems.append("log directory must be one line") }
+        for user in input.users {
+            guard isSafeName(user.name) else {
+                problems.append("user name \(user.name.debugDescription) is not a safe 3proxy token")
+                continue
+            }
+            switch user.credential {
+            case .clear(let password):
+                if hasLineBreak(password) { problems.append("password of user \(user.name) contains a line break or NUL") }
+            case .hash(let hash):
+                if !isSupportedHash(hash) {
+                    problems.append("hash of user \(user.name) is not a 3proxy crypt hash ($1$ or $3$, at most 63 characters)")
+                }
+            }
+        }
+        return problems
+    }
+
+    /// Names go unquoted into `allow` and `bandlim*` lines and into file names.
+    public static func isSafeName(_ name: String) -> Bool {
+        !name.isEmpty && !name.hasPrefix(".") && !name.hasPrefix("-")
+            && name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "._-".unicodeScalars.contains($0)) }
+    }
+
+    static func isIPv4(_ text: String) -> Bool {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts.allSatisfy { part in
+            (1...3).contains(part.count) && part.allSatisfy(\.isASCIIDigit) && (part.count == 1 || part.first != "0")
+                && Int(part).map { $0 <= 255 } == true
+        }
+    }
+
+    static func hasLineBreak(_ value: String) -> Bool {
+        value.unicodeScalars.contains { $0 == "\n" || $0 == "\r" || $0 == "\0" }
+    }
+
+    static func isSupportedHash(_ hash: String) -> Bool {
+        (hash.hasPrefix("$1$") || hash.hasPrefix("$3$")) && hash.count <= 63 && !hasLineBreak(hash)
+            && hash.split(separator: "$", omittingEmptySubsequences: false).count == 4
+    }
+}
+
+private extension Character {
+    var isASCIIDigit: Bool { isASCII && isNumber }
+}

@@ -1,0 +1,89 @@
+import Foundation
+import Reconciler
+import Spec
+import Testing
+
+/// Rendered configs for representative modems, byte for byte; only test passwords and test hashes
+/// (`openssl passwd -1`) appear here. `UPDATE_GOLDEN=1 swift test` rewrites the files.
+@Suite struct ProxyGoldenTests {
+    static let logs = "/var/lib/proxyfarm/log/proxies"
+    static let alice = ProxyConfigInput.ProxyUser(name: "alice", credential: .clear("test-alice-pw"))
+    static let bob = ProxyConfigInput.ProxyUser(name: "bob", credential: .hash("$1$testsalt$D6xvZlWjCPmwrQyP9yOWe/"))
+    static let quoting = ProxyConfigInput.ProxyUser(name: "carol", credential: .clear("te\"st $pw"))
+
+    static let cases: [(String, ProxyConfigInput)] = [
+        ("http-only", ProxyConfigInput(modem: "m01", uid: 20001, listen: "0.0.0.0", httpPort: 20001, socksPort: nil,
+                                       users: [alice], allow: [], maxConnections: 200, bandwidth: Bandwidth(), dns: [],
+                                       logDirectory: "\(logs)/m01")),
+        ("socks-only-allow-cidrs", ProxyConfigInput(modem: "m02", uid: 20002, listen: "192.0.2.1", httpPort: nil, socksPort: 20012,
+                                                    users: [alice], allow: [CIDR(address: "192.168.1.0", prefixLength: 24), CIDR(address: "10.0.0.7", prefixLength: 32)],
+                                                    maxConnections: 50, bandwidth: Bandwidth(), dns: [], logDirectory: "\(logs)/m02")),
+        ("both-bandwidth-dns-hash", ProxyConfigInput(modem: "m03", uid: 20003, listen: "0.0.0.0", httpPort: 20003, socksPort: 20013,
+                                                     users: [alice, bob, quoting], allow: [CIDR(address: "198.51.100.0", prefixLength: 24)],
+                                                     maxConnections: 200,
+                                                     bandwidth: Bandwidth(inBitsPerSecond: 20_000_000, outBitsPerSecond: 5_000_000),
+                                                     dns: ["1.1.1.1", "8.8.8.8"], logDirectory: "\(logs)/m03")),
+        ("no-users", ProxyConfigInput(modem: "m04", uid: 20004, listen: "0.0.0.0", httpPort: 20004, socksPort: 20014,
+                                      users: [], allow: [], maxConnections: 200, bandwidth: Bandwidth(), dns: [],
+                                      logDirectory: "\(logs)/m04")),
+    ]
+
+    static func goldenURL(_ name: String) -> URL { ProxyTestSupport.goldenDirectory.appendingPathComponent("\(name).cfg") }
+
+    @Test(arguments: cases.map(\.0))
+    func renderedConfigMatchesGoldenFile(name: String) throws {
+        let input = try #require(Self.cases.first { $0.0 == name }?.1)
+        #expect(ProxyConfigRenderer.problems(input).isEmpty)
+        let rendered = ProxyConfigRenderer.render(input)
+        if ProcessInfo.processInfo.environment["UPDATE_GOLDEN"] == "1" {
+            try FileManager.default.createDirectory(at: ProxyTestSupport.goldenDirectory, withIntermediateDirectories: true)
+            try rendered.write(to: Self.goldenURL(name), atomically: true, encoding: .utf8)
+        }
+        let golden = try String(contentsOf: Self.goldenURL(name), encoding: .utf8)
+        #expect(rendered == golden)
+        #expect(ProxyConfigRenderer.render(input) == rendered, "rendering is deterministic")
+    }
+
+    /// Renderer and stand-in agree: every golden file parses without a single stderr line.
+    @Test(arguments: cases.map(\.0))
+    func standInParsesGoldenFile(name: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: ProxyTestSupport.standIn)
+        process.arguments = ["--parse-only", Self.goldenURL(name).path]
+        let errors = Pipe()
+        process.standardError = errors
+        try process.run()
+        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(text.isEmpty, "stand-in complained: \(text)")
+    }
+}
+
+/// Values 3proxy would silently mangle are reported before anything is rendered.
+@Suite struct ProxyConfigProblemTests {
+    static func input(users: [ProxyConfigInput.ProxyUser], listen: String = "0.0.0.0", dns: [String] = []) -> ProxyConfigInput {
+        ProxyConfigInput(modem: "m01", uid: 20001, listen: listen, httpPort: 20001, socksPort: nil, users: users, allow: [],
+                         maxConnections: 10, bandwidth: Bandwidth(), dns: dns, logDirectory: "/var/log/m01")
+    }
+
+    @Test func unsafeValuesAreProblemsThatNameNoSecret() {
+        let secret = "s3cr3t-line\nnext"
+        let problems = ProxyConfigRenderer.problems(Self.input(users: [
+            .init(name: "alice", credential: .clear(secret)),
+            .init(name: "bob", credential: .hash("$6$salt$" + String(repeating: "x", count: 86))),
+            .init(name: "eve,mallory", credential: .clear("pw")),
+        ], listen: "127.0.0.300", dns: ["lo"]))
+        #expect(problems.count == 5)
+        #expect(problems.contains { $0.contains("password of user alice") })
+        #expect(problems.contains { $0.contains("hash of user bob") })
+        #expect(problems.contains { $0.contains("listen address 127.0.0.300") })
+        #expect(!problems.joined().contains("s3cr3t"))
+    }
+
+    @Test func quotesAndDollarsInPasswordsRenderQuoted() {
+        let input = Self.input(users: [.init(name: "alice", credential: .clear("a\"b$c"))])
+        #expect(ProxyConfigRenderer.problems(input).isEmpty)
+        #expect(ProxyConfigRenderer.render(input).contains("users \"alice:CL:a\"\"b$c\"\n"))
+    }
+}
