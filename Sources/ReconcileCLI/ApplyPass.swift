@@ -48,7 +48,7 @@ struct ApplyPass {
     }
 
     private func dryRun(_ reconciler: FarmReconciler, spec: FarmSpec, secrets: @escaping SecretResolver, revision: String) async throws {
-        let store = try StateStore(root: options.stateDirectory, locking: false)
+        let store = try StateStore(root: options.absoluteStateDirectory, locking: false)
         let plan = try await reconciler.plan(spec: spec, store: store, secrets: secrets, revision: revision)
         switch options.output {
         case .text: print(PlanPrinter.text(plan, colour: isatty(STDOUT_FILENO) == 1), terminator: "")
@@ -59,7 +59,7 @@ struct ApplyPass {
 
     /// Returns whether the farm converged.
     private func apply(_ reconciler: FarmReconciler, spec: FarmSpec, secrets: @escaping SecretResolver, revision: String) async throws -> Bool {
-        let store = try StateStore(root: options.stateDirectory)
+        let store = try StateStore(root: options.absoluteStateDirectory)
         let (result, farm) = try await reconciler.apply(spec: spec, store: store, secrets: secrets, revision: revision)
         for failed in result.applied where failed.failure != nil {
             printError("reconcile: failed: \(failed.action.description): \(failed.failure?.reason ?? ""): \(failed.failure?.message ?? "")")

@@ -1,12 +1,17 @@
+import Drivers
 import Foundation
 import Reconciler
 import SimulatedDrivers
 import Spec
 
-/// The real drivers (udev, QMI, netlink, 3proxy, probes). Wired by the lead when the drivers land;
-/// until then it refuses plainly rather than pretend hardware exists.
+/// The real drivers: modems found by libudev and driven over QMI, routing through iproute2,
+/// one 3proxy per modem, health probes sent as each modem's proxy uid.
 func makeDrivers(_ options: RootOptions) throws -> DriverSet {
-    throw CLIError("real drivers not wired yet: run with --simulated to use a simulated farm (no hardware)")
+    DriverSet(inventory: UDevModemInventory(),
+              modems: QMIModemControl(),
+              network: IPRouteNetworkControl(),
+              proxies: ThreeProxySupervisor(stateDirectory: options.absoluteStateDirectory, binary: options.proxyBinary),
+              health: SocketHealthProbe())
 }
 
 /// A simulated farm kept in the state directory between runs (state/simulated-farm.json, mode

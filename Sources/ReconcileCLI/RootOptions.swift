@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// Options of the root command: one pass over one farm file and one state directory.
 struct RootOptions: ParsableArguments {
@@ -23,6 +24,15 @@ struct RootOptions: ParsableArguments {
 
     @Flag(name: .long, help: "Run against a simulated farm in memory (no hardware is touched).")
     var simulated = false
+
+    @Option(name: .long, help: ArgumentHelp("The 3proxy executable (a name is looked up on PATH).", valueName: "PATH"))
+    var proxyBinary = "3proxy"
+
+    /// The state directory as an absolute path: proxies are told where to log, and they do not
+    /// share the reconciler's working directory.
+    var absoluteStateDirectory: String {
+        stateDirectory.hasPrefix("/") ? stateDirectory : FileManager.default.currentDirectoryPath + "/" + stateDirectory
+    }
 
     func validate() throws {
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }

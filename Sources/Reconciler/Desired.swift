@@ -70,11 +70,14 @@ extension DesiredFarm {
             }
             let httpPort = modem.proxy.http ? (modem.ports.http ?? entry?.httpPort) : nil
             let socksPort = modem.proxy.socks ? (modem.ports.socks ?? entry?.socksPort) : nil
-            let proxy = problems.isEmpty ? ProxyConfigInput(
+            let rendered = ProxyConfigInput(
                 modem: modem.name, uid: uid, listen: modem.proxy.listen, httpPort: httpPort, socksPort: socksPort,
                 users: users, allow: modem.proxy.allow, maxConnections: modem.proxy.maxConnections,
                 bandwidth: modem.proxy.bandwidth, dns: modem.proxy.dns,
-                logDirectory: stateDirectory + "/log/proxies/" + modem.name) : nil
+                logDirectory: stateDirectory + "/log/proxies/" + modem.name)
+            // A value 3proxy would silently mangle never reaches a config file.
+            problems += ProxyConfigRenderer.problems(rendered)
+            let proxy = problems.isEmpty ? rendered : nil
             return DesiredModem(
                 name: modem.name, serial: modem.serial, enabled: modem.enabled, apn: modem.apn, ipType: modem.ipType,
                 pin: pin, table: spec.routing.tableBase + index, uid: uid, httpPort: httpPort, socksPort: socksPort,
