@@ -24,12 +24,15 @@ let package = Package(
         .executableTarget(name: "ReconcileCLI", dependencies: [
             "Drivers", "ModemSimulator",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "ReconcileBenchmark", dependencies: ["Reconciler"]),
-        .testTarget(name: "SpecTests", dependencies: ["Spec"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "SpecTests", dependencies: ["Spec", .product(name: "Yams", package: "Yams")], resources: [.copy("Fixtures")]),
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler"]),
         .testTarget(name: "DriversTests", dependencies: ["Drivers", "ModemSimulator"], resources: [.copy("Fixtures")]),
+        // Runs discovery inside umockdev testbeds for DriversTests (LD_PRELOAD needs a fresh process).
+        .executableTarget(name: "DiscoveryProbe", dependencies: ["Drivers"], path: "Tests/DiscoveryProbe"),
         .testTarget(name: "ModemSimulatorTests", dependencies: ["ModemSimulator"]),
         .testTarget(name: "ReconcileCLITests", dependencies: ["ReconcileCLI"]),
     ],

@@ -143,7 +143,8 @@ extension SimulatedModem {
     }
 }
 
-/// A QMI protocol error code (QmiProtocolError); the named ones are those the simulator sends.
+/// A QMI protocol error code (QmiProtocolError): the ones the simulator sends, plus a few that
+/// real firmware answers when unwell, for `.errorReplies`.
 public struct QMIErrorCode: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
     public var rawValue: UInt16
     public init(rawValue: UInt16) { self.rawValue = rawValue }

@@ -31,8 +31,8 @@ extension ModemState {
     }
 
     /// WDS Start Network (0x0020): APN in TLV 0x14, authentication 0x16, user name 0x17, password
-    /// 0x18, IP family 0x19; answers the packet data
-    /// handle in TLV 0x01, or CallFailed with the call end reasons (0x10, verbose 0x11).
+    /// 0x18, IP family 0x19; answers the packet data handle in TLV 0x01, or CallFailed with the
+    /// call end reasons (0x10, verbose 0x11).
     private mutating func startNetwork(_ request: QMIMessage) -> Reply {
         if sessions[request.clientID] != nil { return .failure(.noEffect) }
         // IPv4-only carrier: IPv6 (6) is refused; IPv4 (4) and unspecified (8) get IPv4.

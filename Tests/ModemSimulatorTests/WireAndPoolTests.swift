@@ -95,6 +95,21 @@ struct WireAndPoolTests {
         #expect(modem.snapshot().clients[.dms] == [1])
     }
 
+    /// Replugs (start/stop, `.gone`) must not leak descriptors: a lab modem lives for days.
+    @Test func replugsLeakNoDescriptors() throws {
+        func openDescriptors() throws -> Int { try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count }
+        let modem = SimulatedModem()
+        try modem.start()
+        modem.stop()
+        let before = try openDescriptors()
+        for round in 0..<100 {
+            try modem.start()
+            if round.isMultiple(of: 2) { modem.inject(.gone) } else { modem.stop() }
+        }
+        // Other tests open descriptors concurrently; a leak would show as 300 more.
+        #expect(try openDescriptors() < before + 50)
+    }
+
     @Test func startRefusesToReplaceSomethingThatIsNotALink() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pf-sim-\(getpid())-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

@@ -1,0 +1,65 @@
+import Foundation
+import Spec
+
+/// Renders one modem's 3proxy configuration (see shared/docs/3proxy.md for why the order matters).
+///
+/// The output is deterministic — the same input gives the same bytes — so an unchanged config is
+/// never rewritten and never reloads a proxy. Values are validated by the Spec loader; quoting here
+/// is the second line of defence, never the first.
+public enum ProxyConfigRenderer {
+    /// 3proxy's own defaults, spelled out so a future 3proxy cannot change them under us.
+    static let timeouts = "1 5 30 60 180 1800 15 60 15 5 5"
+    /// Dated log files kept per modem, the current one included.
+    static let logFilesKept = 7
+
+    public static func render(_ input: ProxyConfigInput) -> String {
+        var lines = ["# ProxyFarm: 3proxy for modem \(input.modem). Generated; edits are overwritten."]
+        // Resolver and logging are global: set before anything that may resolve or log.
+        lines += input.dns.map { "nserver \($0)" }
+        if !input.dns.isEmpty { lines.append("nscache 65536") }
+        lines.append("timeouts \(timeouts)")
+        lines.append("log \(quoted(input.logDirectory + "/3proxy.log")) D")
+        lines.append("rotate \(logFilesKept)")
+        if !input.users.isEmpty {
+            lines.append("users " + input.users.map { quoted(entry(for: $0)) }.joined(separator: " "))
+        }
+        // Bandwidth rules are global and looked up per request: one rule per user gives each their own limit.
+        for user in input.users {
+            if let limit = input.bandwidth.inBitsPerSecond { lines.append("bandlimin \(limit) \(user.name)") }
+            if let limit = input.bandwidth.outBitsPerSecond { lines.append("bandlimout \(limit) \(user.name)") }
+        }
+        // A service copies the auth, ACL and maxconn in force when it is read: all three come first.
+        lines.append("auth strong")
+        lines.append("maxconn \(input.maxConnections)")
+        if let allow = allowLine(input) { lines.append(allow) }
+        if let port = input.httpPort { lines.append("proxy -p\(port) -i\(input.listen) -a") }
+        if let port = input.socksPort { lines.append("socks -p\(port) -i\(input.listen)") }
+        lines.append("flush")
+        // Privileges drop after the listeners are open; the routing rule for this uid steers egress.
+        lines.append("setgid \(input.uid)")
+        lines.append("setuid \(input.uid)")
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Users × client networks. A non-empty ACL ends in 3proxy's implicit deny (407), which also
+    /// refuses any authenticated user who is not on this modem. No users: no one can authenticate,
+    /// so there is nothing to allow.
+    static func allowLine(_ input: ProxyConfigInput) -> String? {
+        guard !input.users.isEmpty else { return nil }
+        let users = input.users.map(\.name).joined(separator: ",")
+        let sources = input.allow.isEmpty ? "*" : input.allow.map(\.description).joined(separator: ",")
+        return "allow \(users) \(sources)"
+    }
+
+    static func entry(for user: ProxyConfigInput.ProxyUser) -> String {
+        switch user.credential {
+        case .clear(let password): "\(user.name):CL:\(password)"
+        case .hash(let hash): "\(user.name):CR:\(hash)"
+        }
+    }
+
+    /// 3proxy quoting: the whole value in double quotes, a literal quote doubled.
+    static func quoted(_ value: String) -> String {
+        "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}

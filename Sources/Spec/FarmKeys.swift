@@ -1,0 +1,167 @@
+/// The one declaration of farm.yaml's keys. The validator's structural checks (unknown keys,
+/// types, required keys, value formats) and `FarmSchema.jsonSchema()` are both driven by this
+/// table, so what an editor accepts and what `reconcile validate` accepts cannot drift apart.
+enum FarmKeys {
+    static let root: ValueType = .object([
+        Key("version", .integer(1...1), required: true,
+            doc: "Schema version of this file. Only 1 exists."),
+        Key("defaults", .object(inheritable),
+            doc: "Settings every modem inherits; a modem overrides any of them key by key."),
+        Key("ports", .object(portAllocation), doc: "Automatic port allocation."),
+        Key("routing", .object(routing), doc: "Per-modem routing tables and proxy uids."),
+        Key("users", .dictionary(names: .userName, values: .object(user)),
+            doc: "Proxy users by name (letters, digits, '.', '_', '-')."),
+        Key("modems", .list(of: .object(modemOwn + inheritable), unique: false, nonEmpty: false), required: true,
+            doc: "The modems of the farm, each with its own proxy port pair."),
+    ])
+
+    /// Defaults shown in the schema come from the value types' own defaults, which the builder applies.
+    static let portRangeDefault = "\(FarmBuilder.defaultPortRange.lowerBound)-\(FarmBuilder.defaultPortRange.upperBound)"
+
+    static let portAllocation: [Key] = [
+        Key("range", .text(.portRange), default: .string(portRangeDefault),
+            doc: "Ports (FIRST-LAST) from which modems that name no ports get a sticky allocation."),
+    ]
+
+    static let user: [Key] = [
+        Key("password", passwordSource, required: true,
+            doc: "Where the password comes from: exactly one of file, hash, env, value."),
+    ]
+
+    static let routing: [Key] = [
+        Key("tableBase", .integer(1...32765), default: .integer(RoutingSettings().tableBase),
+            doc: "Modem k gets routing table and rule priority tableBase+k; the range must stay clear of the kernel's tables 253-255 and below the main rule (32766)."),
+        Key("uidBase", .integer(1000...2_000_000_000), default: .integer(RoutingSettings().uidBase),
+            doc: "Modem k's proxy runs as the unprivileged uid and gid uidBase+k."),
+    ]
+
+    /// Keys that `defaults` may set and every modem may override.
+    static let inheritable: [Key] = [
+        Key("apn", .text(.apn), doc: "Access point name of the mobile operator (required here or on every modem)."),
+        Key("ipType", .text(.ipType), default: .string(IPType.ipv4.rawValue), doc: "IP family of the data session: ipv4, ipv6 or ipv4v6."),
+        Key("pin", pinSource, doc: "SIM PIN (4-8 digits): exactly one of file, env, value."),
+        Key("proxy", .object(proxy), doc: "The modem's 3proxy."),
+        Key("health", .object(health), doc: "Health probing."),
+        Key("rotation", rotation, default: .string("never"),
+            doc: "When to get a new public IP: never, {every: DURATION} or {at: [\"HH:MM\", ...]}."),
+    ]
+
+    static let proxy: [Key] = [
+        Key("listen", .text(.ipAddress), default: .string(ProxySettings().listen),
+            doc: "IP address the proxy ports listen on (an IP literal, not an interface name)."),
+        Key("http", .boolean, default: .bool(ProxySettings().http), doc: "Serve an HTTP proxy (with CONNECT)."),
+        Key("socks", .boolean, default: .bool(ProxySettings().socks), doc: "Serve a SOCKS5 proxy."),
+        Key("users", .list(of: .text(.userName), unique: true, nonEmpty: false),
+            doc: "Names of the users (defined under users) who may use the proxy."),
+        Key("allow", .list(of: .text(.cidr), unique: true, nonEmpty: false),
+            doc: "Client networks (CIDR or single IP) allowed; empty = any client that authenticates."),
+        Key("maxConnections", .integer(1...100_000), default: .integer(ProxySettings().maxConnections),
+            doc: "Concurrent connections per proxy service."),
+        Key("bandwidth", .object([
+            Key("in", .text(.bandwidth), doc: "Download limit per user, e.g. 20mbit; unset = unlimited."),
+            Key("out", .text(.bandwidth), doc: "Upload limit per user, e.g. 5mbit; unset = unlimited."),
+            ]), doc: "Per-user bandwidth limits."),
+        Key("dns", .list(of: .text(.ipAddress), unique: true, nonEmpty: false),
+            doc: "Resolvers (IP literals) for the proxy's own lookups; empty = the system resolver."),
+    ]
+
+    static let health: [Key] = [
+        Key("url", .text(.url), default: .string(HealthSettings().url),
+            doc: "http(s) URL fetched through the modem to prove it works."),
+        Key("interval", .text(.duration), default: .string(FarmBuilder.text(HealthSettings().interval)), doc: "Time between probes."),
+        Key("timeout", .text(.duration), default: .string(FarmBuilder.text(HealthSettings().timeout)), doc: "Time a probe may take; shorter than interval."),
+        Key("failuresBeforeReset", .integer(1...100), default: .integer(HealthSettings().failuresBeforeReset),
+            doc: "Consecutive failed probes after which the modem is reset."),
+    ]
+
+    static let rotation: ValueType = .wordOr("never", .oneOf([
+        Key("every", .text(.duration), doc: "Rotate the public IP at this interval, e.g. 30m."),
+        Key("at", .list(of: .text(.timeOfDay), unique: true, nonEmpty: true),
+            doc: "Rotate at these local times of day, quoted \"HH:MM\"."),
+    ], secret: false))
+
+    /// Keys only a modem has.
+    static let modemOwn: [Key] = [
+        Key("serial", .text(.serial), required: true, doc: "IMEI or USB serial number, quoted: the modem's identity."),
+        Key("name", .text(.name), required: true,
+            doc: "Short unique label (a-z, 0-9, '_', '-'; up to 32): status file name and metrics label."),
+        Key("enabled", .boolean, default: .bool(true), doc: "false tears the modem's proxy and session down but keeps its allocations."),
+        Key("ports", .object(modemPorts), doc: "Explicit proxy ports."),
+        Key("users", .list(of: .text(.userName), unique: true, nonEmpty: false),
+            doc: "Shorthand for proxy.users on this modem."),
+    ]
+
+    static let modemPorts: [Key] = [
+        Key("http", .integer(1...65535), doc: "Explicit HTTP proxy port; unset = allocated from ports.range."),
+        Key("socks", .integer(1...65535), doc: "Explicit SOCKS5 port; unset = allocated from ports.range."),
+    ]
+
+    static let passwordSource: ValueType = .oneOf([
+        Key("file", .text(.filePath), doc: "File holding the password (mode 0600); relative to farm.yaml."),
+        Key("hash", .text(.cryptHash), doc: "3proxy crypt hash: $1$... (openssl passwd -1) or $3$...; at most 63 characters."),
+        Key("env", .text(.envName), doc: "Environment variable of the reconciler holding the password."),
+        Key("value", .text(.secretText), doc: "The password itself (validate warns: prefer file or env)."),
+    ], secret: true)
+
+    static let pinSource: ValueType = .oneOf([
+        Key("file", .text(.filePath), doc: "File holding the PIN (mode 0600); relative to farm.yaml."),
+        Key("env", .text(.envName), doc: "Environment variable of the reconciler holding the PIN."),
+        Key("value", .text(.secretText), doc: "The PIN itself, quoted (validate warns: prefer file or env)."),
+    ], secret: true)
+}
+
+/// What a value in farm.yaml must look like.
+indirect enum ValueType: Sendable {
+    case text(TextFormat)
+    case integer(ClosedRange<Int>)
+    case boolean
+    case list(of: ValueType, unique: Bool, nonEmpty: Bool)
+    /// A mapping with these keys; unknown keys are errors. A modem's override merges into it key by key.
+    case object([Key])
+    /// A mapping with exactly one of these keys; a modem's override replaces it whole.
+    /// `secret`: values below never appear in diagnostics.
+    case oneOf([Key], secret: Bool)
+    /// A mapping from names the operator chooses (user names) to values of one type.
+    case dictionary(names: TextFormat, values: ValueType)
+    /// A fixed word, or else a value of the given type (`rotation: never` or `rotation: {every: 10m}`).
+    case wordOr(String, ValueType)
+
+    /// "expected …" in diagnostics.
+    var expectation: String {
+        switch self {
+        case .text(let format): format.expectation
+        case .integer(let range) where range.lowerBound == range.upperBound: "the number \(range.lowerBound)"
+        case .integer(let range): "a whole number from \(range.lowerBound) to \(range.upperBound)"
+        case .boolean: "true or false"
+        case .list(let element, _, _): "a list of \(element.expectationPlural)"
+        case .object, .dictionary: "a mapping"
+        case .oneOf(let keys, _): "a mapping with one of " + keys.map(\.name).joined(separator: ", ")
+        case .wordOr(let word, let other): "\(word) or \(other.expectation)"
+        }
+    }
+
+    private var expectationPlural: String {
+        switch self {
+        case .text(let format): format.plural
+        default: "values: " + expectation
+        }
+    }
+}
+
+/// A key of a mapping in farm.yaml, with its documentation (shown in the JSON Schema).
+struct Key: Sendable {
+    var name: String
+    var type: ValueType
+    var required: Bool
+    /// The value used when the key is absent, as the JSON Schema states it.
+    var defaultValue: JSONValue?
+    var doc: String
+
+    init(_ name: String, _ type: ValueType, required: Bool = false, default defaultValue: JSONValue? = nil, doc: String) {
+        self.name = name
+        self.type = type
+        self.required = required
+        self.defaultValue = defaultValue
+        self.doc = doc
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+
+/// Why a secret could not be read. Says which source failed and how to fix it; never the secret.
+public struct SecretError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Short CamelCase reason for a status condition, e.g. `SecretFileMissing`.
+    public var reason: String
+    /// One line for the operator; never contains the secret.
+    public var message: String
+
+    public init(reason: String, message: String) {
+        self.reason = reason
+        self.message = message
+    }
+
+    public var description: String { message }
+}
+
+extension SecretSource {
+    /// The secret's text. A `hash` resolves to the hash itself (3proxy's `CR` form). A file's
+    /// single trailing newline (`\n` or `\r\n`) is dropped, as editors and `echo` add one.
+    public func resolve(baseDirectory: String, environment: [String: String]) throws(SecretError) -> String {
+        switch self {
+        case .value(let secret), .hash(let secret):
+            return secret
+        case .env(let name):
+            guard let secret = environment[name] else {
+                throw SecretError(reason: "SecretEnvUnset", message: "environment variable \(name) is not set")
+            }
+            return secret
+        case .file(let path):
+            let fullPath = Self.absolute(path, baseDirectory: baseDirectory)
+            guard FileManager.default.fileExists(atPath: fullPath) else {
+                throw SecretError(reason: "SecretFileMissing", message: "secret file \(path) does not exist (looked for \(fullPath))")
+            }
+            guard let data = FileManager.default.contents(atPath: fullPath) else {
+                throw SecretError(reason: "SecretFileUnreadable", message: "secret file \(path) cannot be read (\(fullPath))")
+            }
+            guard var secret = String(data: data, encoding: .utf8) else {
+                throw SecretError(reason: "SecretFileNotText", message: "secret file \(path) is not UTF-8 text")
+            }
+            if secret.hasSuffix("\r\n") || secret.hasSuffix("\n") { secret.removeLast() }
+            return secret
+        }
+    }
+
+    /// `path` as an absolute path; relative paths are relative to farm.yaml's directory.
+    static func absolute(_ path: String, baseDirectory: String) -> String {
+        if path.hasPrefix("/") { return path }
+        let base = baseDirectory.isEmpty ? "." : baseDirectory
+        return base.hasSuffix("/") ? base + path : base + "/" + path
+    }
+}
+
+/// Validates the secrets farm.yaml refers to: they are read only to check them, and no
+/// diagnostic ever contains their text.
+struct SecretChecker {
+    enum Kind: String {
+        case password, pin = "PIN"
+    }
+
+    let baseDirectory: String
+    let environment: [String: String]
+
+    /// The source named by a checked `password`/`pin` choice.
+    static func source(of choice: CheckedValue?) -> SecretSource? {
+        guard let (key, value) = choice?.choice, let text = value.text else { return nil }
+        switch key {
+        case "file": return .file(text)
+        case "hash": return .hash(text)
+        case "env": return .env(text)
+        default: return .value(text)
+        }
+    }
+
+    func check(_ choice: CheckedValue?, as kind: Kind, into sink: inout DiagnosticSink) {
+        guard let choice, let node = choice.choice?.value, let source = Self.source(of: choice) else { return }
+        switch source {
+        case .value:
+            sink.warning(node.location, node.path, "plain-text \(kind.rawValue) in farm.yaml; prefer file or env")
+        case .file(let path):
+            checkPermissions(path, node, into: &sink)
+        case .hash, .env:
+            break
+        }
+        if case .hash = source { return }
+        do {
+            let secret = try source.resolve(baseDirectory: baseDirectory, environment: environment)
+            if let problem = Self.problem(with: secret, as: kind) {
+                let origin = if case .value = source { "" } else { " from \(source)" }
+                sink.error(node.location, node.path, "the \(kind.rawValue)\(origin) \(problem)")
+            }
+        } catch {
+            sink.error(node.location, node.path, error.message)
+        }
+    }
+
+    /// What makes a secret unusable, in words that do not reveal it.
+    static func problem(with secret: String, as kind: Kind) -> String? {
+        switch kind {
+        case .pin:
+            let digits = secret.unicodeScalars.allSatisfy { ("0"..."9").contains($0) }
+            return digits && (4...8).contains(secret.count) ? nil : "must be 4-8 digits"
+        case .password:
+            if secret.isEmpty { return "is empty" }
+            let scalars = secret.unicodeScalars
+            if scalars.contains("\"") {
+                return "contains a double quote (\"), which cannot be written safely into a 3proxy config; choose another password"
+            }
+            if scalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+                return "contains a line break or another control character, which cannot be written safely into a 3proxy config; choose another password"
+            }
+            if secret.utf8.count > 255 {
+                return "is longer than 255 bytes, more than SOCKS5 can carry"
+            }
+            return nil
+        }
+    }
+
+    private func checkPermissions(_ path: String, _ node: CheckedValue, into sink: inout DiagnosticSink) {
+        let fullPath = SecretSource.absolute(path, baseDirectory: baseDirectory)
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: fullPath),
+              let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue, mode & 0o077 != 0 else { return }
+        sink.warning(node.location, node.path,
+                     "secret file \(path) can be read by group or others (mode \(String(format: "%04o", mode))); run chmod 600 on it")
+    }
+}
