@@ -6,8 +6,9 @@ import Testing
 
 @Suite("QMI driver against the simulator: faults and restarts")
 struct QMIFaultTests {
-    /// libqmi counts whole seconds on coarse GLib timers; the Swift guard adds its own slack.
-    private let margin: Duration = .milliseconds(1500)
+    /// libqmi counts whole seconds on coarse GLib timers and the Swift guard adds 0.7 s; the rest
+    /// is room for a loaded 2-core CI machine running every suite in parallel.
+    private let margin: Duration = .seconds(3)
 
     @Test("a modem that stops answering gives a Timeout within the timeout")
     func noAnswerIsATimeout() async throws {
