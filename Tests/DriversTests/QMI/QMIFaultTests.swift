@@ -50,7 +50,7 @@ struct QMIFaultTests {
             #expect(failure.protocolCode == 3)
             #expect(failure.message.contains("WDS Start Network"))
             #expect(failure.message.contains("Internal"))
-            #expect(elapsed < .seconds(2))
+            #expect(elapsed < .seconds(2) + margin)
         }
     }
 
@@ -92,7 +92,7 @@ struct QMIFaultTests {
     @Test("the modem vanishing mid-call ends the call with ModemGone, before the timeout")
     func modemGoneMidCall() async throws {
         try await withBench { bench in
-            let control = bench.control(timeout: .seconds(5))
+            let control = bench.control(timeout: .seconds(10))
             defer { Task { await control.shutdown() } }
             _ = try await control.observe(bench.plugged, remembered: nil)
             bench.modem.inject(.noAnswer(includingControl: true))
@@ -103,7 +103,7 @@ struct QMIFaultTests {
             bench.modem.inject(.gone)
             let (error, _) = await pending
             #expect(error?.reason == "ModemGone")
-            #expect(clock.now - start < .seconds(5))
+            #expect(clock.now - start < .seconds(5), "ended by the hang-up, not by the 10 s timeout")
             let (again, _) = await expectQMIError { _ = try await control.observe(bench.plugged, remembered: nil) }
             #expect(again?.reason == "ModemGone")
         }
@@ -116,7 +116,7 @@ struct QMIFaultTests {
                                    controlDevice: "/dev/pf\(getpid())-no-such-cdc-wdm")
         let (error, elapsed) = await expectQMIError { _ = try await control.observe(plugged, remembered: nil) }
         #expect(error?.reason == "ModemGone")
-        #expect(elapsed < .seconds(2))
+        #expect(elapsed < .seconds(1) + margin)
     }
 
     @Test("after a restart the saved client id is reused and its session found live")
