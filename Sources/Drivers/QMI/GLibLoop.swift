@@ -10,7 +10,8 @@ final class GLibLoop: @unchecked Sendable {
     private let context: OpaquePointer
 
     private init() {
-        let context = g_main_context_new()!
+        // GLib aborts on allocation failure rather than returning NULL.
+        let context: OpaquePointer = g_main_context_new()
         self.context = context
         let handle = LoopHandle(context: context)
         let ready = DispatchSemaphore(value: 0)
@@ -30,10 +31,10 @@ final class GLibLoop: @unchecked Sendable {
     func post(_ work: @escaping @Sendable () -> Void) {
         let box = Unmanaged.passRetained(WorkBox(work)).toOpaque()
         g_main_context_invoke_full(context, G_PRIORITY_DEFAULT, { data in
-            Unmanaged<WorkBox>.fromOpaque(data!).takeUnretainedValue().work()
+            if let data { Unmanaged<WorkBox>.fromOpaque(data).takeUnretainedValue().work() }
             return 0
         }, box, { data in
-            Unmanaged<WorkBox>.fromOpaque(data!).release()
+            if let data { Unmanaged<WorkBox>.fromOpaque(data).release() }
         })
     }
 

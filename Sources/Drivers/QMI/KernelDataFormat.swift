@@ -4,9 +4,18 @@ import Foundation
 /// injectable because tests (and umockdev) provide a sysfs of their own.
 public struct KernelDataFormat: Sendable {
     public var sysfsRoot: String
+    /// iproute2's `ip` and leading arguments, e.g. `["/usr/sbin/ip", "-n", "farm"]` for a modem
+    /// whose interface lives in another network namespace.
+    public var ipCommand: [String]
 
-    public init(sysfsRoot: String = "/sys") {
+    public init(sysfsRoot: String = "/sys", ipCommand: [String]? = nil) {
         self.sysfsRoot = sysfsRoot
+        self.ipCommand = ipCommand ?? [Self.ipTool].compactMap { $0 }
+    }
+
+    /// Where iproute2's `ip` is installed, if it is.
+    public static let ipTool = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"].first {
+        FileManager.default.isExecutableFile(atPath: $0)
     }
 
     private func attribute(_ interface: String, _ name: String) -> String {
@@ -60,13 +69,12 @@ public struct KernelDataFormat: Sendable {
 
     private func setLink(_ interface: String, up: Bool) throws {
         let state = up ? "up" : "down"
-        let tool = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"].first { FileManager.default.isExecutableFile(atPath: $0) }
-        guard let tool else {
+        guard let tool = ipCommand.first else {
             throw QMIError(.kernelDataFormat, device: interface, operation: "link \(state)", detail: "iproute2 `ip` not found")
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = ["link", "set", "dev", interface, state]
+        process.arguments = ipCommand.dropFirst() + ["link", "set", "dev", interface, state]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         do { try process.run() } catch {

@@ -30,8 +30,8 @@ actor QMIDeviceRegistry {
     /// leaked ones included — only when the caller knows of no session to keep (`sync`) and this
     /// process knows of none either.
     private func device(_ path: String, sync wanted: Bool) async throws -> QMIDevice {
-        if let entry = entries[path], !entry.device.isGone { return entry.device }
-        if entries[path] != nil { await discard(path) }
+        if let entry = entries[path], entry.device.isGone { await discard(path) }
+        if let entry = entries[path] { return entry.device }
         if let task = opening[path] { return try await task.value }
         let sync = wanted && held[path, default: HeldIDs()].sessions.isEmpty
         // Runs on this actor: the entry exists before any caller waiting for the open resumes.
@@ -102,11 +102,12 @@ actor QMIDeviceRegistry {
     }
 
     /// Closes `path` after a timeout or hang-up without talking to the modem. After a hang-up
-    /// the modem is gone (or rebooted): its helper ids are forgotten; sessions are the core's
-    /// to remember.
-    func discard(_ path: String) async {
+    /// the modem is gone (or rebooted): its helper ids are forgotten, as they are when the modem
+    /// said it no longer knows one (`forgetHelpers`); sessions are the core's to remember.
+    func discard(_ path: String, forgetHelpers: Bool = false) async {
         guard let entry = entries.removeValue(forKey: path) else { return }
         if entry.device.isGone { held[path] = nil }
+        if forgetHelpers { held[path]?.helpers = [:] }
         await close(entry, releasingHelpers: false)
     }
 

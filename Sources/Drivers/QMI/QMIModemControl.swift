@@ -163,12 +163,13 @@ public final class QMIModemControl: ModemControl {
         await registry.closeAll()
     }
 
-    /// Runs `body` on the modem's control device; a timeout or hang-up closes the device.
+    /// Runs `body` on the modem's control device; a timeout, a hang-up or a helper client id the
+    /// modem forgot (it reset without leaving the bus) closes the device for a fresh start.
     private func guarded<T: Sendable>(_ modem: PluggedModem, _ body: (String) async throws -> T) async throws -> T {
         do {
             return try await body(modem.controlDevice)
-        } catch let error as QMIError where error.kind == .timeout || error.kind == .modemGone {
-            await registry.discard(modem.controlDevice)
+        } catch let error as QMIError where error.kind == .timeout || error.kind == .modemGone || error.isUnknownClient {
+            await registry.discard(modem.controlDevice, forgetHelpers: error.isUnknownClient)
             throw error
         }
     }

@@ -6,8 +6,9 @@ import Testing
 
 @Suite("QMI driver against the simulator: faults and restarts")
 struct QMIFaultTests {
-    /// libqmi counts whole seconds on coarse GLib timers; the Swift guard adds its own slack.
-    private let margin: Duration = .milliseconds(1500)
+    /// libqmi counts whole seconds on coarse GLib timers and the Swift guard adds 0.7 s; the rest
+    /// is room for a loaded 2-core CI machine running every suite in parallel.
+    private let margin: Duration = .seconds(3)
 
     @Test("a modem that stops answering gives a Timeout within the timeout")
     func noAnswerIsATimeout() async throws {
@@ -49,7 +50,7 @@ struct QMIFaultTests {
             #expect(failure.protocolCode == 3)
             #expect(failure.message.contains("WDS Start Network"))
             #expect(failure.message.contains("Internal"))
-            #expect(elapsed < .seconds(2))
+            #expect(elapsed < .seconds(2) + margin)
         }
     }
 
@@ -91,7 +92,7 @@ struct QMIFaultTests {
     @Test("the modem vanishing mid-call ends the call with ModemGone, before the timeout")
     func modemGoneMidCall() async throws {
         try await withBench { bench in
-            let control = bench.control(timeout: .seconds(5))
+            let control = bench.control(timeout: .seconds(10))
             defer { Task { await control.shutdown() } }
             _ = try await control.observe(bench.plugged, remembered: nil)
             bench.modem.inject(.noAnswer(includingControl: true))
@@ -102,7 +103,7 @@ struct QMIFaultTests {
             bench.modem.inject(.gone)
             let (error, _) = await pending
             #expect(error?.reason == "ModemGone")
-            #expect(clock.now - start < .seconds(5))
+            #expect(clock.now - start < .seconds(5), "ended by the hang-up, not by the 10 s timeout")
             let (again, _) = await expectQMIError { _ = try await control.observe(bench.plugged, remembered: nil) }
             #expect(again?.reason == "ModemGone")
         }
@@ -115,7 +116,7 @@ struct QMIFaultTests {
                                    controlDevice: "/dev/pf\(getpid())-no-such-cdc-wdm")
         let (error, elapsed) = await expectQMIError { _ = try await control.observe(plugged, remembered: nil) }
         #expect(error?.reason == "ModemGone")
-        #expect(elapsed < .seconds(2))
+        #expect(elapsed < .seconds(1) + margin)
     }
 
     @Test("after a restart the saved client id is reused and its session found live")
