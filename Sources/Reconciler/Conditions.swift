@@ -79,7 +79,11 @@ struct Conditions {
         }
         let routing = ModemRouting(modem: modem.name, table: modem.table, priority: modem.priority, uid: modem.uid, interface: interface,
                                    address: "\(settings.address)/\(settings.prefixLength)", gateway: settings.gateway)
-        let problems = routingMismatches(desired: [routing], observed: network, ownedTables: modem.table...modem.table)
+        // Only this modem's share of the kernel: keeps the status of a large farm linear in its size.
+        let mine = NetworkState(addresses: network.addresses.filter { $0.key == interface }, upInterfaces: network.upInterfaces,
+                                routes: network.routes.filter { $0.table == modem.table },
+                                rules: network.rules.filter { $0.table == modem.table || $0.priority == modem.priority })
+        let problems = routingMismatches(desired: [routing], observed: mine, ownedTables: modem.table...modem.table)
             .filter { $0.modem == modem.name }.flatMap(\.problems)
         guard problems.isEmpty else {
             return make(.routed, "False", "RoutesMismatch", "kernel differs: " + problems.joined(separator: "; "))

@@ -158,3 +158,21 @@ import Testing
         #expect(!harness.allStateText().contains("0000\""))
     }
 }
+
+@Suite struct ObservationTests {
+    @Test func modemThatDoesNotAnswerIsLeftAloneAndTheOthersConverge() async throws {
+        let harness = try await Harness(spec: makeSpec(count: 3))
+        try await harness.pass()
+        await harness.farm.inject(.hang, on: .observeModem, key: serial(2))
+        let result = try await harness.pass()
+        await harness.farm.releaseHangs()
+        #expect(result.applied.isEmpty, "nothing of m02 is torn down because it could not be read")
+        let status = try #require(try harness.store.readModemStatus("m02"))
+        #expect(status.phase == .error)
+        #expect(status.condition(.simReady)?.reason == "NotRead")
+        #expect(status.condition(.simReady)?.message.contains("Timeout") == true)
+        #expect(status.condition(.present)?.status == "True")
+        #expect(await harness.farm.network.rules.filter { $0.table == 101 }.count == 3)
+        #expect(try harness.store.readModemStatus("m03")?.phase == .ready)
+    }
+}
