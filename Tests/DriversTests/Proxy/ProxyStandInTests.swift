@@ -23,6 +23,7 @@ import Testing
     }
 
     /// A service copies auth and ACL when read; the implicit deny is 407, an explicit deny 403;
+    /// bob's `CR` hash is `openssl passwd -1 -salt testsalt test-b` (the stand-in's own MD5-crypt);
     /// a broken reload keeps the services above the bad line but wipes the users; SIGHUP kills.
     @Test func readsTopToBottomLike3proxy() async throws {
         let directory = try ProxyTestSupport.makeStateDirectory()
@@ -30,7 +31,7 @@ import Testing
         let (before, after, denying) = (ProxyTestSupport.freePort(), ProxyTestSupport.freePort(), ProxyTestSupport.freePort())
         let closed = "http://127.0.0.1:\(ProxyTestSupport.freePort())/"
         let config = """
-            users "alice:CL:test-a" "bob:CL:test-b"
+            users "alice:CL:test-a" "bob:CR:$1$testsalt$j7S8CAOB5YI0tcEwBbN/h1"
             allow alice
             proxy -p\(before) -i127.0.0.1 -a
             auth strong
