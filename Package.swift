@@ -19,7 +19,8 @@ let package = Package(
         .target(name: "Reconciler", dependencies: ["Spec", .product(name: "Logging", package: "swift-log")]),
         .systemLibrary(name: "CUDev", pkgConfig: "libudev", providers: [.apt(["libudev-dev"])]),
         .systemLibrary(name: "CQMI", pkgConfig: "qmi-glib", providers: [.apt(["libqmi-glib-dev", "libmbim-glib-dev"])]),
-        .target(name: "Drivers", dependencies: ["Reconciler", "CUDev", "CQMI", .product(name: "Logging", package: "swift-log")]),
+        .systemLibrary(name: "CNetNamespace"),
+        .target(name: "Drivers", dependencies: ["Reconciler", "CUDev", "CQMI", "CNetNamespace", .product(name: "Logging", package: "swift-log")]),
         .target(name: "ModemSimulator"),
         .executableTarget(name: "ReconcileCLI", dependencies: [
             "Drivers", "ModemSimulator",

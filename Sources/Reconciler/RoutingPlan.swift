@@ -44,7 +44,8 @@ public struct ModemRouting: Sendable, Hashable, Codable {
 /// The minimal network changes that make `observed` what `desired` needs (DESIGN §7).
 ///
 /// "Ours" is every rule whose priority or table lies in `ownedTables`, and every route in those
-/// tables; nothing else is ever changed. Ours that no desired modem needs (a removed modem, the
+/// tables — except the kernel's own tables (main, local, default), which are never ours; nothing
+/// else is ever changed. Ours that no desired modem needs (a removed modem, the
 /// `from` rule of an old address) are removed, and duplicate rules are collapsed to one. The
 /// changes are ordered so that a modem is never left open: addresses and links first, then new
 /// routes and rules, and only then removals. A modem whose interface is absent gets only its
@@ -179,9 +180,10 @@ private func routingDifferences(desired: [ModemRouting], observed: NetworkState,
         }
     }
 
+    // Every rule is counted, so a wanted rule is found wherever it is; only ours are removed.
     var ruleCopies: [RoutingRule: Int] = [:]
     var ruleOrder: [RoutingRule] = []
-    for rule in observed.rules where ownedTables.contains(rule.priority) || ownedTables.contains(rule.table) {
+    for rule in observed.rules {
         if ruleCopies[rule] == nil { ruleOrder.append(rule) }
         ruleCopies[rule, default: 0] += 1
     }
@@ -194,19 +196,31 @@ private func routingDifferences(desired: [ModemRouting], observed: NetworkState,
         let copies = ruleCopies[rule] ?? 0
         if let owner = wantedRules[rule] {
             if copies > 1 { differences.append(RoutingDifference(modem: owner, kind: .duplicateRule(rule, extra: copies - 1))) }
-        } else {
-            differences.append(RoutingDifference(modem: owner(of: rule.table, rule.priority, in: desired), kind: .unwantedRule(rule, copies: copies)))
+        } else if isOurs(rule, ownedTables) {
+            differences.append(RoutingDifference(modem: owner(table: rule.table, priority: rule.priority, in: desired),
+                                                 kind: .unwantedRule(rule, copies: copies)))
         }
     }
 
     var seenRoutes: Set<TableRoute> = []
-    for route in observed.routes where ownedTables.contains(route.table) && wantedRoutes[route] == nil && seenRoutes.insert(route).inserted {
+    for route in observed.routes where isOurs(route.table, ownedTables) && wantedRoutes[route] == nil && seenRoutes.insert(route).inserted {
         if case .defaultVia = route.kind, replacedDefaults.contains(route.table) { continue }
-        differences.append(RoutingDifference(modem: owner(of: route.table, nil, in: desired), kind: .unwantedRoute(route)))
+        differences.append(RoutingDifference(modem: owner(table: route.table, priority: nil, in: desired), kind: .unwantedRoute(route)))
     }
     return differences
 }
 
-private func owner(of table: Int, _ priority: Int?, in desired: [ModemRouting]) -> String? {
+/// The kernel's own tables (unspec, default, main, local) are never ours, whatever the range says.
+private let kernelTables: Set<Int> = [0, 253, 254, 255]
+
+private func isOurs(_ table: Int, _ ownedTables: ClosedRange<Int>) -> Bool {
+    ownedTables.contains(table) && !kernelTables.contains(table)
+}
+
+private func isOurs(_ rule: RoutingRule, _ ownedTables: ClosedRange<Int>) -> Bool {
+    (ownedTables.contains(rule.priority) || ownedTables.contains(rule.table)) && !kernelTables.contains(rule.table)
+}
+
+private func owner(table: Int, priority: Int?, in desired: [ModemRouting]) -> String? {
     desired.first { $0.table == table || $0.priority == priority }?.modem
 }

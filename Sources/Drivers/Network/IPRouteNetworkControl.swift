@@ -30,22 +30,30 @@ public struct IPRouteNetworkControl: NetworkControl {
         return NetworkState(addresses: links.addresses, upInterfaces: links.up, routes: routes, rules: rules)
     }
 
-    /// Sends every change in one `ip -4 -force -batch -`: `-force` keeps going past a failed line,
-    /// so one bad change cannot hold back the rest of the farm; failures are reported per change.
+    /// Sends every change in one `ip -4 -force -batch -`: `-force` keeps going past a line the
+    /// kernel refuses, so one bad change cannot hold back the rest of the farm; failures are
+    /// reported per change. A value `ip` itself would not parse ends the whole batch, and a blank
+    /// or newline in a name would smuggle in another command: such changes are never sent.
     public func apply(_ changes: [NetworkChange]) async throws {
-        guard !changes.isEmpty else { return }
+        var failures: [NetworkError.FailedChange] = []
         var lines: [String] = []
         var changeOfLine: [Int: NetworkChange] = [:]
         for change in changes {
+            if let problem = BatchValidation.problem(in: change) {
+                failures.append(.init(change: change.description, answer: "not sent: \(problem)"))
+                continue
+            }
             for line in Self.batchLines(change) {
                 lines.append(line)
                 changeOfLine[lines.count] = change
             }
         }
-        let arguments = command(["-4", "-force", "-batch", "-"])
-        let output = try await NetworkToolRunner.run(arguments, input: lines.joined(separator: "\n") + "\n", timeout: timeout)
-        guard output.status != 0 else { return }
-        throw NetworkError.changesFailed(Self.failures(in: output.stderr, changeOfLine: changeOfLine))
+        if !lines.isEmpty {
+            let arguments = command(["-4", "-force", "-batch", "-"])
+            let output = try await NetworkToolRunner.run(arguments, input: lines.joined(separator: "\n") + "\n", timeout: timeout)
+            if output.status != 0 { failures += Self.failures(in: output.stderr, changeOfLine: changeOfLine) }
+        }
+        if !failures.isEmpty { throw NetworkError.changesFailed(failures) }
     }
 
     /// The `ip -batch` lines of one change. Replacing an address flushes the interface's IPv4

@@ -39,7 +39,12 @@ public enum NetworkError: OperatorFacingError, Equatable {
             "`\(command)` printed output that cannot be read: \(detail)"
         case .changesFailed(let failures):
             "\(failures.count) network change(s) failed: "
-                + failures.map { "\($0.change): \($0.answer)" }.joined(separator: "; ")
+                + failures.map { "\(Self.printable($0.change)): \(Self.printable($0.answer))" }.joined(separator: "; ")
         }
+    }
+
+    /// A message is one line: control characters in names from outside are shown escaped.
+    static func printable(_ text: String) -> String {
+        text.unicodeScalars.map { $0.properties.generalCategory == .control ? $0.escaped(asASCII: true) : String($0) }.joined()
     }
 }

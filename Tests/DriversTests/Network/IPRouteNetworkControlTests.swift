@@ -46,6 +46,21 @@ struct IPRouteNetworkControlTests {
         }
     }
 
+    @Test func aLargerFarmConvergesInOnePass() async throws {
+        try await NetnsLab.with(modems: 40) { lab in
+            let driver = IPRouteNetworkControl(namespace: lab.farm)
+            let desired = RoutingFixtures.farm(lab)
+            let clock = ContinuousClock()
+            let started = clock.now
+            let changes = try await RoutingFixtures.converge(driver, desired)
+            #expect(changes.count == 40 * 7)
+            #expect(clock.now - started < .seconds(5))
+            #expect(try await RoutingFixtures.converge(driver, desired) == [])
+            let egress = try lab.httpGet(from: lab.farm, uid: RoutingFixtures.uid(37))
+            #expect(egress.stdout == lab.address(37) + "\n", "\(egress.stderr)")
+        }
+    }
+
     @Test func addressChangeSwapsOnlyThatModemsFromRule() async throws {
         try await NetnsLab.with(modems: 3) { lab in
             let driver = IPRouteNetworkControl(namespace: lab.farm)
@@ -149,6 +164,31 @@ struct IPRouteNetworkControlTests {
             }
             let observed = try await driver.observe(tables: RoutingFixtures.ownedTables)
             #expect(observed.rules.contains(fine))
+        }
+    }
+
+    @Test func changesIpCouldNotParseAreNeverSent() async throws {
+        try await NetnsLab.with(modems: 1) { lab in
+            let driver = IPRouteNetworkControl(namespace: lab.farm)
+            let smuggled = NetworkChange.linkUp(interface: "wwan1\nrule flush")
+            let fine = NetworkChange.addRule(RoutingRule(priority: 101, selector: .uidRange(20001, 20001), table: 101))
+            let failure = await #expect(throws: NetworkError.self) { try await driver.apply([smuggled, fine]) }
+            #expect(failure?.message == #"1 network change(s) failed: link wwan1\nrule flush up: not sent: invalid interface name "wwan1\nrule flush""#)
+            let rules = try RoutingFixtures.ruleDump(lab)
+            #expect(rules.count == 4, "local, main, default and the one added: \(rules)")
+        }
+    }
+
+    @Test func aFailedChangeIsThatModemsMismatchOnly() async throws {
+        try await NetnsLab.with(modems: 2) { lab in
+            var desired = RoutingFixtures.farm(lab)
+            desired[0].gateway = "fe80::1"
+            let pass = try await applyRouting(desired, using: IPRouteNetworkControl(namespace: lab.farm),
+                                              ownedTables: RoutingFixtures.ownedTables)
+            #expect(pass.applyError?.reason == "NetworkChangeFailed")
+            #expect(pass.problems(of: "m01") == ["missing route table 101 default dev wwan1 via fe80::1"])
+            #expect(pass.problems(of: "m02") == [])
+            #expect(!pass.converged)
         }
     }
 

@@ -17,14 +17,13 @@ enum RoutingFixtures {
 
     static func farm(_ lab: NetnsLab) -> [ModemRouting] { (1...lab.modems).map { modem($0, in: lab) } }
 
-    /// Observe, plan, apply, and verify that nothing is left to do; returns the applied changes.
+    /// One verified routing pass that must converge; returns the changes it applied.
     @discardableResult
     static func converge(_ driver: IPRouteNetworkControl, _ desired: [ModemRouting]) async throws -> [NetworkChange] {
-        let changes = networkChanges(desired: desired, observed: try await driver.observe(tables: ownedTables), ownedTables: ownedTables)
-        try await driver.apply(changes)
-        let after = try await driver.observe(tables: ownedTables)
-        #expect(routingMismatches(desired: desired, observed: after, ownedTables: ownedTables) == [])
-        return changes
+        let pass = try await applyRouting(desired, using: driver, ownedTables: ownedTables)
+        #expect(pass.applyError == nil, "\(pass.applyError?.message ?? "")")
+        #expect(pass.mismatches == [])
+        return pass.changes
     }
 
     /// Rules as `ip -json` shows them, one canonical line each (keys sorted), in kernel order.

@@ -1,4 +1,5 @@
 import Foundation
+@testable import Drivers
 
 /// What a finished command printed, and how it ended.
 struct CommandOutput: Sendable {
@@ -19,40 +20,17 @@ struct LabError: Error, CustomStringConvertible {
     }
 }
 
-/// Runs tools for the test lab (ip, setpriv, curl, python3). Output pipes are drained on their own
-/// threads so a chatty command can never block on a full pipe; a timeout ends it with SIGKILL.
+/// Runs tools for the test lab (ip, setpriv, curl, python3) with the drivers' own runner.
 enum LabCommand {
     static func run(_ arguments: [String], input: String? = nil, timeout: Duration = .seconds(20)) throws -> CommandOutput {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        let stdinPipe = Pipe(), stdoutPipe = Pipe(), stderrPipe = Pipe()
-        process.standardInput = stdinPipe
-        process.standardOutput = stdoutPipe
-        process.standardError = stderrPipe
-        try process.run()
-        if let input { stdinPipe.fileHandleForWriting.write(Data(input.utf8)) }
-        try stdinPipe.fileHandleForWriting.close()
-
-        let outputs = CollectedOutput()
-        let group = DispatchGroup()
-        for (index, pipe) in [stdoutPipe, stderrPipe].enumerated() {
-            group.enter()
-            Thread.detachNewThread {
-                outputs.store(pipe.fileHandleForReading.readDataToEndOfFile(), at: index)
-                group.leave()
-            }
+        switch NetworkToolRunner.runBlocking(arguments, input: input, timeout: timeout) {
+        case .success(let output):
+            CommandOutput(status: output.status, stdout: String(decoding: output.stdout, as: UTF8.self), stderr: output.stderr, timedOut: false)
+        case .failure(.timeout):
+            CommandOutput(status: -1, stdout: "", stderr: "timed out after \(timeout)", timedOut: true)
+        case .failure(let error):
+            throw LabError(error.message)
         }
-        let pid = process.processIdentifier
-        let killer = DispatchWorkItem {
-            outputs.markTimedOut()
-            kill(pid, SIGKILL)
-        }
-        DispatchQueue.global().asyncAfter(deadline: .now() + timeout.timeInterval, execute: killer)
-        group.wait()
-        process.waitUntilExit()
-        killer.cancel()
-        return outputs.result(status: process.terminationStatus)
     }
 
     /// Runs a command and returns its stdout, or throws with its stderr.
@@ -61,21 +39,6 @@ enum LabCommand {
         let output = try run(arguments, input: input, timeout: timeout)
         guard output.succeeded else { throw LabError(arguments, output) }
         return output.stdout
-    }
-}
-
-private final class CollectedOutput: @unchecked Sendable {
-    private let lock = NSLock()
-    private var data = [Data(), Data()]
-    private var timedOut = false
-
-    func store(_ bytes: Data, at index: Int) { lock.withLock { data[index] = bytes } }
-    func markTimedOut() { lock.withLock { timedOut = true } }
-    func result(status: Int32) -> CommandOutput {
-        lock.withLock {
-            CommandOutput(status: status, stdout: String(decoding: data[0], as: UTF8.self),
-                          stderr: String(decoding: data[1], as: UTF8.self), timedOut: timedOut)
-        }
     }
 }
 

@@ -4,11 +4,16 @@
 /// so a test can also prove an address was *never* seen (no leak through the uplink).
 ///
 /// HTTP paths: `/generate_204` → 204; `/status/NNN` → NNN; `/slow/S` → answers after S seconds;
-/// anything else → 200 with the source address. The process exits when its stdin closes, so it
-/// dies with the test process even when a test crashes before teardown.
+/// anything else → 200 with the source address. The process exits when its parent (the test
+/// process) is gone, so it dies with it even when a test crashes before teardown. (Not on stdin's
+/// end of file: other processes the tests spawn inherit that pipe and would keep it open.)
 enum LabServers {
     static let script = #"""
-import http.server, socket, socketserver, sys, threading, time
+import http.server, os, signal, socket, socketserver, sys, threading, time
+
+# The spawning thread's blocked signals are inherited: unblock them so SIGTERM works as usual.
+signal.pthread_sigmask(signal.SIG_SETMASK, [])
+parent = os.getppid()
 
 address, http_port, udp_port, log_path = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 log_lock = threading.Lock()
@@ -54,7 +59,8 @@ udp.bind((address, udp_port))
 threading.Thread(target=httpd.serve_forever, daemon=True).start()
 threading.Thread(target=answer_udp, args=(udp,), daemon=True).start()
 print("ready", flush=True)
-sys.stdin.read()
+while os.getppid() == parent:
+    time.sleep(0.2)
 """#
 
     /// Sends one datagram to the responder and prints the source address it saw (or exits 1).

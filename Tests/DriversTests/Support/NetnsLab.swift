@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+@testable import Drivers
 
 /// A farm on the real kernel, built from network namespaces (see shared/docs/lab.md):
 ///
@@ -13,7 +14,21 @@ import Synchronization
 ///
 /// Names carry a per-run prefix so parallel test runs never collide. Use `NetnsLab.with` so the
 /// namespaces and the server are removed whatever the test does; the server also exits on its
-/// own when the test process dies.
+/// own when the test process dies, and namespaces of dead runs are removed by the next run.
+///
+/// ```swift
+/// @Suite(.enabled(if: NetnsLab.canRun, "needs root to create network namespaces"))
+/// struct MyTests {
+///     @Test func egress() async throws {
+///         try await NetnsLab.with(modems: 3) { lab in
+///             // route the farm (IPRouteNetworkControl(namespace: lab.farm)), start things in it…
+///             let answer = try lab.httpGet(from: lab.farm, uid: 20002)   // curl as uid 20002
+///             #expect(answer.stdout == lab.address(2) + "\n")
+///             #expect(!lab.seenSources().contains("http \(NetnsLab.uplinkAddress)"))
+///         }
+///     }
+/// }
+/// ```
 final class NetnsLab: @unchecked Sendable {
     static let serverAddress = "198.51.100.10"
     static let httpPort = 80
@@ -35,8 +50,9 @@ final class NetnsLab: @unchecked Sendable {
     let modems: Int
     /// Scratch directory for the servers' script and logs; removed on teardown.
     let directory: URL
-    private let server: Process
-    private let serverInput: FileHandle
+    /// The servers' pid in `inet`, and our end of their stdout: kept open while they run, since
+    /// a write to a closed end would end them with EPIPE.
+    private let server: (pid: pid_t, output: Int32)
 
     private static let labsCreated = Atomic<Int>(0)
 
@@ -49,6 +65,7 @@ final class NetnsLab: @unchecked Sendable {
 
     static func start(modems: Int) throws -> NetnsLab {
         guard getuid() == 0 else { throw LabError("network namespace tests need root (CI runs as root)") }
+        _ = staleLabsRemoved
         let k = labsCreated.wrappingAdd(1, ordering: .relaxed).newValue
         let prefix = "pf\(getpid())n\(k)"
         let farm = prefix + "farm", inet = prefix + "inet"
@@ -56,30 +73,28 @@ final class NetnsLab: @unchecked Sendable {
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             try buildNamespaces(farm: farm, inet: inet, modems: modems)
-            let (server, input) = try startServers(in: inet, directory: directory)
-            return NetnsLab(prefix: prefix, farm: farm, inet: inet, modems: modems, directory: directory,
-                            server: server, serverInput: input)
+            let server = try startServers(in: inet, directory: directory)
+            return NetnsLab(prefix: prefix, farm: farm, inet: inet, modems: modems, directory: directory, server: server)
         } catch {
             removeNamespaces(farm: farm, inet: inet, directory: directory)
             throw error
         }
     }
 
-    private init(prefix: String, farm: String, inet: String, modems: Int, directory: URL, server: Process, serverInput: FileHandle) {
+    private init(prefix: String, farm: String, inet: String, modems: Int, directory: URL, server: (pid: pid_t, output: Int32)) {
         self.prefix = prefix
         self.farm = farm
         self.inet = inet
         self.modems = modems
         self.directory = directory
         self.server = server
-        self.serverInput = serverInput
     }
 
-    /// Stops the servers and deletes both namespaces (their interfaces go with them).
+    /// Stops the servers and deletes both namespaces (their interfaces go with them). SIGKILL,
+    /// because a child inherits the blocked signals of the thread that spawned it.
     func tearDown() {
-        try? serverInput.close()
-        if server.isRunning { server.terminate() }
-        server.waitUntilExit()
+        Self.stop(server.pid)
+        close(server.output)
         Self.removeNamespaces(farm: farm, inet: inet, directory: directory)
     }
 
@@ -170,39 +185,56 @@ final class NetnsLab: @unchecked Sendable {
         try LabCommand.check(["ip", "-n", inet, "-batch", "-"], input: inetSide.joined(separator: "\n") + "\n")
     }
 
-    private static func startServers(in inet: String, directory: URL) throws -> (Process, FileHandle) {
+    /// Spawned with the drivers' posix_spawn (not Foundation's Process, whose pipes and exit
+    /// watch are inherited by whatever else the tests spawn meanwhile, so that a teardown would
+    /// wait for those). The first line on stdout says the servers listen.
+    private static func startServers(in inet: String, directory: URL) throws -> (pid: pid_t, output: Int32) {
         let script = directory.appendingPathComponent("servers.py")
         try LabServers.script.write(to: script, atomically: true, encoding: .utf8)
         let errors = directory.appendingPathComponent("servers.err")
-        guard FileManager.default.createFile(atPath: errors.path, contents: nil) else {
-            throw LabError("cannot create \(errors.path)")
+        let input = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        let errorLog = open(errors.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        var ends: [Int32] = [-1, -1]
+        let paired = socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &ends) == 0
+        defer { [input, errorLog, ends[1]].filter { $0 >= 0 }.forEach { close($0) } }
+        guard input >= 0, errorLog >= 0, paired else {
+            if ends[0] >= 0 { close(ends[0]) }
+            throw LabError("cannot set up the lab servers' streams: errno \(errno)")
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["ip", "netns", "exec", inet, python, script.path, serverAddress, "\(httpPort)", "\(udpPort)",
-                             directory.appendingPathComponent("seen.log").path]
-        let input = Pipe(), output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = try FileHandle(forWritingTo: errors)
-        try process.run()
-        let ready = DispatchSemaphore(value: 0)
-        let firstLine = Mutex(Data())
-        Thread.detachNewThread {
-            let data = output.fileHandleForReading.availableData
-            firstLine.withLock { $0 = data }
-            ready.signal()
+        let arguments = ["ip", "netns", "exec", inet, python, script.path, serverAddress, "\(httpPort)", "\(udpPort)",
+                         directory.appendingPathComponent("seen.log").path]
+        guard case .success(let pid) = NetworkToolRunner.spawn(arguments, standardStreams: [input, ends[1], errorLog]) else {
+            close(ends[0])
+            throw LabError("cannot start the lab servers")
         }
-        let answered = ready.wait(timeout: .now() + 10) == .success
-        guard answered, firstLine.withLock({ String(decoding: $0, as: UTF8.self) }).hasPrefix("ready") else {
-            try? input.fileHandleForWriting.close()
-            process.terminate()
-            process.waitUntilExit()
+        var ready = pollfd(fd: ends[0], events: Int16(POLLIN), revents: 0)
+        var line = [UInt8](repeating: 0, count: 16)
+        let count = poll(&ready, 1, 10_000) == 1 ? read(ends[0], &line, line.count) : 0
+        guard count > 0, String(decoding: line[..<count], as: UTF8.self).hasPrefix("ready") else {
+            stop(pid)
+            close(ends[0])
             let why = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
             throw LabError("lab servers did not start in \(inet): \(why)")
         }
-        return (process, input.fileHandleForWriting)
+        return (pid, ends[0])
     }
+
+    private static func stop(_ pid: pid_t) {
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    }
+    /// Namespaces of labs whose test process died (SIGKILL skips teardown), removed once per run.
+    private static let staleLabsRemoved: Bool = {
+        let listed = (try? LabCommand.check(["ip", "netns", "list"])) ?? ""
+        for line in listed.split(separator: "\n") {
+            let name = String(line.split(separator: " ").first ?? "")
+            guard let match = name.wholeMatch(of: /pf(\d+)n\d+(farm|inet)/), let pid = Int32(match.1),
+                  kill(pid, 0) != 0, errno == ESRCH else { continue }
+            _ = try? LabCommand.run(["ip", "netns", "del", name])
+        }
+        return true
+    }()
 
     private static func removeNamespaces(farm: String, inet: String, directory: URL) {
         for namespace in [farm, inet] {
