@@ -5,9 +5,9 @@ enum ProxySpawner {
     /// glibc's `POSIX_SPAWN_SETSID` (a GNU extension Swift does not import).
     static let setSessionFlag: Int32 = 0x80
 
-    /// Spawns `arguments` (the first is an absolute path) with stdin from /dev/null and stdout and
-    /// stderr appended to `outputPath`; every signal at its default and none blocked, whatever the
-    /// caller had.
+    /// Spawns `arguments` (the first is an absolute path) with stdin from /dev/null, stdout and
+    /// stderr appended to `outputPath`, no other descriptor, every signal at its default and none
+    /// blocked, whatever the caller had.
     static func spawn(_ arguments: [String], outputPath: String) throws(ProxySupervisorError) -> Int32 {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -15,6 +15,9 @@ enum ProxySpawner {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_APPEND, 0o640)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // Nothing else of ours may leak into a process that outlives us: not the state lock (a
+        // proxy holding it would lock out the next reconciler), not a pipe a test waits on.
+        closeOtherDescriptors(&actions)
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -33,6 +36,20 @@ enum ProxySpawner {
         let status = posix_spawn(&pid, arguments[0], &actions, &attributes, argv, environ)
         guard status == 0 else { throw .io(operation: "spawn", path: arguments[0], errno: status) }
         return pid
+    }
+
+    private typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+
+    /// glibc ≥ 2.34's `posix_spawn_file_actions_addclosefrom_np` (not imported into Swift) closes
+    /// everything from fd 3 in the child, atomically; older glibc gets one close per open fd.
+    private static func closeOtherDescriptors(_ actions: inout posix_spawn_file_actions_t) {
+        if let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") {
+            _ = unsafeBitCast(symbol, to: CloseFrom.self)(&actions, 3)
+            return
+        }
+        for fd in ProcFS.entries("/proc/self/fd").compactMap({ Int32($0) }) where fd > 2 {
+            posix_spawn_file_actions_addclose(&actions, fd)
+        }
     }
 
     /// Collects the exit status if `pid` is our child and has exited, so no zombie is left behind.

@@ -99,6 +99,7 @@ struct ProxyNamespaceFarmTests {
                                            "http://\(NetnsLab.serverAddress)/slow/2"])
             }
             for _ in 0..<200 where lab.seenSources().count == seenBefore { try await Task.sleep(for: .milliseconds(10)) }
+            let tunnelOpened = ContinuousClock.now
 
             // bob's password changes: only modem 2's config changes, so only modem 2 reloads.
             let observed = try await supervisor.observe(ports: ports)
@@ -113,6 +114,7 @@ struct ProxyNamespaceFarmTests {
                 reloaded.append(modem)
             }
             #expect(reloaded == ["m02"])
+            #expect(ContinuousClock.now - tunnelOpened < .seconds(2), "the reload ran while the tunnel was still waiting for its answer")
             let after = try await supervisor.observe(ports: ports)
             for (modem, pid) in pids {
                 #expect(after[modem]?.process?.pid == pid)

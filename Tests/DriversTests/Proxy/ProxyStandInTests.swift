@@ -23,6 +23,7 @@ import Testing
     }
 
     /// A service copies auth and ACL when read; the implicit deny is 407, an explicit deny 403;
+    /// bob's `CR` hash is `openssl passwd -1 -salt testsalt test-b` (the stand-in's own MD5-crypt);
     /// a broken reload keeps the services above the bad line but wipes the users; SIGHUP kills.
     @Test func readsTopToBottomLike3proxy() async throws {
         let directory = try ProxyTestSupport.makeStateDirectory()
@@ -30,7 +31,7 @@ import Testing
         let (before, after, denying) = (ProxyTestSupport.freePort(), ProxyTestSupport.freePort(), ProxyTestSupport.freePort())
         let closed = "http://127.0.0.1:\(ProxyTestSupport.freePort())/"
         let config = """
-            users "alice:CL:test-a" "bob:CL:test-b"
+            users "alice:CL:test-a" "bob:CR:$1$testsalt$j7S8CAOB5YI0tcEwBbN/h1"
             allow alice
             proxy -p\(before) -i127.0.0.1 -a
             auth strong
@@ -70,6 +71,51 @@ import Testing
         kill(pid, SIGHUP)
         let status = try #require(try await ProxyTestSupport.waitForExit(pid))
         #expect(status & 0x7f == SIGHUP, "SIGHUP kills 3proxy: never a way to reload")
+    }
+
+    /// SOCKS5 handshakes byte by byte: (what the client sends, what the stand-in must answer).
+    static let socksProbe = #"""
+        import socket, struct, sys
+        port, target = int(sys.argv[1]), int(sys.argv[2])
+        def talk(*messages):
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                answers = []
+                for message, size in messages:
+                    s.sendall(message)
+                    data = b""
+                    while len(data) < size:
+                        chunk = s.recv(size - len(data))
+                        if not chunk:
+                            break
+                        data += chunk
+                    answers.append(data[:2].hex())
+                return "/".join(answers)
+        login = lambda user, pw: (bytes([1, len(user)]) + user + bytes([len(pw)]) + pw, 2)
+        connect = (b"\x05\x01\x00\x01" + socket.inet_aton("127.0.0.1") + struct.pack(">H", target), 10)
+        print(talk((b"\x04\x01" + struct.pack(">H", target) + socket.inet_aton("127.0.0.1") + b"x\x00", 2)))
+        print(talk((b"\x05\x01\x00", 2)))
+        print(talk((b"\x05\x01\x02", 2), login(b"alice", b"wrong")))
+        print(talk((b"\x05\x01\x02", 2), login(b"alice", b"test-a"), connect))
+        """#
+
+    /// SOCKS4 and no-auth are refused under `auth strong`; a bad login is refused; a good one gets
+    /// as far as the target (reply 5: refused). SIGTERM ends the proxy with status 0.
+    @Test func socksRefusalsAndSigtermLike3proxy() async throws {
+        let directory = try ProxyTestSupport.makeStateDirectory()
+        defer { ProxyTestSupport.removeDirectory(directory) }
+        let (socks, closed) = (ProxyTestSupport.freePort(), ProxyTestSupport.freePort())
+        let pid = try Self.launch("users \"alice:CL:test-a\"\nauth strong\nsocks -p\(socks) -i127.0.0.1\n", in: directory)
+        defer {
+            if ProxyTestSupport.isAlive(pid) { kill(pid, SIGKILL) }
+            ProxySpawner.reap(pid)
+        }
+        try await Self.waitUntilListening(pid, [socks])
+        let answers = try ProxyTestSupport.run(NetnsLab.python, ["-c", Self.socksProbe, "\(socks)", "\(closed)"]).output
+        #expect(answers.split(separator: "\n") == ["005b", "05ff", "0502/0101", "0502/0100/0505"])
+
+        kill(pid, SIGTERM)
+        let status = try #require(try await ProxyTestSupport.waitForExit(pid))
+        #expect(status & 0x7f == 0 && (status >> 8) & 0xff == 0, "SIGTERM: a clean exit 0")
     }
 
     @Test func standInRefusesDirectivesOutsideTheSubset() throws {

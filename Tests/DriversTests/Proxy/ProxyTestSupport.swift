@@ -48,10 +48,10 @@ enum ProxyTestSupport {
 
     /// Runs a program to the end; returns its exit status and stdout.
     @discardableResult
-    static func run(_ executable: String, _ arguments: [String], namespace: String? = nil) throws -> (status: Int32, output: String) {
+    static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: namespace == nil ? executable : "/usr/sbin/ip")
-        process.arguments = namespace.map { ["netns", "exec", $0, executable] + arguments } ?? arguments
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
         // The machine's own proxy settings (no_proxy=127.0.0.1, …) must not steer test clients.
         process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.lowercased().hasSuffix("_proxy") }
         let pipe = Pipe()
@@ -64,9 +64,9 @@ enum ProxyTestSupport {
     }
 
     /// The HTTP status a request through the HTTP proxy got ("000" when none).
-    static func httpStatus(proxy: String, user: String, password: String, url: String, namespace: String? = nil) throws -> String {
+    static func httpStatus(proxy: String, user: String, password: String, url: String) throws -> String {
         try run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10",
-                                  "-x", "http://\(proxy)", "--proxy-user", "\(user):\(password)", url], namespace: namespace).output
+                                  "-x", "http://\(proxy)", "--proxy-user", "\(user):\(password)", url]).output
     }
 
     static func isAlive(_ pid: Int32) -> Bool { ProcFS.isAlive(pid) }
