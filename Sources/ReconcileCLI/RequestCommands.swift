@@ -7,8 +7,9 @@ struct RequestOptions: ParsableArguments {
     @Argument(help: "Names of the modems, as in farm.yaml.")
     var modems: [String]
 
-    @Option(help: "The state directory the daemon runs on.")
-    var state = "state"
+    /// The root's options: `--state` names the state directory the daemon runs on.
+    @OptionGroup var root: RootOptions
+    var state: String { root.stateDirectory }
 
     /// Files one request per modem; every name is checked before anything is filed.
     func file(_ kind: ModemRequest.Kind) throws {
