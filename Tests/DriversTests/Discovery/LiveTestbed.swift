@@ -54,15 +54,18 @@ final class LineCollectingProcess: @unchecked Sendable {
         }
     }
 
-    /// Closes stdin, gives the process `grace` to exit on it (the testbed controller then deletes
-    /// its directory), and terminates it otherwise.
+    /// Says `quit` and closes stdin, gives the process `grace` to exit on it (the testbed controller
+    /// then deletes its directory), and kills it otherwise. Not SIGTERM, and not waiting for EOF
+    /// alone: a process spawned meanwhile by another test may hold our pipe open, and Foundation
+    /// starts children with SIGTERM blocked.
     func stop(grace: Duration = .zero) {
+        send("quit")
         try? input.fileHandleForWriting.close()
         let deadline = ContinuousClock.now.advanced(by: grace)
         while process.isRunning && ContinuousClock.now < deadline {
             usleep(5_000)
         }
-        if process.isRunning { process.terminate() }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
     }
 }

@@ -6,7 +6,7 @@ answers each command with `ok` or `error <why>`:
   add <file.umockdev>  adds the file's devices one by one, parents first (umockdev sends the `add`
                        uevent of each)
   remove <sys path>    sends `remove` for the device and all below it, children first, then removes it
-The testbed (a temporary directory) goes away when stdin closes.
+The testbed (a temporary directory) goes away on `quit` or when stdin closes.
 
 Events go out as fast as the listeners take them, but never more than a few ahead: umockdev's
 event sockets hold only net.unix.max_dgram_qlen (10) datagrams and its sender exits when one is
@@ -97,6 +97,8 @@ def serve(commands):
                     text = description.read()
                 for block in paced(device_blocks(text)):
                     testbed.add_from_string(block)
+            elif command == "quit":
+                return
             elif command == "remove":
                 for path in paced(sorted(devices_below(root, argument), key=len, reverse=True)):
                     testbed.uevent(path, "remove")
@@ -109,6 +111,8 @@ def serve(commands):
 
 
 signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # exit normally: the testbed deletes its directory
+# A parent that spawned us from a thread with SIGTERM blocked passed that mask on: take it back.
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 testbed = UMockdev.Testbed.new()
 root = testbed.get_root_dir()
 print("root", root, flush=True)
