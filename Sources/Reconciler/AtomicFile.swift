@@ -27,9 +27,11 @@ public enum AtomicFile {
     static let tempMarker = ".tmp-"
 
     /// Writes `data` to `path` unless the file already holds exactly these bytes (its mtime then
-    /// stays as it is). Returns whether it wrote.
+    /// stays as it is). Returns whether it wrote. `owner` hands the file to another uid/gid before
+    /// it appears under its name (a proxy re-reads its config after dropping privileges).
     @discardableResult
-    public static func write(_ data: Data, to path: String, mode: mode_t = 0o644) throws(StateError) -> Bool {
+    public static func write(_ data: Data, to path: String, mode: mode_t = 0o644,
+                             owner: (uid: UInt32, gid: UInt32)? = nil) throws(StateError) -> Bool {
         if let current = FileManager.default.contents(atPath: path), current == data { return false }
         let directory = (path as NSString).deletingLastPathComponent
         let base = (path as NSString).lastPathComponent
@@ -50,6 +52,8 @@ public enum AtomicFile {
                 offset += written
             }
         }
+        if failure == nil, fchmod(fd, mode) != 0 { failure = .system("cannot chmod", temp) }
+        if failure == nil, let owner, fchown(fd, owner.uid, owner.gid) != 0 { failure = .system("cannot chown", temp) }
         if failure == nil, fsync(fd) != 0 { failure = .system("cannot fsync", temp) }
         close(fd)
         if let failure {

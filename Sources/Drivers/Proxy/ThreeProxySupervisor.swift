@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import Reconciler
 
@@ -62,7 +63,7 @@ public struct ThreeProxySupervisor: ProxySupervisor {
 
     public func writeConfig(modem: String, config: String, uid: UInt32) async throws {
         try Self.checkName(modem)
-        try AtomicFile.makeDirectories(stateDirectory + "/proxies")
+        try FileManager.default.createDirectory(atPath: stateDirectory + "/proxies", withIntermediateDirectories: true)
         try prepareLogDirectory(modem: modem, uid: uid, gid: uid)
         let path = configPath(modem: modem)
         let bytes = Array(config.utf8)
@@ -73,7 +74,7 @@ public struct ThreeProxySupervisor: ProxySupervisor {
             guard chmod(path, 0o600) == 0 else { throw ProxySupervisorError.io(operation: "chmod", path: path, errno: errno) }
             return
         }
-        try AtomicFile.write(bytes, to: path, mode: 0o600, owner: (uid, uid))
+        try AtomicFile.write(Data(bytes), to: path, mode: 0o600, owner: (uid, uid))
     }
 
     public func start(modem: String, ports: [Int]) async throws -> ProxyProcess {
@@ -100,7 +101,7 @@ public struct ThreeProxySupervisor: ProxySupervisor {
             arguments = [ip, "netns", "exec", networkNamespace] + arguments
         }
         let pid = try ProxySpawner.spawn(arguments, outputPath: output)
-        try AtomicFile.write(Array("\(pid)\n".utf8), to: pidPath(modem: modem), mode: 0o644, owner: nil)
+        try AtomicFile.write(Data("\(pid)\n".utf8), to: pidPath(modem: modem))
         return try await awaitStart(modem: modem, pid: pid, ports: ports, uid: info.st_uid, outputOffset: offset)
     }
 
@@ -213,11 +214,11 @@ public struct ThreeProxySupervisor: ProxySupervisor {
         unlink(pidPath(modem: modem))
     }
 
-    private func prepareLogDirectory(modem: String, uid: uid_t, gid: gid_t) throws(ProxySupervisorError) {
+    private func prepareLogDirectory(modem: String, uid: uid_t, gid: gid_t) throws {
         let directory = logDirectory(modem: modem)
-        try AtomicFile.makeDirectories(directory)
-        guard chown(directory, uid, gid) == 0 else { throw .io(operation: "chown", path: directory, errno: errno) }
-        guard chmod(directory, 0o750) == 0 else { throw .io(operation: "chmod", path: directory, errno: errno) }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        guard chown(directory, uid, gid) == 0 else { throw ProxySupervisorError.io(operation: "chown", path: directory, errno: errno) }
+        guard chmod(directory, 0o750) == 0 else { throw ProxySupervisorError.io(operation: "chmod", path: directory, errno: errno) }
     }
 
     /// Creates the output file owned by the proxy's uid; returns its current size (where this run begins).
