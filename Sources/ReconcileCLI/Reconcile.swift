@@ -1,7 +1,8 @@
 import ArgumentParser
 
 /// The `reconcile` executable: makes the machine match farm.yaml (DESIGN §1, §8).
-/// Without a subcommand it applies one pass (or, with `--dry-run`, prints the plan).
+/// Without a subcommand it applies one pass (or, with `--dry-run`, prints the plan): `apply` is
+/// the default, so the root itself has no options that could shadow a subcommand's.
 @main
 struct Reconcile: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -11,7 +12,14 @@ struct Reconcile: AsyncParsableCommand {
             Exit codes: 0 converged (or, with --dry-run, nothing pending); 1 invalid input or a failed pass; \
             2 with --dry-run when changes are pending.
             """,
-        subcommands: [Validate.self, Schema.self, Discover.self, Rotate.self, Reset.self, Lab.self])
+        subcommands: [Apply.self, Validate.self, Schema.self, Discover.self, Rotate.self, Reset.self, Lab.self],
+        defaultSubcommand: Apply.self)
+}
+
+/// `reconcile [apply] [--dry-run]`: one pass over the farm.
+struct Apply: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Apply one pass (the default), or print the plan with --dry-run.")
 
     @OptionGroup var options: RootOptions
 
