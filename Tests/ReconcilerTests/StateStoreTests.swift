@@ -104,7 +104,7 @@ final class Child {
         let spec = makeSpec(count: 3)
         let (first, failures) = Allocations().updated(for: spec)
         #expect(failures.isEmpty)
-        #expect(first.modems[serial(2)] == .init(name: "m02", index: 1, httpPort: 20002, socksPort: 20003))
+        #expect(first.modems[serial(2)] == .init(name: "m02", index: 2, httpPort: 20002, socksPort: 20003))
         var shrunk = spec
         shrunk.modems.remove(at: 0)
         let (second, _) = first.updated(for: shrunk)
@@ -114,7 +114,7 @@ final class Child {
         grown.modems.append(makeSpec(count: 4).modems[3])
         let (third, _) = second.updated(for: grown)
         // The new modem takes the freed lane and ports, never those of a listed modem.
-        #expect(third.modems[serial(4)]?.index == 0)
+        #expect(third.modems[serial(4)]?.index == 1)
         #expect(third.modems[serial(3)] == first.modems[serial(3)])
         var explicit = grown
         explicit.modems[0].ports = PortRequest(http: 20004)
