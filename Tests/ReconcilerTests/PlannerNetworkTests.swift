@@ -85,6 +85,65 @@ import Testing
     }
 }
 
+/// The rules that route each proxy's replies to its clients by the main table (docs/routing.md).
+@Suite struct PlannerReplyRuleTests {
+    private func isReply(_ rule: RoutingRule) -> Bool {
+        if case .uidTCPSourcePort = rule.selector { true } else { false }
+    }
+
+    @Test func everyProxyPortHasOneReplyRuleBeforeEveryModemRule() async throws {
+        let farm = try await Converged.make()
+        #expect(farm.plan().isEmpty)
+        let replies = farm.observed.network.rules.filter(isReply)
+        let wanted = farm.desired.modems.flatMap { modem in
+            modem.ports.map { RoutingRule(priority: 100, selector: .uidTCPSourcePort(uid: modem.uid, port: $0), table: 254) }
+        }
+        #expect(wanted.count == 8)
+        #expect(replies.sorted { $0.description < $1.description } == wanted.sorted { $0.description < $1.description })
+        let modemPriorities = farm.observed.network.rules.filter { !isReply($0) }.map(\.priority)
+        #expect(modemPriorities.allSatisfy { $0 > 100 })
+    }
+
+    @Test func portChangeSwapsOnlyThatReplyRule() async throws {
+        var farm = try await Converged.make()
+        let index = try #require(farm.desired.modems.firstIndex { $0.name == "m02" })
+        farm.desired.modems[index].httpPort = 21000
+        let network = farm.plan().actions.filter { $0.kind.step == .network }.map(\.description)
+        #expect(network == [
+            "m02: add rule 100 uidrange 20002-20002 ipproto tcp sport 21000 lookup 254 — missing",
+            "m02: remove rule 100 uidrange 20002-20002 ipproto tcp sport 20002 lookup 254 — stale: the proxy now listens on 21000, 20003",
+        ])
+    }
+
+    @Test func explicitPortChangeConvergesInOnePassAndStaysConverged() async throws {
+        var harness = try await Harness(spec: makeSpec(count: 2))
+        try await harness.pass()
+        harness.spec.modems[1].ports = PortRequest(http: 21000)
+        let result = try await harness.pass()
+        #expect(result.converged, "\(result.remaining.lines)")
+        let replies = await harness.farm.network.rules.filter(isReply).map(\.description)
+        #expect(replies.filter { $0.contains("uidrange 20002-20002") }.sorted() == [
+            "rule 100 uidrange 20002-20002 ipproto tcp sport 20003 lookup 254",
+            "rule 100 uidrange 20002-20002 ipproto tcp sport 21000 lookup 254",
+        ])
+        #expect(try harness.store.readModemStatus("m02")?.condition(.routed)?.status == "True")
+        #expect(try await harness.plan().isEmpty)
+    }
+
+    @Test func duplicateReplyRuleIsCollapsedAndForeignReplyShapedRulesStay() async throws {
+        let harness = try await Harness(spec: makeSpec(count: 2))
+        try await harness.pass()
+        let foreign = RoutingRule(priority: 50, selector: .uidTCPSourcePort(uid: 20001, port: 22), table: 254)
+        await harness.farm.addRule(foreign)
+        let before = await harness.farm.network.rules
+        await harness.farm.addRule(RoutingRule(priority: 100, selector: .uidTCPSourcePort(uid: 20001, port: 20000), table: 254))
+        let result = try await harness.pass()
+        #expect(result.converged)
+        #expect(result.applied.map(\.action.description) == ["m01: remove rule 100 uidrange 20001-20001 ipproto tcp sport 20000 lookup 254 — duplicate"])
+        #expect(await harness.farm.network.rules.map(\.description).sorted() == before.map(\.description).sorted())
+    }
+}
+
 @Suite struct PlannerLaneTests {
     @Test func downInterfaceIsBroughtUp() async throws {
         var farm = try await Converged.make(count: 2)
