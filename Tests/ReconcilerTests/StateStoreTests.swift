@@ -123,6 +123,15 @@ final class Child {
         #expect(fourth.modems[serial(3)]?.httpPort != 20004)
     }
 
+    @Test func laneZeroIsNeverAModemsAndAnOldOneMoves() {
+        let spec = makeSpec(count: 2)
+        let old = Allocations(modems: [serial(1): .init(name: "m01", index: 0, httpPort: 20000, socksPort: 20001)])
+        let (allocations, failures) = old.updated(for: spec)
+        #expect(failures.isEmpty)
+        #expect(allocations.modems[serial(1)] == .init(name: "m01", index: 1, httpPort: 20000, socksPort: 20001))
+        #expect(allocations.modems[serial(2)]?.index == 2)
+    }
+
     @Test func kernelTablesAreNeverALane() {
         var spec = makeSpec(count: 200)
         spec.routing.tableBase = 200
