@@ -230,7 +230,7 @@ private func routingDifferences(desired: [ModemRouting], observed: NetworkState,
 /// The kernel's own tables (unspec, default, main, local) are never ours, whatever the range says.
 private let kernelTables: Set<Int> = [0, 253, 254, 255]
 /// The table the proxies' replies are routed by.
-let mainTable = 254
+private let mainTable = 254
 
 private func isOurs(_ table: Int, _ ownedTables: ClosedRange<Int>) -> Bool {
     ownedTables.contains(table) && !kernelTables.contains(table)
