@@ -17,7 +17,7 @@ struct ReturnPathTests {
             let driver = IPRouteNetworkControl(namespace: lab.farm)
             let modem = RoutingFixtures.modem(1, in: lab)
             let port = try #require(modem.proxyPorts.first)
-            try lab.run(in: lab.inet, ["sysctl", "-qw", "net.ipv4.conf.all.rp_filter=1"]).check()
+            try lab.run(in: lab.inet, [NetnsLab.python, "-c", "open('/proc/sys/net/ipv4/conf/all/rp_filter', 'w').write('1')"]).check()
             // The carrier's MAC is fixed: an ARP request for the gateway sent on behalf of a stray
             // reply would carry the uplink address, be filtered too and leave the gateway FAILED.
             let carrier = try #require(try lab.ipJSON(lab.inet, "link", "show", lab.carrierInterface(1)).first?["address"] as? String)
