@@ -1,6 +1,6 @@
 import Spec
 
-/// Sticky per-modem resources (state/allocations.json), keyed by modem serial: the lane index k
+/// Sticky per-modem resources (state/allocations.json), keyed by modem serial: the lane index k ≥ 1
 /// (table/priority `tableBase + k`, uid `uidBase + k`) and the ports allocated from the range.
 /// An allocation lives exactly as long as its modem is in farm.yaml, so nothing is ever reused by
 /// another modem while its owner is still listed; a removed modem's allocation is freed.
@@ -35,7 +35,12 @@ extension Allocations {
     /// Explicit ports win: an allocated port that a modem now names explicitly moves its holder.
     public func updated(for spec: FarmSpec) -> (Allocations, failures: [String: AllocationFailure]) {
         let listed = Set(spec.modems.map(\.serial))
-        var kept = modems.filter { listed.contains($0.key) }
+        // An index no modem may have (from before index 0 was reserved) is given up for a new one.
+        var kept = modems.filter { listed.contains($0.key) }.mapValues { entry in
+            var entry = entry
+            if !OwnedRange.modemIndices.contains(entry.index) { entry.index = -1 }
+            return entry
+        }
         var failures: [String: AllocationFailure] = [:]
         let explicit = Set(spec.modems.flatMap { [$0.ports.http, $0.ports.socks].compactMap { $0 } })
         var usedIndices = Set(kept.values.map(\.index))
@@ -52,8 +57,8 @@ extension Allocations {
         for modem in spec.modems {
             var entry = kept[modem.serial] ?? Entry(name: modem.name, index: -1)
             if entry.index < 0 {
-                guard let index = (0..<OwnedRange.size).first(where: { !usedIndices.contains($0) }) else {
-                    failures[modem.name] = AllocationFailure(message: "no free lane: all \(OwnedRange.size) tables from tableBase are taken (the kernel's 253–255 never count)")
+                guard let index = OwnedRange.modemIndices.first(where: { !usedIndices.contains($0) }) else {
+                    failures[modem.name] = AllocationFailure(message: "no free lane: all \(OwnedRange.modemIndices.count) tables after tableBase are taken (the kernel's 253–255 never count)")
                     continue
                 }
                 entry.index = index

@@ -77,18 +77,23 @@ struct Conditions {
         guard let state, state.session != nil, let settings = state.settings else {
             return make(.routed, "False", "NotConnected", "waiting for an address")
         }
-        let routing = ModemRouting(modem: modem.name, table: modem.table, priority: modem.priority, uid: modem.uid, interface: interface,
-                                   address: "\(settings.address)/\(settings.prefixLength)", gateway: settings.gateway)
+        let routing = modem.routing(interface: interface, settings: settings)
         // Only this modem's share of the kernel: keeps the status of a large farm linear in its size.
         let mine = NetworkState(addresses: network.addresses.filter { $0.key == interface }, upInterfaces: network.upInterfaces,
                                 routes: network.routes.filter { $0.table == modem.table },
-                                rules: network.rules.filter { $0.table == modem.table || $0.priority == modem.priority })
-        let problems = routingMismatches(desired: [routing], observed: mine, ownedTables: modem.table...modem.table)
+                                rules: network.rules.filter { $0.table == modem.table || $0.priority == modem.priority || isReply($0) })
+        let problems = routingMismatches(desired: [routing], observed: mine, ownedTables: modem.repliesPriority...modem.table)
             .filter { $0.modem == modem.name }.flatMap(\.problems)
         guard problems.isEmpty else {
             return make(.routed, "False", "RoutesMismatch", "kernel differs: " + problems.joined(separator: "; "))
         }
         return make(.routed, "True", "Routed", "table \(modem.table), uid \(modem.uid), from \(settings.address)")
+    }
+
+    /// One of this modem's reply rules, whatever its port.
+    private func isReply(_ rule: RoutingRule) -> Bool {
+        guard case .uidTCPSourcePort(let uid, _) = rule.selector else { return false }
+        return uid == modem.uid && rule.priority == modem.repliesPriority
     }
 
     func proxyServing(_ proxy: ProxyObservation?) -> Condition {

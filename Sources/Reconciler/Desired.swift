@@ -12,6 +12,8 @@ public struct DesiredModem: Sendable, Equatable {
     public var pin: Secret?
     /// Routing table and rule priority, both `tableBase + k`.
     public var table: Int
+    /// Priority of the rules that route this proxy's replies to its clients by the main table.
+    public var repliesPriority: Int
     public var uid: UInt32
     public var httpPort: Int?
     public var socksPort: Int?
@@ -26,6 +28,13 @@ public struct DesiredModem: Sendable, Equatable {
 
     public var priority: Int { table }
     public var ports: [Int] { [httpPort, socksPort].compactMap { $0 } }
+
+    /// The routing this modem needs on `interface` with `settings` (nil while it has no session).
+    func routing(interface: String, settings: IPSettings?) -> ModemRouting {
+        ModemRouting(modem: name, table: table, priority: priority, repliesPriority: repliesPriority, uid: uid, interface: interface,
+                     proxyPorts: ports,
+                     address: settings.map { "\($0.address)/\($0.prefixLength)" }, gateway: settings?.gateway)
+    }
 }
 
 /// The whole desired farm.
@@ -80,7 +89,8 @@ extension DesiredFarm {
             let proxy = problems.isEmpty ? rendered : nil
             return DesiredModem(
                 name: modem.name, serial: modem.serial, enabled: modem.enabled, apn: modem.apn, ipType: modem.ipType,
-                pin: pin, table: spec.routing.tableBase + index, uid: uid, httpPort: httpPort, socksPort: socksPort,
+                pin: pin, table: spec.routing.tableBase + index,
+                repliesPriority: OwnedRange.repliesPriority(base: spec.routing.tableBase), uid: uid, httpPort: httpPort, socksPort: socksPort,
                 proxy: proxy, rotation: modem.rotation, health: modem.health, problems: problems, placed: placed)
         }
         return DesiredFarm(modems: modems, ownedTables: OwnedRange.tables(base: spec.routing.tableBase),

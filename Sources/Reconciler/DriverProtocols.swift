@@ -165,6 +165,9 @@ public struct RoutingRule: Sendable, Hashable, Codable, CustomStringConvertible 
         case uidRange(UInt32, UInt32)
         case from(String)
         case oif(String)
+        /// `uidrange U-U ipproto tcp sport P`: TCP sent by uid U from its port P, i.e. the replies of
+        /// the proxy listening on P to its clients (docs/routing.md).
+        case uidTCPSourcePort(uid: UInt32, port: Int)
     }
     public var priority: Int
     public var selector: Selector
@@ -179,6 +182,7 @@ public struct RoutingRule: Sendable, Hashable, Codable, CustomStringConvertible 
         case .uidRange(let a, let b): "uidrange \(a)-\(b)"
         case .from(let address): "from \(address)"
         case .oif(let name): "oif \(name)"
+        case .uidTCPSourcePort(let uid, let port): "uidrange \(uid)-\(uid) ipproto tcp sport \(port)"
         }
         return "rule \(priority) \(what) lookup \(table)"
     }

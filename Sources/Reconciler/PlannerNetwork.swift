@@ -3,9 +3,7 @@ extension Planner {
     static func routing(_ desired: DesiredFarm, _ situations: [String: LaneSituation]) -> [ModemRouting] {
         desired.modems.compactMap { modem in
             guard case .active(let observed, let state)? = situations[modem.name], let interface = observed.plugged.interface else { return nil }
-            let settings = state.session == nil ? nil : state.settings
-            return ModemRouting(modem: modem.name, table: modem.table, priority: modem.priority, uid: modem.uid, interface: interface,
-                                address: settings.map { "\($0.address)/\($0.prefixLength)" }, gateway: settings?.gateway)
+            return modem.routing(interface: interface, settings: state.session == nil ? nil : state.settings)
         }
     }
 
@@ -22,7 +20,9 @@ extension Planner {
         -> (byModem: [String: [PlannedAction]], unowned: [PlannedAction]) {
         let wanted = routing(desired, situations)
         let changes = networkChanges(desired: wanted, observed: network, ownedTables: desired.ownedTables)
-        let byTable = Dictionary(desired.modems.filter(\.placed).map { ($0.table, $0) }, uniquingKeysWith: { first, _ in first })
+        let placed = desired.modems.filter(\.placed)
+        let byTable = Dictionary(placed.map { ($0.table, $0) }, uniquingKeysWith: { first, _ in first })
+        let byUid = Dictionary(placed.map { ($0.uid, $0) }, uniquingKeysWith: { first, _ in first })
         var byInterface: [String: DesiredModem] = [:]
         for modem in desired.modems {
             if case .active(let observed, _)? = situations[modem.name], let interface = observed.plugged.interface { byInterface[interface] = modem }
@@ -33,7 +33,8 @@ extension Planner {
             let owner: DesiredModem? = switch change {
             case .setAddress(let interface, _), .linkUp(let interface): byInterface[interface]
             case .addRoute(let route), .removeRoute(let route): byTable[route.table]
-            case .addRule(let rule), .removeRule(let rule): byTable[rule.table]
+            case .addRule(let rule), .removeRule(let rule):
+                if case .uidTCPSourcePort(let uid, _) = rule.selector { byUid[uid] } else { byTable[rule.table] }
             }
             guard let owner else {
                 unowned.append(PlannedAction(modem: nil, kind: .network(change), reason: "no modem owns it"))
@@ -69,6 +70,9 @@ extension Planner {
         case .removeRule(let rule):
             if mine?.rules.contains(rule) == true { return "duplicate" }
             if case .from = rule.selector, let address = mine?.address { return "stale: the address is now \(address)" }
+            if case .uidTCPSourcePort = rule.selector, let ports = mine?.proxyPorts, !ports.isEmpty {
+                return "stale: the proxy now listens on " + ports.map(String.init).joined(separator: ", ")
+            }
             return "no longer wanted"
         case .removeRoute:
             return "no longer wanted"

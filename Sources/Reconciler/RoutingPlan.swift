@@ -1,14 +1,19 @@
-/// What one modem's egress needs from the kernel (DESIGN §7): its address on its interface, its
-/// table and its three rules.
+/// What one modem's egress needs from the kernel (DESIGN §7, docs/routing.md): its address on its
+/// interface, its table, its three rules, and one rule per proxy port that routes the proxy's
+/// replies to its clients by the main table.
 public struct ModemRouting: Sendable, Hashable, Codable {
     /// The modem's name, used only to say whose mismatch it is.
     public var modem: String
     public var table: Int
     public var priority: Int
+    /// Priority of the reply rules; lower than every modem's `priority` (`OwnedRange.repliesPriority`).
+    public var repliesPriority: Int
     /// The uid its proxy runs as (`uidrange U-U`).
     public var uid: UInt32
     /// The modem's network interface, e.g. `wwan2`.
     public var interface: String
+    /// The ports its proxy listens on (HTTP, SOCKS).
+    public var proxyPorts: [Int]
     /// The modem's current address in CIDR form (`100.64.2.7/24`, a bare address means /32);
     /// nil while it has none. Without one only the fail-closed parts are kept: the uid and oif
     /// rules and the `unreachable` route, so the proxy's traffic is refused instead of leaking.
@@ -16,12 +21,15 @@ public struct ModemRouting: Sendable, Hashable, Codable {
     /// The gateway the network reported, if any.
     public var gateway: String?
 
-    public init(modem: String, table: Int, priority: Int, uid: UInt32, interface: String, address: String? = nil, gateway: String? = nil) {
+    public init(modem: String, table: Int, priority: Int, repliesPriority: Int, uid: UInt32, interface: String, proxyPorts: [Int],
+                address: String? = nil, gateway: String? = nil) {
         self.modem = modem
         self.table = table
         self.priority = priority
+        self.repliesPriority = repliesPriority
         self.uid = uid
         self.interface = interface
+        self.proxyPorts = proxyPorts
         self.address = address
         self.gateway = gateway
     }
@@ -29,11 +37,20 @@ public struct ModemRouting: Sendable, Hashable, Codable {
     /// The address in CIDR form.
     var cidr: String? { address.map { $0.contains("/") ? $0 : $0 + "/32" } }
 
-    /// The rules this modem needs, in the order they are added.
+    /// The rules this modem needs, in the order they are added: the reply rules first, so that a
+    /// reloaded proxy's replies never leave through the modem, not even between two rule adds.
     var rules: [RoutingRule] {
         var selectors: [RoutingRule.Selector] = [.uidRange(uid, uid), .oif(interface)]
         if let address { selectors.append(.from(String(address.prefix { $0 != "/" }))) }
-        return selectors.map { RoutingRule(priority: priority, selector: $0, table: table) }
+        return replyRules + selectors.map { RoutingRule(priority: priority, selector: $0, table: table) }
+    }
+
+    /// `uidrange U-U ipproto tcp sport P lookup main` per proxy port, duplicates collapsed.
+    var replyRules: [RoutingRule] {
+        var seen: Set<Int> = []
+        return proxyPorts.filter { seen.insert($0).inserted }.map {
+            RoutingRule(priority: repliesPriority, selector: .uidTCPSourcePort(uid: uid, port: $0), table: mainTable)
+        }
     }
 
     /// The fail-closed floor, always present in the modem's table.
@@ -44,8 +61,9 @@ public struct ModemRouting: Sendable, Hashable, Codable {
 /// The minimal network changes that make `observed` what `desired` needs (DESIGN §7).
 ///
 /// "Ours" is every rule whose priority or table lies in `ownedTables`, and every route in those
-/// tables — except the kernel's own tables (main, local, default), which are never ours; nothing
-/// else is ever changed. Ours that no desired modem needs (a removed modem, the
+/// tables — except the kernel's own tables (main, local, default), which are never ours, but for
+/// the reply rules (`uidrange U-U ipproto tcp sport P lookup main` at a priority of the range);
+/// nothing else is ever changed. Ours that no desired modem needs (a removed modem, the
 /// `from` rule of an old address) are removed, and duplicate rules are collapsed to one. The
 /// changes are ordered so that a modem is never left open: addresses and links first, then new
 /// routes and rules, and only then removals. A modem whose interface is absent gets only its
@@ -197,8 +215,7 @@ private func routingDifferences(desired: [ModemRouting], observed: NetworkState,
         if let owner = wantedRules[rule] {
             if copies > 1 { differences.append(RoutingDifference(modem: owner, kind: .duplicateRule(rule, extra: copies - 1))) }
         } else if isOurs(rule, ownedTables) {
-            differences.append(RoutingDifference(modem: owner(table: rule.table, priority: rule.priority, in: desired),
-                                                 kind: .unwantedRule(rule, copies: copies)))
+            differences.append(RoutingDifference(modem: owner(of: rule, in: desired), kind: .unwantedRule(rule, copies: copies)))
         }
     }
 
@@ -212,13 +229,24 @@ private func routingDifferences(desired: [ModemRouting], observed: NetworkState,
 
 /// The kernel's own tables (unspec, default, main, local) are never ours, whatever the range says.
 private let kernelTables: Set<Int> = [0, 253, 254, 255]
+/// The table the proxies' replies are routed by.
+private let mainTable = 254
 
 private func isOurs(_ table: Int, _ ownedTables: ClosedRange<Int>) -> Bool {
     ownedTables.contains(table) && !kernelTables.contains(table)
 }
 
+/// A rule in our range that looks up one of our tables, or a reply rule (the only shape of ours
+/// that looks up main) at a priority of our range.
 private func isOurs(_ rule: RoutingRule, _ ownedTables: ClosedRange<Int>) -> Bool {
-    (ownedTables.contains(rule.priority) || ownedTables.contains(rule.table)) && !kernelTables.contains(rule.table)
+    if case .uidTCPSourcePort = rule.selector, rule.table == mainTable { return ownedTables.contains(rule.priority) }
+    return (ownedTables.contains(rule.priority) || ownedTables.contains(rule.table)) && !kernelTables.contains(rule.table)
+}
+
+/// A reply rule belongs to the modem of its uid; other rules to the modem of their table or priority.
+private func owner(of rule: RoutingRule, in desired: [ModemRouting]) -> String? {
+    if case .uidTCPSourcePort(let uid, _) = rule.selector { return desired.first { $0.uid == uid }?.modem }
+    return owner(table: rule.table, priority: rule.priority, in: desired)
 }
 
 private func owner(table: Int, priority: Int?, in desired: [ModemRouting]) -> String? {

@@ -66,7 +66,8 @@ struct FarmChecks {
 
     private mutating func checkRouting(_ root: CheckedValue, count: Int, routing: RoutingSettings) {
         guard count > 0 else { return }
-        let tables = routing.tableBase...(routing.tableBase + count - 1)
+        let first = RoutingSettings.firstModemIndex
+        let tables = (routing.tableBase + first)...(routing.tableBase + first + count - 1)
         let tableBase = root["routing"]?["tableBase"]
         let tablesText = "tables \(tables.lowerBound)-\(tables.upperBound) for \(count) modems"
         if tables.overlaps(Self.reservedTables) {
@@ -74,9 +75,9 @@ struct FarmChecks {
                        "\(tablesText) overlap the kernel's reserved tables 253-255; use a tableBase of 256 or more")
         } else if tables.upperBound >= Self.mainRulePriority {
             sink.error(tableBase?.location ?? root.location, tableBase?.path ?? "routing.tableBase",
-                       "\(tablesText) reach rule priority \(Self.mainRulePriority) (the main table's rule); use a tableBase of at most \(Self.mainRulePriority - count)")
+                       "\(tablesText) reach rule priority \(Self.mainRulePriority) (the main table's rule); use a tableBase of at most \(Self.mainRulePriority - count - first)")
         }
-        let uids = routing.uidBase...(routing.uidBase + count - 1)
+        let uids = (routing.uidBase + first)...(routing.uidBase + first + count - 1)
         if uids.contains(Self.nobody) {
             let uidBase = root["routing"]?["uidBase"]
             sink.error(uidBase?.location ?? root.location, uidBase?.path ?? "routing.uidBase",

@@ -30,9 +30,9 @@ enum FarmKeys {
 
     static let routing: [Key] = [
         Key("tableBase", .integer(1...32765), default: .integer(RoutingSettings().tableBase),
-            doc: "Modem k gets routing table and rule priority tableBase+k; the range must stay clear of the kernel's tables 253-255 and below the main rule (32766)."),
+            doc: "Modem k (from 1) gets routing table and rule priority tableBase+k; priority tableBase holds the rules for the proxies' replies; the range must stay clear of the kernel's tables 253-255 and below the main rule (32766)."),
         Key("uidBase", .integer(1000...2_000_000_000), default: .integer(RoutingSettings().uidBase),
-            doc: "Modem k's proxy runs as the unprivileged uid and gid uidBase+k."),
+            doc: "Modem k (from 1) runs its proxy as the unprivileged uid and gid uidBase+k."),
     ]
 
     /// Keys that `defaults` may set and every modem may override.

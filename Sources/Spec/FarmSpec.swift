@@ -23,10 +23,14 @@ public struct FarmSpec: Sendable, Equatable {
 }
 
 public struct RoutingSettings: Sendable, Equatable {
-    /// Modem k gets routing table and rule priority `tableBase + k`.
+    /// Modem k (k ≥ `firstModemIndex`) gets routing table and rule priority `tableBase + k`.
     public var tableBase: Int
     /// Modem k's proxy runs as uid (and gid) `uidBase + k`.
     public var uidBase: Int
+    /// Index 0 is no modem's: priority `tableBase` holds the rules that send every proxy's replies
+    /// to its clients by the main table, and must come before every modem's rules (docs/routing.md).
+    public static let firstModemIndex = 1
+
     public init(tableBase: Int = 100, uidBase: Int = 20000) {
         self.tableBase = tableBase
         self.uidBase = uidBase

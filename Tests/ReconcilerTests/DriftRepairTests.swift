@@ -54,8 +54,8 @@ import Testing
         #expect(result.applied.allSatisfy { $0.action.modem == "m01" })
         #expect(try harness.store.readModemStatus("m01")?.ip == "100.64.1.11")
         let network = await harness.farm.network
-        #expect(network.rules.contains(RoutingRule(priority: 100, selector: .from("100.64.1.11"), table: 100)))
-        #expect(!network.rules.contains(RoutingRule(priority: 100, selector: .from("100.64.1.10"), table: 100)))
+        #expect(network.rules.contains(RoutingRule(priority: 101, selector: .from("100.64.1.11"), table: 101)))
+        #expect(!network.rules.contains(RoutingRule(priority: 101, selector: .from("100.64.1.10"), table: 101)))
         #expect(network.rules.contains(RoutingRule(priority: 5000, selector: .from("192.0.2.7"), table: 5000)))
     }
 }

@@ -110,8 +110,8 @@ import Testing
         #expect(status.ip == "100.64.1.11")
         #expect(status.rotation.count == 1)
         #expect(status.rotation.lastKeptSameAddress == false)
-        #expect(await harness.farm.network.rules.contains(RoutingRule(priority: 100, selector: .from("100.64.1.11"), table: 100)))
-        #expect(!(await harness.farm.network.rules.contains(RoutingRule(priority: 100, selector: .from("100.64.1.10"), table: 100))))
+        #expect(await harness.farm.network.rules.contains(RoutingRule(priority: 101, selector: .from("100.64.1.11"), table: 101)))
+        #expect(!(await harness.farm.network.rules.contains(RoutingRule(priority: 101, selector: .from("100.64.1.10"), table: 101))))
     }
 
     @Test func stickyAddressIsReportedAsSameIP() async throws {
@@ -172,7 +172,8 @@ import Testing
         #expect(status.condition(.simReady)?.reason == "NotRead")
         #expect(status.condition(.simReady)?.message.contains("Timeout") == true)
         #expect(status.condition(.present)?.status == "True")
-        #expect(await harness.farm.network.rules.filter { $0.table == 101 }.count == 3)
+        #expect(await harness.farm.network.rules.filter { $0.table == 102 }.count == 3)
+        #expect(await harness.farm.network.rules.filter { $0.selector == .uidTCPSourcePort(uid: 20002, port: 20002) }.count == 1)
         #expect(try harness.store.readModemStatus("m03")?.phase == .ready)
     }
 }

@@ -67,8 +67,9 @@ import Testing
         let lines = plan.actions(for: "m02").map(\.description)
         #expect(lines.contains { $0.hasPrefix("m02: disconnect (client ") && $0.hasSuffix("— m02 is disabled") })
         #expect(lines.contains { $0.hasPrefix("m02: stop proxy (pid ") && $0.hasSuffix("— m02 is disabled") })
-        #expect(lines.filter { $0.contains("remove rule 101") }.count == 3)
-        #expect(lines.contains("m02: remove table 101 unreachable default metric 4294967295 — m02 is disabled"))
+        #expect(lines.filter { $0.contains("remove rule 102") }.count == 3)
+        #expect(lines.filter { $0.contains("remove rule 100 uidrange 20002-20002 ipproto tcp sport") }.count == 2)
+        #expect(lines.contains("m02: remove table 102 unreachable default metric 4294967295 — m02 is disabled"))
         #expect(plan.actions.allSatisfy { $0.modem == "m02" })
     }
 
@@ -78,7 +79,7 @@ import Testing
         let plan = farm.plan()
         #expect(plan.actions.allSatisfy { $0.modem == "m03" && $0.reason == "m03 is not plugged in" })
         #expect(plan.actions.contains { $0.kind.name == "stop-proxy" })
-        #expect(plan.actions.filter { $0.kind.name == "remove-rule" }.count == 3)
+        #expect(plan.actions.filter { $0.kind.name == "remove-rule" }.count == 3 + 2)
         #expect(!plan.actions.contains { $0.kind.step == .connection })
     }
 

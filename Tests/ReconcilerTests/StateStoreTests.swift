@@ -104,7 +104,7 @@ final class Child {
         let spec = makeSpec(count: 3)
         let (first, failures) = Allocations().updated(for: spec)
         #expect(failures.isEmpty)
-        #expect(first.modems[serial(2)] == .init(name: "m02", index: 1, httpPort: 20002, socksPort: 20003))
+        #expect(first.modems[serial(2)] == .init(name: "m02", index: 2, httpPort: 20002, socksPort: 20003))
         var shrunk = spec
         shrunk.modems.remove(at: 0)
         let (second, _) = first.updated(for: shrunk)
@@ -114,13 +114,22 @@ final class Child {
         grown.modems.append(makeSpec(count: 4).modems[3])
         let (third, _) = second.updated(for: grown)
         // The new modem takes the freed lane and ports, never those of a listed modem.
-        #expect(third.modems[serial(4)]?.index == 0)
+        #expect(third.modems[serial(4)]?.index == 1)
         #expect(third.modems[serial(3)] == first.modems[serial(3)])
         var explicit = grown
         explicit.modems[0].ports = PortRequest(http: 20004)
         let (fourth, _) = third.updated(for: explicit)
         #expect(fourth.modems[serial(2)]?.httpPort == nil)
         #expect(fourth.modems[serial(3)]?.httpPort != 20004)
+    }
+
+    @Test func laneZeroIsNeverAModemsAndAnOldOneMoves() {
+        let spec = makeSpec(count: 2)
+        let old = Allocations(modems: [serial(1): .init(name: "m01", index: 0, httpPort: 20000, socksPort: 20001)])
+        let (allocations, failures) = old.updated(for: spec)
+        #expect(failures.isEmpty)
+        #expect(allocations.modems[serial(1)] == .init(name: "m01", index: 1, httpPort: 20000, socksPort: 20001))
+        #expect(allocations.modems[serial(2)]?.index == 2)
     }
 
     @Test func kernelTablesAreNeverALane() {

@@ -77,13 +77,13 @@ import Testing
     @Test func routingTablesAvoidReservedTablesAndTheMainRule() {
         let twoModems = minimalFarm + "  - serial: \"2\"\n    name: m02\n"
         #expect(report(twoModems + "routing: { tableBase: 252 }\n") == [
-            "farm.yaml:14:23: error: routing.tableBase: tables 252-253 for 2 modems overlap the kernel's reserved tables 253-255; use a tableBase of 256 or more",
+            "farm.yaml:14:23: error: routing.tableBase: tables 253-254 for 2 modems overlap the kernel's reserved tables 253-255; use a tableBase of 256 or more",
         ])
         #expect(report(twoModems + "routing: { tableBase: 32765 }\n") == [
-            "farm.yaml:14:23: error: routing.tableBase: tables 32765-32766 for 2 modems reach rule priority 32766 (the main table's rule); use a tableBase of at most 32764",
+            "farm.yaml:14:23: error: routing.tableBase: tables 32766-32767 for 2 modems reach rule priority 32766 (the main table's rule); use a tableBase of at most 32763",
         ])
         #expect(report(twoModems + "routing: { uidBase: 65533, tableBase: 40000 }\n") == [
-            "farm.yaml:14:21: error: routing.uidBase: uids 65533-65534 include 65534 (nobody); choose another uidBase",
+            "farm.yaml:14:21: error: routing.uidBase: uids 65534-65535 include 65534 (nobody); choose another uidBase",
             "farm.yaml:14:39: error: routing.tableBase: 40000 is outside 1-32765",
         ])
         #expect(report(twoModems + "routing: { uidBase: 999 }\n") == ["farm.yaml:14:21: error: routing.uidBase: 999 is outside 1000-2000000000"])

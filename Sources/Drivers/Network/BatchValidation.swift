@@ -33,6 +33,7 @@ enum BatchValidation {
         case .uidRange(let first, let last): return first <= last ? nil : "invalid uid range \(first)-\(last)"
         case .from(let source): return isCIDR(source) || isIPv4(source) ? nil : "invalid IPv4 source \(quoted(source))"
         case .oif(let interface): return interfaceProblem(interface)
+        case .uidTCPSourcePort(_, let port): return (1...65535).contains(port) ? nil : "invalid port \(port)"
         }
     }
 

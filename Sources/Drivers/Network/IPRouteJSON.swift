@@ -44,7 +44,8 @@ enum IPRouteJSON {
     }
 
     /// `ip -N -4 -json rule show`: every rule that is a plain lookup with exactly one selector of
-    /// the kinds ProxyFarm writes (uidrange, from, oif). Duplicates stay duplicates.
+    /// the kinds ProxyFarm writes (uidrange, from, oif, or uidrange of one uid with `ipproto tcp
+    /// sport P`). Duplicates stay duplicates.
     static func rules(_ data: Data) throws(IPRouteJSONError) -> [RoutingRule] {
         try objects(data).compactMap { rule in
             guard Set(rule.keys).isSubset(of: ruleKeys), let priority = rule["priority"] as? Int,
@@ -52,7 +53,15 @@ enum IPRouteJSON {
             var selectors: [RoutingRule.Selector] = []
             if let start = rule["uid_start"] as? Int, let end = rule["uid_end"] as? Int,
                let first = UInt32(exactly: start), let last = UInt32(exactly: end) {
-                selectors.append(.uidRange(first, last))
+                if rule["ipproto"] == nil, rule["sport"] == nil {
+                    selectors.append(.uidRange(first, last))
+                } else if first == last, isTCP(rule["ipproto"]), let port = rule["sport"] as? Int {
+                    selectors.append(.uidTCPSourcePort(uid: first, port: port))
+                } else {
+                    return nil
+                }
+            } else if rule["ipproto"] != nil || rule["sport"] != nil {
+                return nil
             }
             if let source = rule["src"] as? String, source != "all" {
                 let length = rule["srclen"] as? Int ?? 32
@@ -66,7 +75,12 @@ enum IPRouteJSON {
 
     /// Keys a rule of ours may show; any other (fwmark, iif, not, goto, …) makes it someone else's.
     private static let ruleKeys: Set<String> = ["priority", "src", "srclen", "table", "uid_start", "uid_end", "oif",
-                                                "oif_detached", "protocol", "flags"]
+                                                "oif_detached", "protocol", "flags", "ipproto", "sport"]
+
+    /// `-N` shows the protocol as `ipproto-6`, without it as `tcp`.
+    private static func isTCP(_ value: Any?) -> Bool {
+        ["tcp", "ipproto-6", "6"].contains(value as? String ?? (value as? Int).map(String.init) ?? "")
+    }
     private static let routeTypeUnicast = 1
     private static let routeTypeUnreachable = 7
 

@@ -93,6 +93,7 @@ public struct IPRouteNetworkControl: NetworkControl {
         case .uidRange(let first, let last): "uidrange \(first)-\(last)"
         case .from(let address): "from \(address)"
         case .oif(let interface): "oif \(interface)"
+        case .uidTCPSourcePort(let uid, let port): "uidrange \(uid)-\(uid) ipproto tcp sport \(port)"
         }
         return "priority \(rule.priority) \(selector) lookup \(rule.table)"
     }

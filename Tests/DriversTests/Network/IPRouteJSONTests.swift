@@ -16,6 +16,14 @@ struct IPRouteJSONTests {
          {"priority":120,"not":null,"src":"all","oif":"wwan1","table":"101"},
          {"priority":130,"src":"all","iif":"lo","table":"101"},
          {"priority":140,"src":"all","table":"101"},
+         {"priority":100,"src":"all","uid_start":20001,"uid_end":20001,"ipproto":"ipproto-6","sport":8101,"table":"254"},
+         {"priority":100,"src":"all","uid_start":20001,"uid_end":20001,"ipproto":"tcp","sport":9101,"table":"254"},
+         {"priority":100,"src":"all","uid_start":20001,"uid_end":20001,"ipproto":"ipproto-17","sport":8101,"table":"254"},
+         {"priority":100,"src":"all","uid_start":20001,"uid_end":20002,"ipproto":"ipproto-6","sport":8101,"table":"254"},
+         {"priority":100,"src":"all","uid_start":20001,"uid_end":20001,"ipproto":"ipproto-6","sport_start":1,"sport_end":9,"table":"254"},
+         {"priority":100,"src":"all","uid_start":20001,"uid_end":20001,"ipproto":"ipproto-6","table":"254"},
+         {"priority":100,"src":"all","ipproto":"ipproto-6","sport":8101,"table":"254"},
+         {"priority":100,"src":"10.0.0.1","uid_start":20001,"uid_end":20001,"ipproto":"ipproto-6","sport":8101,"table":"254"},
          {"priority":32766,"src":"all","table":"254"}]
         """#
         #expect(try IPRouteJSON.rules(Data(dump.utf8)) == [
@@ -23,6 +31,8 @@ struct IPRouteJSONTests {
             RoutingRule(priority: 101, selector: .from("100.64.1.2"), table: 101),
             RoutingRule(priority: 101, selector: .from("100.64.3.0/24"), table: 101),
             RoutingRule(priority: 101, selector: .oif("wwan9"), table: 101),
+            RoutingRule(priority: 100, selector: .uidTCPSourcePort(uid: 20001, port: 8101), table: 254),
+            RoutingRule(priority: 100, selector: .uidTCPSourcePort(uid: 20001, port: 9101), table: 254),
         ])
     }
 
@@ -72,6 +82,7 @@ struct IPRouteJSONTests {
             .addRule(RoutingRule(priority: 102, selector: .uidRange(20002, 20002), table: 102)),
             .removeRule(RoutingRule(priority: 102, selector: .from("100.64.2.2"), table: 102)),
             .addRule(RoutingRule(priority: 102, selector: .oif("wwan2"), table: 102)),
+            .addRule(RoutingRule(priority: 100, selector: .uidTCPSourcePort(uid: 20002, port: 8102), table: 254)),
         ].flatMap(IPRouteNetworkControl.batchLines)
         #expect(lines == [
             "address flush dev wwan2", "address add 100.64.2.7/24 dev wwan2",
@@ -82,6 +93,7 @@ struct IPRouteJSONTests {
             "rule add priority 102 uidrange 20002-20002 lookup 102",
             "rule del priority 102 from 100.64.2.2 lookup 102",
             "rule add priority 102 oif wwan2 lookup 102",
+            "rule add priority 100 uidrange 20002-20002 ipproto tcp sport 8102 lookup 254",
         ])
     }
 }

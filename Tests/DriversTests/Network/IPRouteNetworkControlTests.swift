@@ -16,6 +16,9 @@ struct IPRouteNetworkControlTests {
                 "oif=wwan2 priority=102 src=all table=102",
                 "priority=102 src=100.64.2.2 table=102",
             ])
+            #expect(try RoutingFixtures.rules(lab, priority: 100) == (1...3).flatMap { n in
+                RoutingFixtures.ports(n).map { "ipproto=tcp priority=100 sport=\($0) src=all table=main uid_end=2000\(n) uid_start=2000\(n)" }
+            })
             #expect(try RoutingFixtures.routes(lab, table: 102) == [
                 "dev=wwan2 dst=default flags=[onlink] gateway=100.64.2.1",
                 "dst=default flags=[] metric=4294967295 type=unreachable",
@@ -36,7 +39,7 @@ struct IPRouteNetworkControlTests {
             let driver = IPRouteNetworkControl(namespace: lab.farm)
             let desired = RoutingFixtures.farm(lab)
             let first = try await RoutingFixtures.converge(driver, desired)
-            let perModem = 7 // address, link, two routes, three rules
+            let perModem = 9 // address, link, two routes, three rules, two reply rules
             #expect(first.count == 3 * perModem)
             try await RoutingFixtures.waitForCarrier(lab)
             let before = try RoutingFixtures.fullDump(lab)
@@ -53,7 +56,7 @@ struct IPRouteNetworkControlTests {
             let clock = ContinuousClock()
             let started = clock.now
             let changes = try await RoutingFixtures.converge(driver, desired)
-            #expect(changes.count == 40 * 7)
+            #expect(changes.count == 40 * 9)
             #expect(clock.now - started < .seconds(5))
             #expect(try await RoutingFixtures.converge(driver, desired) == [])
             let egress = try lab.httpGet(from: lab.farm, uid: RoutingFixtures.uid(37))
@@ -96,6 +99,8 @@ struct IPRouteNetworkControlTests {
             #expect(try RoutingFixtures.rules(lab, priority: 103) == [])
             #expect(try RoutingFixtures.routes(lab, table: 103) == [])
             #expect(try RoutingFixtures.rules(lab, priority: 102).count == 3)
+            #expect(try RoutingFixtures.rules(lab, priority: 100).count == 4)
+            #expect(try RoutingFixtures.rules(lab, priority: 100).allSatisfy { !$0.contains("uid_start=20003") })
         }
     }
 
@@ -104,6 +109,7 @@ struct IPRouteNetworkControlTests {
             try lab.ip(lab.farm, "rule", "add", "priority", "50", "fwmark", "3", "lookup", "7")
             try lab.ip(lab.farm, "rule", "add", "priority", "300", "from", "100.64.9.9", "lookup", "300")
             try lab.ip(lab.farm, "rule", "add", "priority", "32000", "uidrange", "20002-20002", "lookup", "500")
+            try lab.ip(lab.farm, "rule", "add", "priority", "99", "uidrange", "20002-20002", "ipproto", "tcp", "sport", "8102", "lookup", "main")
             try lab.ip(lab.farm, "route", "add", "unreachable", "default", "metric", "4294967295", "table", "300")
             try lab.ip(lab.farm, "route", "add", "default", "via", NetnsLab.uplinkGateway, "table", "500")
             let foreign = try RoutingFixtures.ruleDump(lab).filter { !$0.contains("table=10") }
@@ -116,8 +122,8 @@ struct IPRouteNetworkControlTests {
             let after = try RoutingFixtures.ruleDump(lab).filter { !$0.contains("table=10") }
                 + RoutingFixtures.routes(lab, table: 300) + RoutingFixtures.routes(lab, table: 500)
             #expect(after == foreign)
-            #expect(foreign.count == 3 + 3 + 2)
-            #expect(try RoutingFixtures.ruleDump(lab).allSatisfy { !$0.contains("table=10") })
+            #expect(foreign.count == 4 + 3 + 2)
+            #expect(try RoutingFixtures.ruleDump(lab).allSatisfy { !$0.contains("table=10") && !$0.contains("priority=100 ") })
         }
     }
 
@@ -130,17 +136,23 @@ struct IPRouteNetworkControlTests {
             for proto in ["static", "boot"] {
                 try lab.ip(lab.farm, "rule", "add", "priority", "102", "uidrange", "20002-20002", "lookup", "102", "protocol", proto)
             }
+            try lab.ip(lab.farm, "rule", "add", "priority", "100", "uidrange", "20002-20002", "ipproto", "tcp", "sport", "8102",
+                       "lookup", "main", "protocol", "static")
+            try lab.ip(lab.farm, "rule", "add", "priority", "100", "uidrange", "20002-20002", "ipproto", "tcp", "sport", "9999", "lookup", "main")
             try lab.ip(lab.farm, "rule", "add", "priority", "150", "oif", "wwan9", "lookup", "150")
             try lab.ip(lab.farm, "route", "add", "unreachable", "default", "metric", "4294967295", "table", "150")
 
             let observed = try await driver.observe(tables: RoutingFixtures.ownedTables)
             let mismatches = routingMismatches(desired: desired, observed: observed, ownedTables: RoutingFixtures.ownedTables)
             #expect(mismatches.map(\.description) == [
-                "m02: rule 102 uidrange 20002-20002 lookup 102 present 3 times",
+                "m02: rule 100 uidrange 20002-20002 ipproto tcp sport 8102 lookup 254 present 2 times; unexpected rule 100 uidrange 20002-20002 ipproto tcp sport 9999 lookup 254; rule 102 uidrange 20002-20002 lookup 102 present 3 times",
                 "no modem: unexpected rule 150 oif wwan9 lookup 150; unexpected route table 150 unreachable default metric 4294967295",
             ])
             try await RoutingFixtures.converge(driver, desired)
             #expect(try RoutingFixtures.rules(lab, priority: 102).filter { $0.contains("uid_start") }.count == 1)
+            let replies = try RoutingFixtures.rules(lab, priority: 100).filter { $0.contains("uid_start=20002") }
+            #expect(RoutingFixtures.ports(2).map { port in replies.filter { $0.contains(" sport=\(port) ") }.count } == [1, 1])
+            #expect(replies.count == 2)
             #expect(try RoutingFixtures.rules(lab, priority: 150) == [])
             #expect(try RoutingFixtures.routes(lab, table: 150) == [])
         }

@@ -4,16 +4,20 @@ import Reconciler
 import Testing
 
 /// ProxyFarm's routing for a NetnsLab farm: modem N gets table and priority 100+N, uid 20000+N,
-/// `wwanN` with `100.64.N.2/24`. Modem 3 reports no gateway, so both route shapes are covered.
+/// proxy ports 8100+N (HTTP) and 9100+N (SOCKS), `wwanN` with `100.64.N.2/24`; the reply rules sit
+/// at priority 100. Modem 3 reports no gateway, so both route shapes are covered.
 enum RoutingFixtures {
     static let ownedTables = 100...199
+    static let repliesPriority = 100
 
     static func modem(_ n: Int, in lab: NetnsLab, host: Int = 2) -> ModemRouting {
-        ModemRouting(modem: "m0\(n)", table: 100 + n, priority: 100 + n, uid: uid(n), interface: lab.modemInterface(n),
+        ModemRouting(modem: "m0\(n)", table: 100 + n, priority: 100 + n, repliesPriority: repliesPriority, uid: uid(n),
+                     interface: lab.modemInterface(n), proxyPorts: ports(n),
                      address: "\(lab.address(n, host: host))/24", gateway: n == 3 ? nil : lab.gateway(n))
     }
 
     static func uid(_ n: Int) -> UInt32 { UInt32(20000 + n) }
+    static func ports(_ n: Int) -> [Int] { [8100 + n, 9100 + n] }
 
     static func farm(_ lab: NetnsLab) -> [ModemRouting] { (1...lab.modems).map { modem($0, in: lab) } }
 

@@ -4,18 +4,23 @@ import Testing
 /// The planner on hand-written kernel states: the cases a namespace farm cannot easily show.
 struct RoutingPlanTests {
     private let owned = 100...199
-    private let modem = ModemRouting(modem: "m02", table: 102, priority: 102, uid: 20002, interface: "wwan2",
-                                     address: "100.64.2.2/24", gateway: "100.64.2.1")
+    private let modem = ModemRouting(modem: "m02", table: 102, priority: 102, repliesPriority: 100, uid: 20002, interface: "wwan2",
+                                     proxyPorts: [8102, 9102], address: "100.64.2.2/24", gateway: "100.64.2.1")
 
     private func rule(_ selector: RoutingRule.Selector, priority: Int = 102, table: Int = 102) -> RoutingRule {
         RoutingRule(priority: priority, selector: selector, table: table)
+    }
+
+    /// `priority 100 uidrange U-U ipproto tcp sport P lookup main`
+    private func reply(_ port: Int, uid: UInt32 = 20002, priority: Int = 100) -> RoutingRule {
+        RoutingRule(priority: priority, selector: .uidTCPSourcePort(uid: uid, port: port), table: 254)
     }
 
     private var converged: NetworkState {
         NetworkState(addresses: ["wwan2": ["100.64.2.2/24"], "eth0": ["192.0.2.2/24"]], upInterfaces: ["wwan2", "eth0"],
                      routes: [TableRoute(table: 102, kind: .defaultVia(interface: "wwan2", gateway: "100.64.2.1")),
                               TableRoute(table: 102, kind: .unreachableDefault)],
-                     rules: [rule(.uidRange(20002, 20002)), rule(.oif("wwan2")), rule(.from("100.64.2.2"))])
+                     rules: [reply(8102), reply(9102), rule(.uidRange(20002, 20002)), rule(.oif("wwan2")), rule(.from("100.64.2.2"))])
     }
 
     @Test func convergedStateNeedsNothing() {
@@ -31,6 +36,8 @@ struct RoutingPlanTests {
         observed.rules = []
         #expect(networkChanges(desired: [modem], observed: observed, ownedTables: owned) == [
             .addRoute(TableRoute(table: 102, kind: .unreachableDefault)),
+            .addRule(reply(8102)),
+            .addRule(reply(9102)),
             .addRule(rule(.uidRange(20002, 20002))),
             .addRule(rule(.oif("wwan2"))),
             .addRule(rule(.from("100.64.2.2"))),
@@ -87,7 +94,7 @@ struct RoutingPlanTests {
         #expect(networkChanges(desired: [modem], observed: observed, ownedTables: owned) == [])
         #expect(networkChanges(desired: [], observed: observed, ownedTables: owned).allSatisfy { change in
             switch change {
-            case .removeRule(let rule): rule.table == 102
+            case .removeRule(let rule): rule.table == 102 || rule == reply(8102) || rule == reply(9102)
             case .removeRoute(let route): route.table == 102
             default: false
             }
@@ -111,6 +118,68 @@ struct RoutingPlanTests {
         ])
         #expect(routingMismatches(desired: [modem], observed: observed, ownedTables: owned).map(\.description) == [
             "no modem: unexpected rule 150 uidrange 5-5 lookup 500; unexpected rule 32000 oif wwan7 lookup 107 (2 copies)",
+        ])
+    }
+
+    @Test func replyRulesComeBeforeEveryModemRuleAndFollowThePorts() {
+        var observed = converged
+        observed.rules.removeAll { $0 == reply(9102) }
+        var moved = modem
+        moved.proxyPorts = [8102, 9200]
+        #expect(networkChanges(desired: [moved], observed: observed, ownedTables: owned) == [.addRule(reply(9200))])
+        observed.rules.append(reply(9200))
+        #expect(networkChanges(desired: [moved], observed: observed, ownedTables: owned) == [])
+
+        moved.proxyPorts = [8102]
+        #expect(networkChanges(desired: [moved], observed: observed, ownedTables: owned) == [.removeRule(reply(9200))])
+        let added = networkChanges(desired: [moved], observed: NetworkState(), ownedTables: owned).compactMap { change -> RoutingRule? in
+            if case .addRule(let rule) = change { rule } else { nil }
+        }
+        #expect(added.map(\.priority) == [100, 102, 102, 102])
+        #expect(added.first == reply(8102))
+    }
+
+    @Test func portChangeAddsTheNewReplyRuleBeforeRemovingTheOld() {
+        var moved = modem
+        moved.proxyPorts = [8102, 9300]
+        #expect(networkChanges(desired: [moved], observed: converged, ownedTables: owned) == [
+            .addRule(reply(9300)), .removeRule(reply(9102)),
+        ])
+        #expect(routingMismatches(desired: [moved], observed: converged, ownedTables: owned).map(\.description) == [
+            "m02: missing rule 100 uidrange 20002-20002 ipproto tcp sport 9300 lookup 254; unexpected rule 100 uidrange 20002-20002 ipproto tcp sport 9102 lookup 254",
+        ])
+    }
+
+    @Test func duplicateReplyRulesAndPortsCollapseToOne() {
+        var observed = converged
+        observed.rules += [reply(8102), reply(8102)]
+        var twice = modem
+        twice.proxyPorts = [8102, 9102, 8102]
+        #expect(networkChanges(desired: [twice], observed: observed, ownedTables: owned) == [
+            .removeRule(reply(8102)), .removeRule(reply(8102)),
+        ])
+        #expect(routingMismatches(desired: [twice], observed: observed, ownedTables: owned).map(\.description) == [
+            "m02: rule 100 uidrange 20002-20002 ipproto tcp sport 8102 lookup 254 present 3 times",
+        ])
+    }
+
+    @Test func removedModemsReplyRulesGoButForeignOnesStay() {
+        var observed = converged
+        let removedModems = reply(8105, uid: 20005)
+        let outsideTheRange = reply(8102, priority: 99)
+        let otherTable = RoutingRule(priority: 100, selector: .uidTCPSourcePort(uid: 20002, port: 7000), table: 255)
+        observed.rules += [removedModems, outsideTheRange, otherTable]
+        #expect(networkChanges(desired: [modem], observed: observed, ownedTables: owned) == [.removeRule(removedModems)])
+        #expect(routingMismatches(desired: [modem], observed: observed, ownedTables: owned).map(\.description) == [
+            "no modem: unexpected rule 100 uidrange 20005-20005 ipproto tcp sport 8105 lookup 254",
+        ])
+    }
+
+    @Test func modemWithoutPortsHasNoReplyRules() {
+        var quiet = modem
+        quiet.proxyPorts = []
+        #expect(networkChanges(desired: [quiet], observed: converged, ownedTables: owned) == [
+            .removeRule(reply(8102)), .removeRule(reply(9102)),
         ])
     }
 }
