@@ -121,6 +121,17 @@ import Testing
         #expect(daemon.log.contains("m02: new IP 100.64.2.10 → 100.64.2.11"), "\(daemon.log)")
     }
 
+    @Test func scheduledRotationsWakeTheDaemonWithoutAnyEvent() throws {
+        let directory = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try Self.farm.replacingOccurrences(of: "every: 30m", with: "every: 1s").write(toFile: directory + "/farm.yaml", atomically: true, encoding: .utf8)
+        let daemon = try DaemonProcess(in: directory)
+        defer { _ = daemon.stop() }
+
+        #expect(eventually(within: 6) { ((daemon.modemStatus("m01")?["rotation"] as? [String: Any])?["count"] as? Int ?? 0) >= 2 }, "\(daemon.log)")
+        #expect(daemon.log.contains("pass: timer"), "woken by the rotation due, well before the 60s resync: \(daemon.log)")
+    }
+
     @Test func startingWithAnInvalidFarmYamlWaitsForAFix() throws {
         let directory = try Self.scratch()
         defer { try? FileManager.default.removeItem(atPath: directory) }
