@@ -50,7 +50,8 @@ struct StatusReport: Encodable {
             + "(\(String(format: "%.1f", farm.lastPassSeconds))s, \(farm.converged ? "converged" : "not converged")), "
             + "\(farm.modems) modem\(farm.modems == 1 ? "" : "s")\(counts.isEmpty ? "" : ": " + counts)\n"
         if let errors = farm.specErrors, !errors.isEmpty {
-            text += "farm.yaml is invalid; the daemon keeps revision \(revision) in force:\n"
+            text += farm.specRevision.isEmpty ? "farm.yaml is invalid and no valid version has been applied yet:\n"
+                : "farm.yaml is invalid; the daemon keeps revision \(revision) in force:\n"
             text += errors.map { "  " + $0 + "\n" }.joined()
         }
         guard !modems.isEmpty else { return text }

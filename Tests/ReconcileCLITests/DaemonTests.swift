@@ -154,6 +154,9 @@ import Testing
 
         #expect(eventually { (daemon.farmStatus()?["specErrors"] as? [String])?.first?.hasPrefix("farm.yaml:") == true }, "\(daemon.log)")
         #expect(daemon.farmStatus()?["modems"] as? Int == 0)
+        let status = try Subprocess.run(try Subprocess.reconcile, ["status"], in: directory)
+        #expect(status.stdout.contains("farm: revision none") && status.stdout.contains("no valid version has been applied yet:\n  farm.yaml:"),
+                "\(status.stdout)")
 
         try saveByRename(Self.farm, to: directory + "/farm.yaml")
         #expect(eventually(within: 2) { daemon.count("Ready") == 2 }, "\(daemon.log)")
