@@ -24,6 +24,10 @@ struct Daemon: AsyncParsableCommand {
     @Option(help: ArgumentHelp("A full pass at least this often, repairing drift nobody announced.", valueName: "DURATION"))
     var resync = Interval(.seconds(60), "60s")
 
+    func validate() throws {
+        guard !options.dryRun else { throw ValidationError("the daemon applies; for the plan run `reconcile --dry-run`") }
+    }
+
     func run() async throws {
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         let logger = Logger(label: "proxyfarm.daemon")
