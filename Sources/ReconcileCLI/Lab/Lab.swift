@@ -6,7 +6,8 @@ struct Lab: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lab",
         abstract: "Build or remove a lab farm of simulated modems in network namespaces (root).",
-        subcommands: [LabUp.self, LabDown.self, LabModem.self])
+        subcommands: [LabUp.self, LabDown.self, LabRun.self, LabDemo.self, LabPlug.self, LabUnplug.self, LabFault.self,
+                      LabModem.self, LabHost.self])
 }
 
 /// Which lab: its namespace prefix and its directory.
@@ -14,10 +15,11 @@ struct LabOptions: ParsableArguments {
     @Option(help: "Prefix of the lab's network namespaces (<name>-farm, <name>-inet); lets several labs coexist.")
     var name = "pf"
 
-    @Option(help: "The lab's own directory (server script, pid file, log). Default: /run/proxyfarm-lab/<name>.")
+    @Option(help: "The lab's own directory (server, lab host, farm.yaml, state). Default: /run/proxyfarm-lab/<name>.")
     var dir: String?
 
     var directory: String { dir ?? "/run/proxyfarm-lab/\(name)" }
+    var files: LabFiles { LabFiles(directory: directory) }
 
     func requireRoot(_ command: String) throws(LabError) {
         guard geteuid() == 0 else { throw .needsRoot(command: command) }
@@ -39,12 +41,17 @@ struct LabUp: AsyncParsableCommand {
         try lab.requireRoot("lab up")
         try LabNetwork(topology: topology).up()
         let pid = try WhatIsMyIPServer(topology: topology, directory: lab.directory).start()
+        let host = try LabHostProcess(files: lab.files, name: topology.name).start(modems: modems)
+        try LabFarm(files: lab.files).recordModemCount(modems)
         print("""
             lab \(topology.name): namespaces \(topology.farmNamespace) (farm) and \(topology.internetNamespace) (internet)
               modems: \(topology.modems.map { LabTopology.modemInterface($0) }.joined(separator: " ")) \
             (carrier networks 100.64.\(topology.modems.lowerBound)-\(topology.modems.upperBound).0/24)
               uplink: eth0 \(LabTopology.uplinkAddress) via \(LabTopology.uplinkGateway)
               what-is-my-IP: http://\(LabTopology.serverAddress)/ (pid \(pid), log \(lab.directory)/\(WhatIsMyIPScript.logFileName))
+              simulated modems: \(topology.modems.map { LabModemHardware(number: $0).summary }.joined(separator: ", "))
+              lab host: pid \(host), umockdev testbed \(lab.files.testbedRoot() ?? "?") (log \(lab.files.hostLog))
+              run the reconciler in it with: reconcile lab run --name \(topology.name)
               remove with: reconcile lab down --name \(topology.name)
             """)
     }
@@ -60,8 +67,10 @@ struct LabDown: AsyncParsableCommand {
     func run() async throws {
         let topology = try LabTopology(name: lab.name)
         try lab.requireRoot("lab down")
-        let removed = WhatIsMyIPServer(topology: topology, directory: lab.directory).stop()
+        let removed = LabHostProcess(files: lab.files, name: topology.name).stop()
             + (try LabNetwork(topology: topology).down())
+            + LabFarm(files: lab.files).remove()
+            + WhatIsMyIPServer(topology: topology, directory: lab.directory).stop()
         print(removed.isEmpty ? "lab \(topology.name): nothing to remove" : "lab \(topology.name): removed " + removed.joined(separator: ", "))
     }
 }
