@@ -84,6 +84,7 @@ struct LabSession {
         process.executableURL = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
         process.arguments = arguments
         process.standardInput = FileHandle.nullDevice
+        fflush(stdout)
         try process.run()
         process.waitUntilExit()
         guard accepted.contains(process.terminationStatus) else {
