@@ -13,31 +13,25 @@ struct ApplyPass {
         for diagnostic in loaded.diagnostics { printError(diagnostic.description) }
         guard let spec = loaded.spec else { throw ExitCode(1) }
         let revision = Revision.of(file: options.file, bytes: Data(loaded.source.utf8))
-        let drivers: DriverSet
-        var simulated: SimulatedBackend?
+        let backend: Backend
         do {
-            if options.simulated {
-                printError("reconcile: simulated farm (no hardware), kept in \(options.stateDirectory)/simulated-farm.json")
-                let backend = try await SimulatedBackend(stateDirectory: options.stateDirectory, spec: spec)
-                simulated = backend
-                drivers = backend.farm.drivers()
-            } else {
-                drivers = try makeDrivers(options)
-            }
+            backend = try await Backend(options)
         } catch {
             printError("reconcile: error: \(error)")
             throw ExitCode(1)
         }
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
-        let reconciler = FarmReconciler(drivers: drivers, settings: ExecutorSettings(batch: options.batch))
+        let reconciler = FarmReconciler(drivers: backend.drivers, settings: ExecutorSettings(batch: options.batch))
         let secrets = secretResolver(relativeTo: options.file)
         do {
             if options.dryRun {
+                await backend.simulated?.plugNew(spec)
                 try await dryRun(reconciler, spec: spec, secrets: secrets, revision: revision)
             } else {
-                let converged = try await apply(reconciler, spec: spec, secrets: secrets, revision: revision)
-                try await simulated?.save()
-                if !converged { throw ExitCode(1) }
+                let store = try StateStore(root: options.absoluteStateDirectory)
+                let (result, farm) = try await backend.apply(reconciler, spec: spec, store: store, secrets: secrets, revision: revision)
+                print(Self.report(result, farm: farm))
+                if !result.converged { throw ExitCode(1) }
             }
         } catch let exit as ExitCode {
             throw exit
@@ -57,28 +51,14 @@ struct ApplyPass {
         if !plan.isEmpty || !plan.deferred.isEmpty { throw ExitCode(2) }
     }
 
-    /// Returns whether the farm converged.
-    private func apply(_ reconciler: FarmReconciler, spec: FarmSpec, secrets: @escaping SecretResolver, revision: String) async throws -> Bool {
-        let store = try StateStore(root: options.absoluteStateDirectory)
-        let (result, farm) = try await reconciler.apply(spec: spec, store: store, secrets: secrets, revision: revision)
+    /// Failed actions go to stderr; the returned line sums the pass up.
+    static func report(_ result: PassResult, farm: FarmStatus) -> String {
         for failed in result.applied where failed.failure != nil {
             printError("reconcile: failed: \(failed.action.description): \(failed.failure?.reason ?? ""): \(failed.failure?.message ?? "")")
         }
         let phases = farm.phases.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
         let verdict = result.converged ? "converged" : "not converged (\(result.remaining.actions.count) pending, \(result.remaining.deferred.count) waiting)"
-        print("Applied \(result.applied.count) action(s) in \(result.rounds) round(s), \(result.failedActions) failed; farm \(verdict). Modems: \(phases.isEmpty ? "none" : phases).")
-        return result.converged
-    }
-
-    /// Secrets as farm.yaml names them: files relative to the farm file, the process environment.
-    private func secretResolver(relativeTo file: String) -> SecretResolver {
-        let directory = (file as NSString).deletingLastPathComponent
-        let base = directory.isEmpty ? "." : directory
-        let environment = ProcessInfo.processInfo.environment
-        return { source in
-            Result { () throws(SecretError) in try source.resolve(baseDirectory: base, environment: environment) }
-                .mapError { SecretFailure($0.message) }
-        }
+        return "Applied \(result.applied.count) action(s) in \(result.rounds) round(s), \(result.failedActions) failed; farm \(verdict). Modems: \(phases.isEmpty ? "none" : phases)."
     }
 
     static func describe(_ error: any Error) -> String {

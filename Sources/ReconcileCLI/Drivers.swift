@@ -16,12 +16,13 @@ func makeDrivers(_ options: RootOptions) throws -> DriverSet {
 
 /// A simulated farm kept in the state directory between runs (state/simulated-farm.json, mode
 /// 0600: it holds rendered proxy configs). Every modem of farm.yaml not yet plugged is plugged in
-/// (a SIM without PIN); modems that left farm.yaml stay plugged, as real hardware would.
+/// (a SIM without PIN); modems that left farm.yaml stay plugged, as real hardware would. A daemon
+/// keeps one farm in memory for its lifetime and saves it after every pass.
 struct SimulatedBackend {
     let farm = SimulatedFarm()
     let path: String
 
-    init(stateDirectory: String, spec: FarmSpec) async throws {
+    init(stateDirectory: String) async throws {
         path = stateDirectory + "/simulated-farm.json"
         if let data = FileManager.default.contents(atPath: path) {
             do {
@@ -30,6 +31,10 @@ struct SimulatedBackend {
                 throw CLIError("cannot read the simulated farm \(path): \(error); delete it to start a fresh one")
             }
         }
+    }
+
+    /// Plugs in the modems of `spec` the farm does not have yet.
+    func plugNew(_ spec: FarmSpec) async {
         let plugged = Set(await farm.pluggedSerials)
         for modem in spec.modems where !plugged.contains(modem.serial) { await farm.plug(serial: modem.serial) }
     }
@@ -37,6 +42,50 @@ struct SimulatedBackend {
     func save() async throws {
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try AtomicFile.write(try await farm.snapshot(), to: path, mode: 0o600)
+    }
+}
+
+/// The drivers a run works through: the real ones, or a simulated farm (`--simulated`).
+struct Backend {
+    let drivers: DriverSet
+    let simulated: SimulatedBackend?
+
+    init(_ options: RootOptions) async throws {
+        if options.simulated {
+            printError("reconcile: simulated farm (no hardware), kept in \(options.absoluteStateDirectory)/simulated-farm.json")
+            let simulated = try await SimulatedBackend(stateDirectory: options.absoluteStateDirectory)
+            self.simulated = simulated
+            drivers = simulated.farm.drivers()
+        } else {
+            simulated = nil
+            drivers = try makeDrivers(options)
+        }
+    }
+
+    /// One pass under `store`'s lock, with the simulated farm (if any) plugged for `spec` before
+    /// and saved after, also when the pass fails or is stopped.
+    func apply(_ reconciler: FarmReconciler, spec: FarmSpec, store: StateStore, secrets: @escaping SecretResolver, revision: String,
+               specErrors: [String]? = nil) async throws -> (PassResult, FarmStatus) {
+        await simulated?.plugNew(spec)
+        do {
+            let outcome = try await reconciler.apply(spec: spec, store: store, secrets: secrets, revision: revision, specErrors: specErrors)
+            try await simulated?.save()
+            return outcome
+        } catch {
+            try await simulated?.save()
+            throw error
+        }
+    }
+}
+
+/// Secrets as farm.yaml names them: files relative to the farm file, the process environment.
+func secretResolver(relativeTo file: String) -> SecretResolver {
+    let directory = (file as NSString).deletingLastPathComponent
+    let base = directory.isEmpty ? "." : directory
+    let environment = ProcessInfo.processInfo.environment
+    return { source in
+        Result { () throws(SecretError) in try source.resolve(baseDirectory: base, environment: environment) }
+            .mapError { SecretFailure($0.message) }
     }
 }
 

@@ -7,6 +7,11 @@ enum Revision {
         gitCommit(of: path) ?? "sha256:" + SHA256.hex(bytes)
     }
 
+    /// For people: `3f2a1c9d0b1e` or `sha256:98aa9ff3da19`.
+    static func short(_ revision: String) -> String {
+        revision.hasPrefix("sha256:") ? String(revision.prefix(19)) : String(revision.prefix(12))
+    }
+
     /// HEAD's commit when `path` is tracked and has no changes, else nil.
     static func gitCommit(of path: String) -> String? {
         let url = URL(fileURLWithPath: path).standardizedFileURL

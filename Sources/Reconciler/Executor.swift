@@ -25,6 +25,11 @@ public struct PassResult: Sendable {
     public var remaining: Plan
     public var observed: ObservedFarm
     public var memory: [String: ModemMemory]
+    /// Operator requests an applied action answered (their files may go).
+    public var answeredRequests: Set<ModemRequest> = []
+    /// The pass was cancelled (SIGTERM) between actions: `observed` and `remaining` are from
+    /// before its last round, so they say nothing about the farm now.
+    public var interrupted = false
 
     public var failedActions: Int { applied.filter { $0.failure != nil }.count }
     public var converged: Bool { remaining.isEmpty && remaining.deferred.isEmpty && failedActions == 0 }
@@ -40,20 +45,23 @@ public struct Executor: Sendable {
     public var settings: ExecutorSettings
     public var store: StateStore?
     public var logger: Logger
+    /// Called after every finished action: the daemon feeds its watchdog from it.
+    public var progress: @Sendable () -> Void
 
     public init(drivers: DriverSet, settings: ExecutorSettings = ExecutorSettings(), store: StateStore?,
-                logger: Logger = Logger(label: "proxyfarm.reconciler")) {
+                logger: Logger = Logger(label: "proxyfarm.reconciler"), progress: @escaping @Sendable () -> Void = {}) {
         self.drivers = drivers
         self.settings = settings
         self.store = store
         self.logger = logger
+        self.progress = progress
     }
 
     var observer: Observer { Observer(drivers: drivers, settings: settings) }
 
     /// Looks and plans without changing anything (the dry run).
     public func plan(_ desired: DesiredFarm, memory: [String: ModemMemory], extraProxies: Set<String>,
-                     requests: Set<OperatorRequest> = []) async throws(LaneFailure) -> (Plan, ObservedFarm) {
+                     requests: Set<ModemRequest> = []) async throws(LaneFailure) -> (Plan, ObservedFarm) {
         let now = drivers.clock.now()
         var observed = try await observer.observe(desired, memory: memory, extraProxies: extraProxies, probing: false, now: now)
         observed.requests = requests
@@ -62,9 +70,11 @@ public struct Executor: Sendable {
     }
 
     /// One pass. Each of `requests` is acted on at most once (its modem's reset, rotation or PIN retry).
+    /// Cancellation stops it between actions: the action in flight finishes, no other starts.
     public func pass(_ desired: DesiredFarm, memory initial: [String: ModemMemory], extraProxies: Set<String>,
-                     requests: Set<OperatorRequest> = []) async throws(LaneFailure) -> PassResult {
+                     requests: Set<ModemRequest> = []) async throws(LaneFailure) -> PassResult {
         var requests = requests
+        var answered: Set<ModemRequest> = []
         var memory = initial
         var applied: [AppliedAction] = []
         var outcomes: [String: LaneOutcome] = [:]
@@ -79,17 +89,22 @@ public struct Executor: Sendable {
             memory = remember(observed, desired, memory, now: now)
             plan = Planner.plan(desired: desired, observed: observed, memory: memory, now: now)
             fresh = true
-            let answered = plan.actions.filter { [.sim, .connection].contains($0.kind.step) }.compactMap(\.modem)
-            requests = requests.filter { !answered.contains($0.modem) }
-            guard !plan.isEmpty, rounds < settings.maxRounds else { break }
+            guard !plan.isEmpty, rounds < settings.maxRounds, !Task.isCancelled else { break }
             rounds += 1
             let round = await apply(plan, desired: desired, observed: observed, memory: memory)
             memory = round.memory
             applied += round.applied
             for (name, outcome) in round.outcomes { outcomes[name] = merged(outcomes[name], outcome) }
+            let acted = requests.filter { request in round.applied.contains { request.isAnswered(by: $0.action) } }
+            answered.formUnion(acted)
+            requests.subtract(acted)
             try persist(memory, previous: initial)
             fresh = false
             guard round.applied.contains(where: { $0.failure == nil }) else { break }
+        }
+        if Task.isCancelled {
+            return PassResult(rounds: rounds, applied: applied, outcomes: outcomes, remaining: plan, observed: observed, memory: memory,
+                              answeredRequests: answered, interrupted: true)
         }
         if !fresh {
             let now = drivers.clock.now()
@@ -99,7 +114,8 @@ public struct Executor: Sendable {
         }
         memory = settled(memory, desired: desired, plan: plan)
         try persist(memory, previous: initial)
-        return PassResult(rounds: rounds, applied: applied, outcomes: outcomes, remaining: plan, observed: observed, memory: memory)
+        return PassResult(rounds: rounds, applied: applied, outcomes: outcomes, remaining: plan, observed: observed, memory: memory,
+                          answeredRequests: answered)
     }
 
     /// Memory after taking in a look (sessions, SIM, probes) for every listed modem.

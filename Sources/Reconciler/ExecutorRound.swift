@@ -36,7 +36,7 @@ extension Executor {
         lanes = await runLanes(lanes) { control.contains($0.kind.step) }
         lanes = await applyNetwork(lanes, unowned: unowned.filter { $0.kind.step == .network }, desired: desired, observed: observed, result: &result)
         lanes = await runLanes(lanes) { $0.kind.step == .proxy }
-        for action in unowned where action.kind.step == .memory {
+        for action in unowned where action.kind.step == .memory && !Task.isCancelled {
             guard case .forget(let serial) = action.kind else { continue }
             var failure: LaneFailure?
             do {
@@ -70,6 +70,9 @@ extension Executor {
         let done = await boundedConcurrently(lanes.filter { busy.contains($0.name) }, limit: settings.batch) { lane in
             var lane = lane
             for action in lane.actions where filter(action) {
+                // A stop (SIGTERM) lets the action in flight finish and starts no other.
+                guard !Task.isCancelled else { break }
+                defer { progress() }
                 do {
                     let outcome = try await runner.perform(action, plugged: lane.plugged, memory: lane.memory ?? ModemMemory(serial: ""))
                     lane.memory = lane.memory?.applying(action.kind, result: outcome, now: clock.now())
@@ -96,7 +99,8 @@ extension Executor {
                               result: inout RoundResult) async -> [LaneWork] {
         var lanes = lanes
         let actions = lanes.filter { !$0.failed }.flatMap { $0.actions.filter { $0.kind.step == .network } } + unowned
-        guard !actions.isEmpty else { return lanes }
+        guard !actions.isEmpty, !Task.isCancelled else { return lanes }
+        defer { progress() }
         let changes = actions.compactMap { action -> NetworkChange? in
             guard case .network(let change) = action.kind else { return nil }
             return change

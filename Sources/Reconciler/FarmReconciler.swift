@@ -8,13 +8,17 @@ public struct FarmReconciler: Sendable {
     public var settings: ExecutorSettings
     public var logger: Logger
     public var timeZone: TimeZone
+    /// Called after every finished action (the daemon's watchdog heartbeat).
+    public var progress: @Sendable () -> Void
 
     public init(drivers: DriverSet, settings: ExecutorSettings = ExecutorSettings(),
-                logger: Logger = Logger(label: "proxyfarm.reconciler"), timeZone: TimeZone = .current) {
+                logger: Logger = Logger(label: "proxyfarm.reconciler"), timeZone: TimeZone = .current,
+                progress: @escaping @Sendable () -> Void = {}) {
         self.drivers = drivers
         self.settings = settings
         self.logger = logger
         self.timeZone = timeZone
+        self.progress = progress
     }
 
     /// Everything a pass starts from.
@@ -40,21 +44,33 @@ public struct FarmReconciler: Sendable {
     public func plan(spec: FarmSpec, store: StateStore, secrets: SecretResolver, revision: String) async throws -> Plan {
         let inputs = try inputs(spec: spec, store: store, secrets: secrets, revision: revision)
         let executor = Executor(drivers: drivers, settings: settings, store: nil, logger: logger)
-        return try await executor.plan(inputs.desired, memory: inputs.memory, extraProxies: inputs.formerModems,
-                                       requests: store.pendingRequests()).0
+        let requests = try store.requests.contents().requests
+        return try await executor.plan(inputs.desired, memory: inputs.memory, extraProxies: inputs.formerModems, requests: Set(requests)).0
     }
 
-    /// Applies one pass under the store's lock and writes allocations, memory and status. Operator
-    /// requests waiting in state/requests/ are acted on (when their modem can be) and consumed.
-    public func apply(spec: FarmSpec, store: StateStore, secrets: SecretResolver, revision: String) async throws -> (PassResult, FarmStatus) {
+    /// Applies one pass under the store's lock and writes allocations, memory and status.
+    /// Operator requests waiting in state/requests/ are acted on when their modem can be, and
+    /// consumed once acted on; a request for a modem farm.yaml does not list is logged and dropped.
+    /// `specErrors` (farm.yaml's diagnostics while an older valid spec is in force) go into farm.json.
+    /// Throws `CancellationError` when cancelled between actions, after recording what was done.
+    public func apply(spec: FarmSpec, store: StateStore, secrets: SecretResolver, revision: String,
+                      specErrors: [String]? = nil) async throws -> (PassResult, FarmStatus) {
         let started = drivers.clock.now()
         let inputs = try inputs(spec: spec, store: store, secrets: secrets, revision: revision)
         try store.saveAllocations(inputs.allocations)
-        let executor = Executor(drivers: drivers, settings: settings, store: store, logger: logger)
-        let requests = store.pendingRequests()
-        let result = try await executor.pass(inputs.desired, memory: inputs.memory, extraProxies: inputs.formerModems, requests: requests)
-        let farm = try store.writeStatus(result, desired: inputs.desired, started: started, ended: drivers.clock.now())
-        for request in requests { try store.consume(request) }
+        let executor = Executor(drivers: drivers, settings: settings, store: store, logger: logger, progress: progress)
+        let inbox = try store.requests.contents()
+        for stranger in inbox.strangers { logger.warning("\(store.requests.directory)/\(stranger) is not a request (rotate-NAME or reset-NAME); left alone") }
+        let listed = Set(spec.modems.map(\.name))
+        let (known, unknown) = (inbox.requests.filter { listed.contains($0.modem) }, inbox.requests.filter { !listed.contains($0.modem) })
+        for request in unknown {
+            logger.error("request \(request) dropped: farm.yaml lists no modem \(request.modem)")
+            try store.requests.consume(request)
+        }
+        let result = try await executor.pass(inputs.desired, memory: inputs.memory, extraProxies: inputs.formerModems, requests: Set(known))
+        for request in result.answeredRequests.sorted(by: { $0.fileName < $1.fileName }) { try store.requests.consume(request) }
+        if result.interrupted { throw CancellationError() }
+        let farm = try store.writeStatus(result, desired: inputs.desired, started: started, ended: drivers.clock.now(), specErrors: specErrors)
         return (result, farm)
     }
 }

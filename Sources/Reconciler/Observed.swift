@@ -23,10 +23,10 @@ public struct ObservedFarm: Sendable, Equatable {
     /// Probes taken in this look, by modem name.
     public var probes: [String: ProbeResult]
     /// Operator requests not yet acted on in this pass.
-    public var requests: Set<OperatorRequest>
+    public var requests: Set<ModemRequest>
 
     public init(modems: [String: ObservedModem] = [:], unclaimed: [PluggedModem] = [], network: NetworkState = NetworkState(),
-                proxies: [String: ProxyObservation] = [:], probes: [String: ProbeResult] = [:], requests: Set<OperatorRequest> = []) {
+                proxies: [String: ProxyObservation] = [:], probes: [String: ProbeResult] = [:], requests: Set<ModemRequest> = []) {
         self.modems = modems
         self.unclaimed = unclaimed
         self.network = network

@@ -53,7 +53,7 @@ public enum Planner {
             guard !actions.isEmpty else { continue }
             let remembered = memory[modem.serial]
             // An operator's request is answered at once, backoff or not.
-            let requested = observed.requests.contains { $0.modem == modem.name }
+            let requested = actions.contains { action in observed.requests.contains { $0.isAnswered(by: action) } }
             if !requested, let remembered, remembered.isBackingOff(at: now), let until = remembered.nextAttemptNotBefore {
                 let failure = remembered.lastFailure.map { " after \($0.reason)" } ?? ""
                 deferred[modem.name] = "backing off\(failure): next attempt in \(formatted(until.timeIntervalSince(now)))"

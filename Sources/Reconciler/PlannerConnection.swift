@@ -3,7 +3,7 @@ import Foundation
 extension Planner {
     /// SIM → data format → radio → connect, then reset or rotation when due. Stops at the first
     /// step whose outcome later steps need (a SIM still locked cannot register).
-    static func connectionActions(_ modem: DesiredModem, _ situation: LaneSituation, _ memory: ModemMemory, requests: Set<OperatorRequest>,
+    static func connectionActions(_ modem: DesiredModem, _ situation: LaneSituation, _ memory: ModemMemory, requests: Set<ModemRequest>,
                                   now: Date, timeZone: TimeZone, deferred: inout [String: String]) -> [PlannedAction] {
         let name = modem.name
         func action(_ kind: ActionKind, _ reason: String) -> PlannedAction { PlannedAction(modem: name, kind: kind, reason: reason) }
@@ -18,7 +18,7 @@ extension Planner {
             case .ready: break
             case .pinRequired:
                 // After a failed PIN only the operator's reset request allows another try.
-                let retry = memory.pinAttemptFailedAt != nil && requests.contains(OperatorRequest(.reset, modem: name))
+                let retry = memory.pinAttemptFailedAt != nil && requests.contains(where: { $0.kind == .reset && $0.modem == name })
                 guard memory.pinAttemptFailedAt == nil || retry, let pin = modem.pin else { return [] }
                 let tries = state.pinRetriesLeft.map { " (\($0) tries left)" } ?? ""
                 return [action(.unlockSIM(pin: pin), retry ? "PIN retry requested by the operator\(tries)" : "SIM asks for its PIN\(tries)")]
@@ -36,10 +36,10 @@ extension Planner {
                 guard state.registration.registered else { return actions }
                 return actions + [action(.connect(apn: modem.apn, ipType: modem.ipType, reusing: memory.session?.clientID), "not connected")]
             }
-            if requests.contains(OperatorRequest(.reset, modem: name)) {
+            if requests.contains(where: { $0.kind == .reset && $0.modem == name }) {
                 return actions + [action(.reset, "requested by the operator")]
             }
-            if requests.contains(OperatorRequest(.rotate, modem: name)) {
+            if requests.contains(where: { $0.kind == .rotate && $0.modem == name }) {
                 return actions + [action(.rotate, "requested by the operator")]
             }
             if let reason = resetReason(modem, memory, now: now, deferred: &deferred) {

@@ -118,6 +118,20 @@ public final class StateStore: Sendable {
         try write(status, to: statusDirectory + "/farm.json")
     }
 
+    public func readFarmStatus() throws(StateError) -> FarmStatus? {
+        try read(FarmStatus.self, at: statusDirectory + "/farm.json")
+    }
+
+    /// Puts farm.yaml's errors into farm.json when no pass can run on a valid spec (the daemon
+    /// started with an invalid farm.yaml); before any pass the farm shows no modems.
+    public func recordSpecErrors(_ errors: [String], now: Date) throws(StateError) {
+        var farm = try readFarmStatus() ?? FarmStatus(
+            specRevision: "", lastPass: now, lastPassSeconds: 0, converged: false, modems: 0,
+            phases: Dictionary(uniqueKeysWithValues: Phase.allCases.map { ($0.rawValue, 0) }), unclaimedModems: [], failedActions: 0)
+        farm.specErrors = errors
+        try writeFarmStatus(farm)
+    }
+
     public func writeMetrics(_ text: String) throws(StateError) {
         try AtomicFile.write(Data(text.utf8), to: statusDirectory + "/metrics.prom")
     }

@@ -92,4 +92,7 @@ public struct FarmStatus: Sendable, Codable, Equatable {
     public var unclaimedModems: [String]
     /// Actions of the pass that failed.
     public var failedActions: Int
+    /// farm.yaml's errors (`farm.yaml:LINE:COL: error: …`) while the daemon keeps the last valid
+    /// spec (`specRevision`) in force; absent when farm.yaml is valid.
+    public var specErrors: [String]?
 }

@@ -10,7 +10,7 @@ public enum DaemonWatches {
         let specDirectory = slash.map { $0 == specFile.startIndex ? "/" : String(specFile[..<$0]) } ?? "."
         let specName = slash.map { String(specFile[specFile.index(after: $0)...]) } ?? specFile
         let inbox = RequestInbox(stateDirectory: stateDirectory)
-        try inbox.createDirectory()
+        guard (try? inbox.createDirectory()) != nil else { throw SystemCallError("create \(inbox.directory)") }
         let spec = try DirectoryWatcher(directory: specDirectory, filter: .names([specName]), reason: .specChanged, debounce: debounce)
         let requests: DirectoryWatcher
         do {

@@ -1,5 +1,5 @@
 /// A one-shot operator request for one modem, filed as `state/requests/<kind>-<modem>`
-/// by `reconcile rotate|reset NAME` and consumed by the daemon loop (DESIGN §4).
+/// by `reconcile rotate|reset NAME` and consumed by the pass that acts on it (DESIGN §4).
 /// The file's name is the whole request, so filing one twice is the same as filing it once.
 public struct ModemRequest: Sendable, Hashable, CustomStringConvertible {
     public enum Kind: String, Sendable, Hashable, CaseIterable {
@@ -32,6 +32,16 @@ public struct ModemRequest: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var fileName: String { "\(kind.rawValue)-\(modem)" }
+
+    /// Whether `action` is what this request asks for: a rotation (or a reset, which also gives a
+    /// new address) for `rotate`; a reset, or the PIN retry only a reset request allows, for `reset`.
+    public func isAnswered(by action: PlannedAction) -> Bool {
+        guard action.modem == modem else { return false }
+        switch (kind, action.kind) {
+        case (.rotate, .rotate), (.rotate, .reset), (.reset, .reset), (.reset, .unlockSIM): return true
+        default: return false
+        }
+    }
     public var description: String { "\(kind.rawValue) \(modem)" }
 
     /// The same rule as farm.yaml modem names: a safe file name and metrics label.

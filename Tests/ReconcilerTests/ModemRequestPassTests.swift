@@ -4,16 +4,16 @@ import SimulatedDrivers
 import Spec
 import Testing
 
-@Suite struct OperatorRequestTests {
+@Suite struct ModemRequestPassTests {
     @Test func rotateRequestRotatesOnceAndIsConsumed() async throws {
         let harness = try await Harness(spec: makeSpec(count: 2))
         try await harness.pass()
-        try harness.store.request(OperatorRequest(.rotate, modem: "m02"))
+        try harness.store.requests.file(ModemRequest(kind: .rotate, modem: "m02"))
         #expect(try await harness.plan().lines == ["m02: rotate — requested by the operator"])
         let result = try await harness.pass()
         #expect(result.converged)
         #expect(result.applied.filter { $0.action.kind == .rotate }.count == 1)
-        #expect(harness.store.pendingRequests().isEmpty)
+        #expect(try harness.store.requests.contents().requests.isEmpty)
         #expect(try harness.store.readModemStatus("m02")?.ip == "100.64.2.11")
         #expect(try harness.store.readModemStatus("m01")?.ip == "100.64.1.10")
     }
@@ -27,7 +27,7 @@ import Testing
         #expect(try harness.store.readModemStatus("m01")?.condition(.simReady)?.reason == "SimPinRejected")
         harness.spec.modems[0].pin = .env("PIN")
         #expect(try await harness.plan().isEmpty)
-        try harness.store.request(OperatorRequest(.reset, modem: "m01"))
+        try harness.store.requests.file(ModemRequest(kind: .reset, modem: "m01"))
         let retry = try await harness.plan()
         #expect(retry.lines.first == "m01: unlock SIM — PIN retry requested by the operator (2 tries left)", "\(retry)")
         let result = try await harness.pass()

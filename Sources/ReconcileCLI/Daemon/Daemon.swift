@@ -1,0 +1,78 @@
+import ArgumentParser
+import Drivers
+import Foundation
+import Logging
+import Reconciler
+
+/// `reconcile daemon`: one pass at start, then one whenever farm.yaml changes, a modem is plugged
+/// or unplugged, a request is filed, a probe or rotation falls due, SIGHUP asks for it, or the
+/// periodic resync comes round (issue 8). SIGTERM lets the action in flight finish and exits 0
+/// with proxies and modems left running.
+struct Daemon: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Keep the farm matching farm.yaml: reconcile on every change and periodically, until SIGTERM.",
+        discussion: """
+            An invalid farm.yaml is reported (stderr and status/farm.json `specErrors`) and the last valid one stays in force. \
+            SIGHUP re-reads farm.yaml now. With systemd (Type=notify) it sends READY=1 after the first pass, WATCHDOG=1 and STATUS=.
+            """)
+
+    @OptionGroup var options: RootOptions
+
+    @Option(help: ArgumentHelp("Quiet time before a burst of farm.yaml or request file events becomes one pass.", valueName: "DURATION"))
+    var debounce = Interval(.milliseconds(300), "300ms")
+
+    @Option(help: ArgumentHelp("A full pass at least this often, repairing drift nobody announced.", valueName: "DURATION"))
+    var resync = Interval(.seconds(60), "60s")
+
+    func run() async throws {
+        LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        let logger = Logger(label: "proxyfarm.daemon")
+        let session: DaemonSession
+        var hotplug: [any WakeSource] = []
+        do {
+            let store = try StateStore(root: options.absoluteStateDirectory)
+            session = DaemonSession(options: options, store: store, backend: try await Backend(options), logger: logger)
+            if !options.simulated { hotplug.append(StreamWakeSource(try UDevMonitor().wakeUps(), reason: .hotplug)) }
+        } catch {
+            printError("reconcile: error: \(ApplyPass.describe(error))")
+            throw ExitCode(1)
+        }
+        let runtime = DaemonRuntime(specFile: options.file, stateDirectory: options.absoluteStateDirectory, debounce: debounce.duration,
+                                    loop: DaemonLoop.Configuration(periodicPass: resync.duration))
+        do {
+            try await runtime.run(extraSources: hotplug) { reasons, heartbeat in
+                await session.pass(reasons: reasons, heartbeat: heartbeat)
+            }
+        } catch {
+            printError("reconcile: error: \(error.message)")
+            throw ExitCode(1)
+        }
+        logger.info("stopped; proxies and modems left running")
+    }
+}
+
+/// A duration on the command line: `300ms`, `2s`, `5m`, `1h`.
+struct Interval: ExpressibleByArgument {
+    var duration: Duration
+    var text: String
+
+    init(_ duration: Duration, _ text: String) {
+        self.duration = duration
+        self.text = text
+    }
+
+    init?(argument: String) {
+        text = argument
+        let digits = argument.prefix { $0.isNumber }
+        guard let value = Int64(digits), value > 0 else { return nil }
+        switch argument.dropFirst(digits.count) {
+        case "ms": duration = .milliseconds(value)
+        case "s": duration = .seconds(value)
+        case "m": duration = .seconds(value * 60)
+        case "h": duration = .seconds(value * 3600)
+        default: return nil
+        }
+    }
+
+    var defaultValueDescription: String { text }
+}

@@ -1,0 +1,83 @@
+import Foundation
+import Logging
+import Reconciler
+import Spec
+
+/// What the daemon keeps between passes: the state store (and so the lock), the drivers (one
+/// simulated farm for the daemon's lifetime with `--simulated`), and the last valid farm.yaml,
+/// which stays in force while the file on disk is invalid.
+actor DaemonSession {
+    let options: RootOptions
+    let store: StateStore
+    let backend: Backend
+    let logger: Logger
+    private var inForce: (spec: FarmSpec, revision: String)?
+
+    init(options: RootOptions, store: StateStore, backend: Backend, logger: Logger) {
+        self.options = options
+        self.store = store
+        self.backend = backend
+        self.logger = logger
+    }
+
+    /// One pass: re-reads farm.yaml, applies the spec in force with the pending requests, and
+    /// tells the loop what to show and when to come back.
+    func pass(reasons: Set<WakeReason>, heartbeat: @escaping @Sendable () -> Void) async -> PassReport {
+        logger.info("pass: \(reasons.map(\.description).sorted().joined(separator: ", "))")
+        let specErrors = reload()
+        guard let inForce else {
+            do {
+                try store.recordSpecErrors(specErrors ?? [], now: Date())
+            } catch {
+                logger.error("cannot record the farm.yaml errors in status: \(error.message)")
+            }
+            return PassReport(summary: "\(options.file) invalid, no valid version seen yet: waiting for a fix")
+        }
+        let reconciler = FarmReconciler(drivers: backend.drivers, settings: ExecutorSettings(batch: options.batch), logger: logger,
+                                        progress: heartbeat)
+        do {
+            let (result, farm) = try await backend.apply(reconciler, spec: inForce.spec, store: store, secrets: secretResolver(relativeTo: options.file),
+                                                         revision: inForce.revision, specErrors: specErrors)
+            for failed in result.applied where failed.failure != nil {
+                logger.error("failed: \(failed.action.description): \(failed.failure?.reason ?? ""): \(failed.failure?.message ?? "")")
+            }
+            let now = Date()
+            let upcoming = UpcomingWork.of(spec: inForce.spec, memory: result.memory, now: now, timeZone: reconciler.timeZone)
+            let summary = Self.summary(farm, upcoming: upcoming, now: now, specProblem: specErrors.map { _ in
+                "\(options.file) invalid: keeping revision \(Revision.short(inForce.revision))"
+            })
+            logger.info("\(summary)")
+            return PassReport(summary: summary, wakeWithin: upcoming.wakeWithin(now: now))
+        } catch is CancellationError {
+            return PassReport(summary: "stopping")
+        } catch {
+            logger.error("pass failed: \(ApplyPass.describe(error))")
+            return PassReport(summary: "last pass failed: \(ApplyPass.describe(error))")
+        }
+    }
+
+    /// Loads farm.yaml; a valid file becomes the spec in force. Returns its errors when invalid.
+    private func reload() -> [String]? {
+        let loaded = FarmFile.load(path: options.file)
+        for warning in loaded.warnings { logger.warning("\(warning.description)") }
+        guard let spec = loaded.spec else {
+            let errors = loaded.errors.map(\.description)
+            for error in errors { logger.error("\(error)") }
+            if let inForce { logger.error("\(options.file) is invalid: revision \(inForce.revision) stays in force") }
+            return errors
+        }
+        let revision = Revision.of(file: options.file, bytes: Data(loaded.source.utf8))
+        if revision != inForce?.revision { logger.info("\(options.file) revision \(revision) in force") }
+        inForce = (spec, revision)
+        return nil
+    }
+
+    /// `12/12 ready, next rotation m03 in 4m`.
+    static func summary(_ farm: FarmStatus, upcoming: UpcomingWork, now: Date, specProblem: String?) -> String {
+        let ready = farm.phases[Phase.ready.rawValue] ?? 0
+        var others = farm.phases
+        others[Phase.ready.rawValue] = nil
+        let rotation = upcoming.nextRotation.map { (modem: $0.modem, due: Duration.seconds($0.due.timeIntervalSince(now))) }
+        return StatusLine.summary(ready: ready, total: farm.modems, notReady: others, nextRotation: rotation, specProblem: specProblem)
+    }
+}

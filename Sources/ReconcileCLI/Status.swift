@@ -1,0 +1,81 @@
+import ArgumentParser
+import Foundation
+import Reconciler
+
+/// `reconcile status`: the farm as the last pass left it, from status/farm.json and
+/// status/modems/*.json (it takes no lock, so it works beside a running daemon).
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the farm and every modem from the status files (--output json for machines).")
+
+    @OptionGroup var options: RootOptions
+
+    func run() async throws {
+        let store = try StateStore(root: options.absoluteStateDirectory, locking: false)
+        let report: StatusReport
+        do {
+            guard let farm = try store.readFarmStatus() else {
+                printError("reconcile: no status in \(store.statusDirectory): run `reconcile` or `reconcile daemon` with --state \(options.stateDirectory) first")
+                throw ExitCode(1)
+            }
+            report = StatusReport(farm: farm, modems: try store.statusNames().compactMap { name throws(StateError) in try store.readModemStatus(name) })
+        } catch let error as StateError {
+            printError("reconcile: error: \(error.message)")
+            throw ExitCode(1)
+        }
+        switch options.output {
+        case .text: print(report.table(now: Date()), terminator: "")
+        case .json: print(try report.json())
+        }
+    }
+}
+
+/// farm.json and the modems' status files, as `reconcile status` shows them.
+struct StatusReport: Encodable {
+    var farm: FarmStatus
+    var modems: [ModemStatus]
+
+    func json() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
+
+    /// The farm line, any farm.yaml errors, then one row per modem.
+    func table(now: Date) -> String {
+        let counts = farm.phases.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+        let revision = farm.specRevision.isEmpty ? "none" : Revision.short(farm.specRevision)
+        var text = "farm: revision \(revision), last pass \(Self.ago(farm.lastPass, now: now)) "
+            + "(\(String(format: "%.1f", farm.lastPassSeconds))s, \(farm.converged ? "converged" : "not converged")), "
+            + "\(farm.modems) modem\(farm.modems == 1 ? "" : "s")\(counts.isEmpty ? "" : ": " + counts)\n"
+        if let errors = farm.specErrors, !errors.isEmpty {
+            text += "farm.yaml is invalid; the daemon keeps revision \(revision) in force:\n"
+            text += errors.map { "  " + $0 + "\n" }.joined()
+        }
+        guard !modems.isEmpty else { return text }
+        let header = ["NAME", "PHASE", "IP", "SIGNAL", "OPERATOR", "PORTS", "LAST ROTATION"]
+        let rows = modems.map { modem -> [String] in
+            [modem.name, modem.phase.rawValue, modem.ip ?? "-", modem.signal?.rsrp.map { "\($0) dBm" } ?? "-",
+             [modem.operatorName, modem.radioTechnology].compactMap { $0 }.joined(separator: " ").nonEmpty ?? "-",
+             "\(modem.httpPort.map(String.init) ?? "-")/\(modem.socksPort.map(String.init) ?? "-")",
+             modem.rotation.last.map { Self.ago($0, now: now) + (modem.rotation.lastKeptSameAddress == true ? " (same IP)" : "") } ?? "never"]
+        }
+        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
+        text += "\n" + ([header] + rows).map { row in
+            zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }
+                .joined(separator: "  ").trimmingCharacters(in: .whitespaces) + "\n"
+        }.joined()
+        return text
+    }
+
+    /// `4m ago`, `just now`.
+    static func ago(_ date: Date, now: Date) -> String {
+        let seconds = Int64(now.timeIntervalSince(date))
+        return seconds < 1 ? "just now" : StatusLine.approximate(.seconds(seconds)) + " ago"
+    }
+}
+
+private extension String {
+    var nonEmpty: String? { isEmpty ? nil : self }
+}
