@@ -32,8 +32,8 @@ struct LabDemo: AsyncParsableCommand {
         _ = try session.reconcile(["--dry-run"], acceptingStatus: [0, 2])
         print("\n== reconciling")
         try session.converge()
-        print("\n== status")
-        print(try session.statusTable())
+        print("\n== status (reconcile status)")
+        _ = try session.reconcile(["status"], acceptingStatus: [0])
         print("\n== egress: an HTTP request through each modem's proxy port, as seen by http://\(LabTopology.serverAddress)/")
         for modem in 1...modems {
             let hardware = LabModemHardware(number: modem)

@@ -54,28 +54,6 @@ struct LabSession {
         return text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// name, phase, IP, operator, ports: from the status files the reconciler wrote.
-    func statusTable() throws -> String {
-        struct Row: Decodable {
-            var name: String
-            var phase: String
-            var ip: String?
-            var operatorName: String?
-            var httpPort: Int?
-            var socksPort: Int?
-        }
-        let directory = lab.files.stateDirectory + "/status/modems"
-        let names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".json") }.sorted()
-        let rows = try names.map { try JSONDecoder().decode(Row.self, from: Data(contentsOf: URL(fileURLWithPath: directory + "/" + $0))) }
-        let header = ["NAME", "PHASE", "IP", "OPERATOR", "HTTP", "SOCKS"]
-        let table = [header] + rows.map { [$0.name, $0.phase, $0.ip ?? "-", $0.operatorName ?? "-",
-                                          $0.httpPort.map(String.init) ?? "-", $0.socksPort.map(String.init) ?? "-"] }
-        let widths = header.indices.map { column in table.map { $0[column].count }.max() ?? 0 }
-        return table.map { row in
-            "  " + row.enumerated().map { $0.element.padding(toLength: widths[$0.offset] + 2, withPad: " ", startingAt: 0) }.joined()
-        }.joined(separator: "\n")
-    }
-
     private var labArguments: [String] { ["--name", lab.name, "--dir", lab.directory] }
 
     @discardableResult
@@ -84,7 +62,7 @@ struct LabSession {
         process.executableURL = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
         process.arguments = arguments
         process.standardInput = FileHandle.nullDevice
-        fflush(stdout)
+        fflush(nil)
         try process.run()
         process.waitUntilExit()
         guard accepted.contains(process.terminationStatus) else {
