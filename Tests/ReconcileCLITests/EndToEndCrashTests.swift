@@ -1,0 +1,52 @@
+import Foundation
+import Testing
+
+/// Crash safety (issue 8): passes SIGKILLed at random moments while they bring modems up leave
+/// nothing a next pass cannot converge from — no duplicate rules, no orphan or duplicate proxies,
+/// the same ports, uids and tables.
+@Suite(.serialized) struct EndToEndCrashTests {
+    @Test("20 passes killed at random moments of a cold start; then one pass converges cleanly",
+          .enabled(if: EndToEndLab.canRun, "\(EndToEndLab.requirement)"))
+    func killedPassesLeaveAConvergeableFarm() throws {
+        let lab = try EndToEndLab(modems: 3)
+        defer { lab.down() }
+        var generator = SystemRandomNumberGenerator()
+        var allocations: String?
+        for round in 1...20 {
+            // Every modem reboots (new sessions needed), so each killed pass has real work in flight.
+            if round > 1 {
+                for modem in 1...3 {
+                    try #require(try lab.lab("unplug", String(modem)).status == 0)
+                    try #require(try lab.lab("plug", String(modem)).status == 0)
+                }
+            }
+            let pass = try lab.spawn([])
+            usleep(UInt32.random(in: 20_000...900_000, using: &generator))
+            kill(pass.processIdentifier, SIGKILL)
+            pass.waitUntilExit()
+            if allocations == nil { allocations = try? String(contentsOfFile: lab.state + "/allocations.json", encoding: .utf8) }
+        }
+
+        let final = try lab.reconcile()
+        #expect(final.status == 0, "the pass after the crashes did not converge: \(final.stdout) \(final.stderr)")
+        #expect(lab.allReady())
+        let again = try lab.reconcile("--dry-run")
+        #expect(again.status == 0, "a converged farm plans nothing: \(again.stdout)")
+
+        let rules = try lab.rules()
+        #expect(Set(rules).count == rules.count, "duplicate rules:\n\(rules.joined(separator: "\n"))")
+        for (index, modem) in lab.modemNames.enumerated() {
+            let table = 100 + index
+            #expect(rules.filter { $0.hasSuffix("lookup \(table)") }.count == 3, "\(modem): uidrange, oif and from rules only")
+            #expect(rules.contains { $0.contains("uidrange \(20000 + index)-\(20000 + index) lookup \(table)") })
+            #expect(lab.status(modem)?["httpPort"] as? Int == 20000 + 10 * (index + 1) + 1)
+            #expect(try lab.egress(index + 1) == lab.address(modem))
+        }
+        let proxies = try lab.proxyProcesses()
+        #expect(proxies.mapValues(\.count) == ["m01": 1, "m02": 1, "m03": 1], "one proxy per modem, no orphans: \(proxies)")
+        for modem in lab.modemNames { #expect(proxies[modem] == lab.proxyPid(modem).map { [$0] }) }
+        if let allocations {
+            #expect(try String(contentsOfFile: lab.state + "/allocations.json", encoding: .utf8) == allocations)
+        }
+    }
+}

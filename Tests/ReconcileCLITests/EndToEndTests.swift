@@ -1,0 +1,138 @@
+import Foundation
+import Testing
+
+/// Issue 8's end-to-end checks: the real `reconcile` (daemon and passes) in a lab of network
+/// namespaces, simulated QMI modems behind a umockdev testbed, real proxies, real routing.
+@Suite(.serialized) struct EndToEndTests {
+    @Test("cold start: 6 modems (SIM PIN, no USB serial) all Ready in one daemon run, each egressing from its own address",
+          .enabled(if: EndToEndLab.canRun, "\(EndToEndLab.requirement)"))
+    func coldStart() throws {
+        let lab = try EndToEndLab(modems: 6)
+        defer { lab.down() }
+        try lab.startDaemon()
+        try lab.waitUntil("all 6 modems Ready") { lab.allReady() }
+
+        for (index, modem) in lab.modemNames.enumerated() {
+            let address = try #require(lab.address(modem))
+            #expect(address.hasPrefix("100.64.\(index + 1)."), "\(modem) got \(address) outside its carrier's pool")
+            #expect(try lab.egress(index + 1) == address, "\(modem)'s proxy must egress from \(modem)'s own address")
+        }
+        let rules = try lab.rules()
+        #expect(Set(rules).count == rules.count, "no duplicate rules:\n\(rules.joined(separator: "\n"))")
+        #expect(rules.filter { $0.contains("uidrange") }.count == 6)
+        #expect(try lab.proxyProcesses().mapValues(\.count) == Dictionary(uniqueKeysWithValues: lab.modemNames.map { ($0, 1) }))
+    }
+
+    @Test("`reconcile rotate m02` makes the daemon rotate m02: a new egress IP through its proxy, same proxy process",
+          .enabled(if: EndToEndLab.canRun, "\(EndToEndLab.requirement)"))
+    func rotationOnDemand() throws {
+        let lab = try EndToEndLab(modems: 3)
+        defer { lab.down() }
+        try lab.startDaemon()
+        try lab.waitUntil("all Ready") { lab.allReady() }
+        let before = try #require(try lab.egress(2))
+        let proxy = lab.proxyPid("m02")
+
+        let request = try lab.reconcile("rotate", "m02")
+        #expect(request.status == 0, "rotate failed: \(request.stderr)")
+        try lab.waitUntil("m02 rotated to a new address") { lab.address("m02").map { $0 != before } ?? false && lab.phase("m02") == "Ready" }
+        let after = try #require(lab.address("m02"))
+        #expect(try lab.egress(2) == after)
+        #expect(after.hasPrefix("100.64.2."))
+        #expect(lab.proxyPid("m02") == proxy, "rotation keeps the proxy (DESIGN §7)")
+        #expect((lab.status("m02")?["rotation"] as? [String: Any])?["count"] as? Int == 1)
+    }
+
+    @Test("hot-plug: an unplugged modem goes Missing (proxy stopped, rules gone, others undisturbed) and comes back with its ports and uid",
+          .enabled(if: EndToEndLab.canRun, "\(EndToEndLab.requirement)"))
+    func hotPlug() throws {
+        let lab = try EndToEndLab(modems: 3)
+        defer { lab.down() }
+        try lab.startDaemon()
+        try lab.waitUntil("all Ready") { lab.allReady() }
+        let pids = lab.modemNames.map(lab.proxyPid)
+        let uid = lab.status("m03")?["uid"] as? Int
+        let allocations = try String(contentsOfFile: lab.state + "/allocations.json", encoding: .utf8)
+        let m03Table = try #require(try lab.rules().first { $0.contains("oif wwan3") }?.split(separator: " ").last.map(String.init))
+        let others = try lab.rules().filter { !$0.hasSuffix("lookup \(m03Table)") }
+
+        let unplug = try lab.lab("unplug", "3")
+        try #require(unplug.status == 0, "unplug failed: \(unplug.stderr)")
+        try lab.waitUntil("m03 Missing") { lab.phase("m03") == "Missing" }
+        try lab.waitUntil("m03's proxy stopped") { try lab.proxyProcesses()["m03"] == nil }
+        try lab.waitUntil("m03's rules removed") { try !lab.rules().contains { $0.hasSuffix("lookup \(m03Table)") } }
+        #expect(try lab.rules() == others, "the other modems' rules are untouched")
+        #expect(lab.proxyPid("m01") == pids[0] && lab.proxyPid("m02") == pids[1], "the other proxies keep running")
+        #expect(try lab.egress(1) == lab.address("m01"))
+
+        let plug = try lab.lab("plug", "3")
+        try #require(plug.status == 0, "plug failed: \(plug.stderr)")
+        try lab.waitUntil("m03 Ready again") { lab.phase("m03") == "Ready" }
+        #expect(lab.status("m03")?["httpPort"] as? Int == 20031)
+        #expect(lab.status("m03")?["uid"] as? Int == uid)
+        #expect(try String(contentsOfFile: lab.state + "/allocations.json", encoding: .utf8) == allocations)
+        #expect(try lab.egress(3) == lab.address("m03"))
+        #expect(lab.proxyPid("m01") == pids[0] && lab.proxyPid("m02") == pids[1])
+    }
+
+    @Test("a killed proxy is back after one pass, and nobody else is disturbed",
+          .enabled(if: EndToEndLab.canRun, "\(EndToEndLab.requirement)"))
+    func killedProxyComesBack() throws {
+        let lab = try EndToEndLab(modems: 2)
+        defer { lab.down() }
+        let first = try lab.reconcile()
+        try #require(first.status == 0, "cold pass failed: \(first.stderr)")
+        let victim = try #require(lab.proxyPid("m02"))
+        let bystander = lab.proxyPid("m01")
+        kill(victim, SIGKILL)
+        try lab.waitUntil("the killed proxy is gone") { try lab.proxyProcesses()["m02"] == nil }
+
+        let pass = try lab.reconcile()
+        #expect(pass.status == 0, "the pass did not converge: \(pass.stderr)")
+        #expect(lab.proxyPid("m02") != victim)
+        #expect(try lab.proxyProcesses()["m02"]?.count == 1)
+        #expect(lab.proxyPid("m01") == bystander)
+        #expect(try lab.egress(2) == lab.address("m02"))
+    }
+
+    @Test("carrier drops traffic: requests fail closed (never via the uplink), health fails, the modem is reset, and Ready once traffic flows",
+          .enabled(if: EndToEndLab.canRun, "\(EndToEndLab.requirement)"))
+    func carrierOutageFailsClosedAndRecovers() throws {
+        let lab = try EndToEndLab(modems: 2)
+        defer { lab.down() }
+        try lab.startDaemon()
+        try lab.waitUntil("all Ready") { lab.allReady() }
+
+        try Subprocess.ip("-n", lab.inet, "link", "set", "carrier1", "down")
+        #expect(try lab.egress(1) == nil, "with its carrier down m01's proxy must not reach the internet at all")
+        try lab.waitUntil("m01 reset after failed probes", timeout: .seconds(40)) {
+            ((lab.status("m01")?["health"] as? [String: Any])?["resets"] as? Int ?? 0) >= 1
+        }
+        try Subprocess.ip("-n", lab.inet, "link", "set", "carrier1", "up")
+        try lab.waitUntil("m01 healthy again", timeout: .seconds(40)) {
+            lab.phase("m01") == "Ready" && ((lab.status("m01")?["health"] as? [String: Any])?["consecutiveFailures"] as? Int) == 0
+        }
+        #expect(try lab.egress(1) == lab.address("m01"))
+        #expect(lab.phase("m02") == "Ready")
+    }
+
+    @Test("a farm.yaml edit (rename-over, like an editor) is applied by the daemon within 2 s",
+          .enabled(if: EndToEndLab.canRun, "\(EndToEndLab.requirement)"))
+    func daemonAppliesEdits() throws {
+        let lab = try EndToEndLab(modems: 2)
+        defer { lab.down() }
+        try lab.startDaemon()
+        try lab.waitUntil("all Ready") { lab.allReady() }
+
+        let farmFile = lab.directory + "/farm.yaml"
+        let edited = try String(contentsOfFile: farmFile, encoding: .utf8).replacingOccurrences(of: "http: 20021", with: "http: 20029")
+        try edited.write(toFile: farmFile + ".swp", atomically: false, encoding: .utf8)
+        let saved = ContinuousClock.now
+        try #require(rename(farmFile + ".swp", farmFile) == 0)
+        try lab.waitUntil("m02 on its new port", timeout: .seconds(2)) { lab.status("m02")?["httpPort"] as? Int == 20029 }
+        #expect(ContinuousClock.now - saved < .seconds(2))
+        let probe = try Subprocess.inNamespace(lab.farm, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "3",
+                                               "http://127.0.0.1:20029/")
+        #expect(probe.stdout != "000", "the proxy answers on the new port")
+    }
+}
