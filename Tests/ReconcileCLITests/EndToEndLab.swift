@@ -107,7 +107,7 @@ final class EndToEndLab: @unchecked Sendable {
     /// The address the lab's what-is-my-IP server saw for a request through the modem's HTTP proxy.
     func egress(_ modem: Int) throws -> String? {
         let password = try String(contentsOfFile: directory + "/secrets/lab", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        let result = try Subprocess.inNamespace(farm, "curl", "-sS", "-m", "5", "-x", "http://lab:\(password)@127.0.0.1:\(20000 + 10 * modem + 1)",
+        let result = try Subprocess.inNamespace(farm, "curl", "-fsS", "-m", "5", "-x", "http://lab:\(password)@127.0.0.1:\(20000 + 10 * modem + 1)",
                                                 "http://198.51.100.10/")
         return result.status == 0 ? result.stdout.trimmingCharacters(in: .whitespacesAndNewlines) : nil
     }

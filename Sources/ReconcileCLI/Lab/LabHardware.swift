@@ -1,13 +1,21 @@
 import ModemSimulator
 
 /// The simulated modems of a lab: Quectel EC25s on one USB bus, modem k behind `/dev/cdc-wdm<k-1>`
-/// and `wwank` (the name of its veth in the farm namespace). Modem 1's SIM wants a PIN and modem 2
+/// (another, higher number after a replug, as the kernel may give too: umockdev 0.17 cannot reuse
+/// a removed node's name) and `wwank` (the name of its veth in the farm namespace). Modem 1's SIM wants a PIN and modem 2
 /// reports no USB serial (`0`), so farm.yaml must name it by IMEI; the others by USB serial.
 struct LabModemHardware: Sendable, Equatable {
     static let pin = "1234"
     static let noSerialModem = 2
 
     let number: Int
+    /// N of its `/dev/cdc-wdmN`.
+    var node: Int
+
+    init(number: Int, node: Int? = nil) {
+        self.number = number
+        self.node = node ?? number - 1
+    }
 
     var imei: String { "35907206" + String(repeating: "0", count: 7 - String(number).count) + String(number) }
     var usbSerial: String? { number == Self.noSerialModem ? nil : "LAB" + imei.suffix(5) }
@@ -18,7 +26,7 @@ struct LabModemHardware: Sendable, Equatable {
 
     var portPath: String { "1-\(number)" }
     var usbPath: String { "/sys/devices/pci0000:00/0000:00:14.0/usb1/\(portPath)" }
-    var controlNode: String { "/dev/cdc-wdm\(number - 1)" }
+    var controlNode: String { "/dev/cdc-wdm\(node)" }
 
     var simulatorConfiguration: SimulatedModem.Configuration {
         var configuration = SimulatedModem.Configuration(imei: imei, pin: simPIN)
@@ -31,7 +39,7 @@ struct LabModemHardware: Sendable, Equatable {
     var description: String {
         let device = "/devices/pci0000:00/0000:00:14.0/usb1/\(portPath)"
         let interface = "\(device)/\(portPath):1.4"
-        let node = "cdc-wdm\(number - 1)"
+        let node = "cdc-wdm\(self.node)"
         return """
             P: \(device)
             E: DEVTYPE=usb_device
@@ -54,9 +62,9 @@ struct LabModemHardware: Sendable, Equatable {
             N: \(node)
             E: DEVNAME=/dev/\(node)
             E: MAJOR=180
-            E: MINOR=\(175 + number)
+            E: MINOR=\(176 + self.node)
             E: SUBSYSTEM=usbmisc
-            A: dev=180:\(175 + number)
+            A: dev=180:\(176 + self.node)
             L: device=../../../\(portPath):1.4
 
             P: \(interface)/net/wwan\(number)
@@ -74,7 +82,7 @@ struct LabModemHardware: Sendable, Equatable {
     /// The /sys paths of the modem's devices, deepest first: the order of `remove` uevents.
     var devicesDeepestFirst: [String] {
         let interface = "\(usbPath)/\(portPath):1.4"
-        return ["\(interface)/net/wwan\(number)", "\(interface)/usbmisc/cdc-wdm\(number - 1)", interface, usbPath]
+        return ["\(interface)/net/wwan\(number)", "\(interface)/usbmisc/cdc-wdm\(node)", interface, usbPath]
     }
 }
 

@@ -57,25 +57,32 @@ struct LabHost: ParsableCommand {
 /// The modems plugged into the testbed and their simulators; commands come one at a time.
 final class LabRack: @unchecked Sendable {
     private let testbed: UMockdevTestbed
-    private var simulators: [Int: SimulatedModem] = [:]
+    private var simulators: [Int: (hardware: LabModemHardware, modem: SimulatedModem)] = [:]
+    /// The next cdc-wdm number for a replugged modem: above any a lab starts with.
+    private var nextNode = LabTopology.maximumModems
+    private var pluggedBefore: Set<Int> = []
 
     init(testbed: UMockdevTestbed) { self.testbed = testbed }
 
     /// Adds the modem's devices (umockdev sends their `add` uevents) and serves its node.
     func plug(_ number: Int) throws {
         guard simulators[number] == nil else { throw TestbedError("modem \(number) is already plugged") }
-        let hardware = LabModemHardware(number: number)
+        var hardware = LabModemHardware(number: number)
+        if pluggedBefore.contains(number) {
+            hardware.node = nextNode
+            nextNode += 1
+        }
         try testbed.add(hardware.description)
         let modem = SimulatedModem(hardware.simulatorConfiguration)
         try modem.serve(fd: try testbed.deviceDescriptor(hardware.controlNode))
-        simulators[number] = modem
+        simulators[number] = (hardware, modem)
+        pluggedBefore.insert(number)
     }
 
     /// Sends `remove` for each of the modem's devices, deepest first, before removing them
     /// (docs/lab.md: a removed device can no longer be announced), then stops its simulator.
     func unplug(_ number: Int) throws {
-        guard let modem = simulators.removeValue(forKey: number) else { throw TestbedError("modem \(number) is not plugged") }
-        let hardware = LabModemHardware(number: number)
+        guard let (hardware, modem) = simulators.removeValue(forKey: number) else { throw TestbedError("modem \(number) is not plugged") }
         for device in hardware.devicesDeepestFirst { try testbed.uevent(device, "remove") }
         try testbed.remove(hardware.usbPath)
         modem.stop()
@@ -89,7 +96,7 @@ final class LabRack: @unchecked Sendable {
         case ("plug", nil): try plug(number)
         case ("unplug", nil): try unplug(number)
         case ("fault", let fault?):
-            guard let modem = simulators[number] else { throw TestbedError("modem \(number) is not plugged") }
+            guard let modem = simulators[number]?.modem else { throw TestbedError("modem \(number) is not plugged") }
             switch fault {
             case "none": modem.inject(nil)
             case "no-answer": modem.inject(.noAnswer(includingControl: true))

@@ -39,7 +39,7 @@ struct LabSession {
         let topology = try LabTopology(name: lab.name)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try CommandRunner.locate("ip"))
-        process.arguments = ["netns", "exec", topology.farmNamespace, "curl", "-sS", "-m", "5", "-K", "-",
+        process.arguments = ["netns", "exec", topology.farmNamespace, "curl", "-fsS", "-m", "5", "-K", "-",
                              "-x", "http://127.0.0.1:\(LabFarm.httpPort(modem))", "http://\(LabTopology.serverAddress)/"]
         let input = Pipe(), output = Pipe()
         process.standardInput = input
