@@ -89,7 +89,7 @@ public struct Executor: Sendable {
             memory = remember(observed, desired, memory, now: now)
             plan = Planner.plan(desired: desired, observed: observed, memory: memory, now: now)
             fresh = true
-            guard !plan.isEmpty, rounds < settings.maxRounds, !Task.isCancelled else { break }
+            guard !plan.isEmpty, rounds < settings.maxRounds else { break }
             rounds += 1
             let round = await apply(plan, desired: desired, observed: observed, memory: memory)
             memory = round.memory
@@ -100,7 +100,7 @@ public struct Executor: Sendable {
             requests.subtract(acted)
             try persist(memory, previous: initial)
             fresh = false
-            guard round.applied.contains(where: { $0.failure == nil }) else { break }
+            guard round.applied.contains(where: { $0.failure == nil }), !Task.isCancelled else { break }
         }
         if Task.isCancelled {
             return PassResult(rounds: rounds, applied: applied, outcomes: outcomes, remaining: plan, observed: observed, memory: memory,

@@ -75,7 +75,9 @@ extension Executor {
                 defer { progress() }
                 do {
                     let outcome = try await runner.perform(action, plugged: lane.plugged, memory: lane.memory ?? ModemMemory(serial: ""))
+                    let previous = lane.memory
                     lane.memory = lane.memory?.applying(action.kind, result: outcome, now: clock.now())
+                    reportRotation(lane.name, before: previous, after: lane.memory)
                     lane.applied.append(AppliedAction(action: action, failure: nil))
                     lane.outcome.applied += 1
                 } catch {
@@ -140,6 +142,17 @@ extension Executor {
             }
         }
         return lanes
+    }
+
+    /// Rotation verification (issue 8): the first connect after a rotation or reset tells whether
+    /// the network handed out a new address; the same one back is a warning the operator sees.
+    private func reportRotation(_ modem: String, before: ModemMemory?, after: ModemMemory?) {
+        guard before?.lastRotationSameAddress == nil, let same = after?.lastRotationSameAddress, let address = after?.lastAddress else { return }
+        if same {
+            logger.warning("\(modem): same IP \(address) after the rotation: the carrier handed the same address back")
+        } else {
+            logger.info("\(modem): new IP \(before?.lastAddress ?? "?") → \(address)")
+        }
     }
 
     /// Logs the action and appends it to the audit log (no secrets: summaries and reasons only).

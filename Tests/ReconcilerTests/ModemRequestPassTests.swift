@@ -35,3 +35,44 @@ import Testing
         #expect(try harness.store.readModemStatus("m01")?.condition(.simReady)?.status == "True")
     }
 }
+
+@Suite struct RequestLifecycleTests {
+    @Test func aRequestForAModemNotInFarmYamlIsDroppedAndNothingElseHappens() async throws {
+        let harness = try await Harness(spec: makeSpec(count: 1))
+        try await harness.pass()
+        try harness.store.requests.file(ModemRequest(kind: .rotate, modem: "m09"))
+
+        let result = try await harness.pass()
+
+        #expect(result.applied.isEmpty)
+        #expect(try harness.store.requests.contents().requests.isEmpty)
+    }
+
+    @Test func aRequestWaitsUntilItsModemCanActOnIt() async throws {
+        let harness = try await Harness(spec: makeSpec(count: 2), plug: false)
+        await harness.farm.plug(serial: serial(1))
+        try await harness.pass()
+        let rotate = try ModemRequest(kind: .rotate, modem: "m02")
+        try harness.store.requests.file(rotate)
+
+        let missing = try await harness.pass()
+        #expect(missing.answeredRequests.isEmpty)
+        #expect(try harness.store.requests.contents().requests == [rotate])
+
+        await harness.farm.plug(serial: serial(2))
+        let plugged = try await harness.pass()
+        #expect(plugged.answeredRequests == [rotate])
+        #expect(plugged.applied.filter { $0.action.kind == .rotate }.map(\.action.modem) == ["m02"])
+        #expect(try harness.store.requests.contents().requests.isEmpty)
+        #expect(try harness.store.readModemStatus("m02")?.phase == .ready)
+    }
+
+    @Test func otherFilesInTheInboxAreLeftAlone() async throws {
+        let harness = try await Harness(spec: makeSpec(count: 1))
+        try Data().write(to: URL(fileURLWithPath: harness.store.requests.directory + "/restart-m01"))
+
+        try await harness.pass()
+
+        #expect(try harness.store.requests.contents().strangers == ["restart-m01"])
+    }
+}

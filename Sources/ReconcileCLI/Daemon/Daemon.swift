@@ -32,7 +32,7 @@ struct Daemon: AsyncParsableCommand {
         do {
             let store = try StateStore(root: options.absoluteStateDirectory)
             session = DaemonSession(options: options, store: store, backend: try await Backend(options), logger: logger)
-            if !options.simulated { hotplug.append(StreamWakeSource(try UDevMonitor().wakeUps(), reason: .hotplug)) }
+            if !options.simulated { hotplug = Self.hotplug(logger: logger) }
         } catch {
             printError("reconcile: error: \(ApplyPass.describe(error))")
             throw ExitCode(1)
@@ -48,6 +48,19 @@ struct Daemon: AsyncParsableCommand {
             throw ExitCode(1)
         }
         logger.info("stopped; proxies and modems left running")
+    }
+}
+
+extension Daemon {
+    /// udev hot-plug events as a wake source. Without them (no udev netlink socket, e.g. in some
+    /// containers) the daemon still works: a plugged modem is then found by the next periodic pass.
+    static func hotplug(logger: Logger) -> [any WakeSource] {
+        do {
+            return [StreamWakeSource(try UDevMonitor().wakeUps(), reason: .hotplug)]
+        } catch {
+            logger.warning("no hot-plug events (\(error.message)): plugged modems are found by the periodic pass")
+            return []
+        }
     }
 }
 

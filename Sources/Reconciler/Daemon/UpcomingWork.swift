@@ -8,6 +8,10 @@ public struct UpcomingWork: Sendable, Equatable {
     public struct Rotation: Sendable, Equatable {
         public var modem: String
         public var due: Date
+        public init(modem: String, due: Date) {
+            self.modem = modem
+            self.due = due
+        }
     }
 
     /// The earliest moment after the pass at which some modem has work; nil: nothing scheduled.

@@ -1,0 +1,148 @@
+import Foundation
+import Testing
+
+/// `reconcile daemon --simulated` as a real process: convergence, edits of farm.yaml, typos,
+/// SIGHUP, requests and SIGTERM.
+@Suite(.serialized) struct DaemonTests {
+    static let farm = """
+        version: 1
+        defaults:
+          apn: internet
+          proxy:
+            users: [alice]
+          rotation:
+            every: 30m
+        ports:
+          range: 21000-21999
+        users:
+          alice: { password: { file: alice.secret } }
+        modems:
+          - serial: "860000000000001"
+            name: m01
+          - serial: "860000000000002"
+            name: m02
+
+        """
+
+    /// A scratch directory outside any git work tree holding farm.yaml and alice's secret.
+    static func scratch() throws -> String {
+        let directory = NSTemporaryDirectory() + "pf\(getpid())-daemon-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try farm.write(toFile: directory + "/farm.yaml", atomically: true, encoding: .utf8)
+        try "daemon-Alice-Secret-19b\n".write(toFile: directory + "/alice.secret", atomically: true, encoding: .utf8)
+        return directory
+    }
+
+    static func proxyPids(_ daemon: DaemonProcess) -> [Int] {
+        ["m01", "m02"].compactMap { daemon.modemStatus($0)?["proxyPid"] as? Int }
+    }
+
+    @Test func convergesAndStopsOnSigtermLeavingProxiesRunning() throws {
+        let directory = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let daemon = try DaemonProcess(in: directory)
+
+        #expect(eventually { daemon.count("Ready") == 2 }, "\(daemon.log)")
+        let pids = Self.proxyPids(daemon)
+        #expect(pids.count == 2)
+        #expect(daemon.stop() == 0, "\(daemon.log)")
+
+        #expect(daemon.log.contains("stopped; proxies and modems left running"))
+        let snapshot = try #require(FileManager.default.contents(atPath: daemon.state + "/simulated-farm.json"))
+        let proxies = try #require((try JSONSerialization.jsonObject(with: snapshot) as? [String: Any])?["proxies"] as? [String: [String: Any]])
+        #expect(Set(proxies.values.compactMap { $0["pid"] as? Int }) == Set(pids), "the proxies outlive the daemon")
+        #expect(!daemon.log.contains("daemon-Alice-Secret-19b"))
+        let again = try Subprocess.run(try Subprocess.reconcile, ["--dry-run", "--simulated"], in: directory)
+        #expect(again.status == 0, "a new reconciler finds nothing to do: \(again.stdout)")
+    }
+
+    @Test func farmYamlEditsInPlaceAndByRenameAreAppliedWithinTwoSeconds() throws {
+        let directory = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let daemon = try DaemonProcess(in: directory)
+        defer { _ = daemon.stop() }
+        #expect(eventually { daemon.count("Ready") == 2 }, "\(daemon.log)")
+        let first = try #require(daemon.farmStatus()?["specRevision"] as? String)
+
+        try (Self.farm + "  - serial: \"860000000000003\"\n    name: m03\n").write(toFile: directory + "/farm.yaml", atomically: false, encoding: .utf8)
+        #expect(eventually(within: 2) { daemon.count("Ready") == 3 }, "write in place: \(daemon.log)")
+        let second = try #require(daemon.farmStatus()?["specRevision"] as? String)
+        #expect(second != first)
+
+        try saveByRename(Self.farm, to: directory + "/farm.yaml")
+        #expect(eventually(within: 2) { daemon.farmStatus()?["modems"] as? Int == 2 && daemon.modemStatus("m03") == nil }, "rename: \(daemon.log)")
+        #expect(daemon.farmStatus()?["specRevision"] as? String == first)
+    }
+
+    @Test func aTypoKeepsTheLastValidSpecAndShowsTheErrorWithLineAndColumn() throws {
+        let directory = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let daemon = try DaemonProcess(in: directory)
+        defer { _ = daemon.stop() }
+        #expect(eventually { daemon.count("Ready") == 2 }, "\(daemon.log)")
+        let revision = try #require(daemon.farmStatus()?["specRevision"] as? String)
+        let pids = Self.proxyPids(daemon)
+
+        try saveByRename(Self.farm.replacingOccurrences(of: "    name: m02", with: "    nmae: m02"), to: directory + "/farm.yaml")
+
+        #expect(eventually(within: 2) { daemon.farmStatus()?["specErrors"] != nil }, "\(daemon.log)")
+        let errors = try #require(daemon.farmStatus()?["specErrors"] as? [String])
+        #expect(errors.contains { $0.hasPrefix("farm.yaml:16:5: error: ") && $0.contains("nmae") }, "\(errors)")
+        #expect(daemon.farmStatus()?["specRevision"] as? String == revision)
+        #expect(daemon.count("Ready") == 2)
+        #expect(Self.proxyPids(daemon) == pids, "nothing torn down because of a typo")
+        let status = try Subprocess.run(try Subprocess.reconcile, ["status"], in: directory)
+        #expect(status.stdout.contains("farm.yaml is invalid; the daemon keeps revision"), "\(status.stdout)")
+        #expect(status.stdout.contains("farm.yaml:16:5: error: "))
+
+        try saveByRename(Self.farm, to: directory + "/farm.yaml")
+        #expect(eventually(within: 2) { daemon.farmStatus().map { $0["specErrors"] == nil } ?? false }, "fixed: \(daemon.log)")
+    }
+
+    @Test func sighupRereadsAndRequestFilesAreActedOnAndConsumed() throws {
+        let directory = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let daemon = try DaemonProcess(in: directory)
+        defer { _ = daemon.stop() }
+        #expect(eventually { daemon.count("Ready") == 2 }, "\(daemon.log)")
+
+        daemon.signal(SIGHUP)
+        #expect(eventually(within: 2) { daemon.log.contains("pass: reload requested (SIGHUP)") }, "\(daemon.log)")
+
+        let filed = try Subprocess.run(try Subprocess.reconcile, ["rotate", "m02", "--now", "--simulated"], in: directory)
+        #expect(filed.status == 0, "\(filed.stderr)")
+        #expect(filed.stdout.contains("a daemon holds the state directory"), "\(filed.stdout)")
+        #expect(filed.stdout.contains("rotate m02: filed in"))
+        #expect(eventually(within: 2) {
+            (daemon.modemStatus("m02")?["rotation"] as? [String: Any])?["count"] as? Int == 1
+                && (try? FileManager.default.contentsOfDirectory(atPath: daemon.state + "/requests"))?.isEmpty == true
+        }, "\(daemon.log)")
+        #expect((daemon.modemStatus("m01")?["rotation"] as? [String: Any])?["count"] as? Int == 0)
+        #expect(daemon.log.contains("m02: new IP 100.64.2.10 → 100.64.2.11"), "\(daemon.log)")
+    }
+
+    @Test func scheduledRotationsWakeTheDaemonWithoutAnyEvent() throws {
+        let directory = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try Self.farm.replacingOccurrences(of: "every: 30m", with: "every: 1s").write(toFile: directory + "/farm.yaml", atomically: true, encoding: .utf8)
+        let daemon = try DaemonProcess(in: directory)
+        defer { _ = daemon.stop() }
+
+        #expect(eventually(within: 6) { ((daemon.modemStatus("m01")?["rotation"] as? [String: Any])?["count"] as? Int ?? 0) >= 2 }, "\(daemon.log)")
+        #expect(daemon.log.contains("pass: timer"), "woken by the rotation due, well before the 60s resync: \(daemon.log)")
+    }
+
+    @Test func startingWithAnInvalidFarmYamlWaitsForAFix() throws {
+        let directory = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try "version: 1\nmodems: [\n".write(toFile: directory + "/farm.yaml", atomically: true, encoding: .utf8)
+        let daemon = try DaemonProcess(in: directory)
+        defer { _ = daemon.stop() }
+
+        #expect(eventually { (daemon.farmStatus()?["specErrors"] as? [String])?.first?.hasPrefix("farm.yaml:") == true }, "\(daemon.log)")
+        #expect(daemon.farmStatus()?["modems"] as? Int == 0)
+
+        try saveByRename(Self.farm, to: directory + "/farm.yaml")
+        #expect(eventually(within: 2) { daemon.count("Ready") == 2 }, "\(daemon.log)")
+    }
+}
