@@ -35,10 +35,12 @@ import Testing
 
         let rules = try lab.rules()
         #expect(Set(rules).count == rules.count, "duplicate rules:\n\(rules.joined(separator: "\n"))")
+        let slots = try lab.allocationIndices()
         for (index, modem) in lab.modemNames.enumerated() {
-            let table = 100 + index
+            let slot = try #require(slots[modem], "\(modem) has no allocation")
+            let table = 100 + slot
             #expect(rules.filter { $0.hasSuffix("lookup \(table)") }.count == 3, "\(modem): uidrange, oif and from rules only")
-            #expect(rules.contains { $0.contains("uidrange \(20000 + index)-\(20000 + index) lookup \(table)") })
+            #expect(rules.contains { $0.contains("uidrange \(20000 + slot)-\(20000 + slot) lookup \(table)") })
             #expect(lab.status(modem)?["httpPort"] as? Int == 20000 + 10 * (index + 1) + 1)
             #expect(try lab.egress(index + 1) == lab.address(modem))
         }

@@ -112,6 +112,15 @@ final class EndToEndLab: @unchecked Sendable {
         return result.status == 0 ? result.stdout.trimmingCharacters(in: .whitespacesAndNewlines) : nil
     }
 
+    /// Each modem's sticky slot k (table tableBase+k, uid uidBase+k) from state/allocations.json.
+    func allocationIndices() throws -> [String: Int] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: state + "/allocations.json"))
+        let modems = (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["modems"] as? [String: [String: Any]] ?? [:]
+        return Dictionary(modems.values.compactMap { entry in
+            (entry["name"] as? String).flatMap { name in (entry["index"] as? Int).map { (name, $0) } }
+        }, uniquingKeysWith: { first, _ in first })
+    }
+
     /// The farm namespace's policy rules, one line each (`ip rule show`).
     func rules() throws -> [String] {
         try Subprocess.ip("-n", farm, "rule", "show").stdout.split(separator: "\n").map(String.init)
