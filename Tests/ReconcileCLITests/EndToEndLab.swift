@@ -13,13 +13,15 @@ final class EndToEndLab: @unchecked Sendable {
     let name: String
     let directory: String
     let modems: Int
+    /// The last modem's rotation interval in the generated farm.yaml.
+    let rotateEvery: String
     private var daemon: Process?
 
     var farm: String { name + "-farm" }
     var inet: String { name + "-inet" }
     var state: String { directory + "/state" }
 
-    init(modems: Int) throws {
+    init(modems: Int, rotateEvery: String = "10m") throws {
         try #require(geteuid() == 0, "the end-to-end lab needs root")
         for tool in ["umockdev-wrapper", "curl", "ip", "python3"] {
             try #require(Subprocess.which(tool) != nil, "\(tool) missing: run scripts/install-deps")
@@ -28,6 +30,7 @@ final class EndToEndLab: @unchecked Sendable {
         name = "pf\(getpid())e\(Self.counter)"
         directory = NSTemporaryDirectory() + name + "-lab"
         self.modems = modems
+        self.rotateEvery = rotateEvery
         let up = try lab("up", "--modems", String(modems))
         try #require(up.status == 0, "lab up failed: \(up.stderr)")
     }
@@ -43,17 +46,31 @@ final class EndToEndLab: @unchecked Sendable {
         try Subprocess.run(try Subprocess.reconcile, ["lab"] + arguments + ["--name", name, "--dir", directory])
     }
 
+    private var runArguments: [String] { ["lab", "run", "--name", name, "--dir", directory, "--rotate-every", rotateEvery, "--"] }
+
     /// `reconcile ARGUMENTS` inside the lab (one pass when empty).
     @discardableResult
     func reconcile(_ arguments: String...) throws -> Finished {
-        try Subprocess.run(try Subprocess.reconcile, ["lab", "run", "--name", name, "--dir", directory, "--"] + arguments)
+        try Subprocess.run(try Subprocess.reconcile, runArguments + arguments)
+    }
+
+    /// Writes the lab's farm.yaml (and secrets) without running anything, so a test can edit it first.
+    func prepareFarm() throws {
+        let dryRun = try reconcile("--dry-run")
+        try #require(dryRun.status == 2, "dry run failed: \(dryRun.stderr)")
+    }
+
+    /// status/farm.json as the reconciler wrote it.
+    func farmStatus() -> [String: Any]? {
+        guard let data = FileManager.default.contents(atPath: "\(state)/status/farm.json") else { return nil }
+        return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
     }
 
     /// `reconcile lab run` as a child that has not finished yet (for the daemon and crash tests).
     func spawn(_ arguments: [String]) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try Subprocess.reconcile)
-        process.arguments = ["lab", "run", "--name", name, "--dir", directory, "--"] + arguments
+        process.arguments = runArguments + arguments
         process.standardInput = FileHandle.nullDevice
         let log = directory + "/reconcile-\(arguments.first ?? "pass").log"
         FileManager.default.createFile(atPath: log, contents: nil)

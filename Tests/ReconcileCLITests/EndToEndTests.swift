@@ -116,6 +116,27 @@ import Testing
         #expect(lab.phase("m02") == "Ready")
     }
 
+    @Test("a modem that stops answering QMI leaves Ready without disturbing the others, and is Ready again once it answers",
+          .enabled(if: EndToEndLab.canRun, "\(EndToEndLab.requirement)"))
+    func hungModemRecovers() throws {
+        let lab = try EndToEndLab(modems: 2)
+        defer { lab.down() }
+        try lab.startDaemon()
+        try lab.waitUntil("all Ready") { lab.allReady() }
+        let bystander = lab.proxyPid("m02")
+
+        #expect(try lab.lab("fault", "1", "no-answer").status == 0)
+        try lab.waitUntil("m01 seen as not answering") { lab.phase("m01") != nil && lab.phase("m01") != "Ready" }
+        let conditions = lab.status("m01")?["conditions"] as? [[String: Any]] ?? []
+        #expect(conditions.contains { $0["type"] as? String == "SimReady" && $0["status"] as? String != "True" })
+        #expect(lab.phase("m02") == "Ready" && lab.proxyPid("m02") == bystander)
+
+        #expect(try lab.lab("fault", "1", "none").status == 0)
+        try lab.waitUntil("m01 Ready again") { lab.phase("m01") == "Ready" }
+        #expect(try lab.egress(1) == lab.address("m01"))
+        #expect(lab.proxyPid("m02") == bystander)
+    }
+
     @Test("a farm.yaml edit (rename-over, like an editor) is applied by the daemon within 2 s",
           .enabled(if: EndToEndLab.canRun, "\(EndToEndLab.requirement)"))
     func daemonAppliesEdits() throws {

@@ -93,6 +93,7 @@ private enum UmockdevModem {
 
     static func drive() async throws {
         let testbed = try UMockdevTestbed()
+        defer { withExtendedLifetime(testbed) {} }
         try testbed.add(description)
         // umockdev does not create the targets of `L:` links; libqmi resolves the driver link.
         try FileManager.default.createDirectory(atPath: testbed.rootDirectory + "/sys/bus/usb/drivers/qmi_wwan", withIntermediateDirectories: true)
