@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 /// A lab (`reconcile lab up`) for one end-to-end test: unique names per run, the real reconciler
@@ -8,7 +9,7 @@ final class EndToEndLab: @unchecked Sendable {
     /// Outside CI a non-root run skips (with this reason); in CI (CI=true) it runs and fails without root.
     static let canRun = geteuid() == 0 || ProcessInfo.processInfo.environment["CI"] == "true"
     static let requirement = "needs root, umockdev-wrapper, curl and iproute2 (runs and fails without them when CI=true)"
-    nonisolated(unsafe) private static var counter = 0
+    private static let counter = Atomic<Int>(0)
 
     let name: String
     let directory: String
@@ -26,8 +27,7 @@ final class EndToEndLab: @unchecked Sendable {
         for tool in ["umockdev-wrapper", "curl", "ip", "python3"] {
             try #require(Subprocess.which(tool) != nil, "\(tool) missing: run scripts/install-deps")
         }
-        Self.counter += 1
-        name = "pf\(getpid())e\(Self.counter)"
+        name = "pf\(getpid())e\(Self.counter.add(1, ordering: .relaxed).newValue)"
         directory = NSTemporaryDirectory() + name + "-lab"
         self.modems = modems
         self.rotateEvery = rotateEvery

@@ -18,11 +18,27 @@ struct LabDemo: AsyncParsableCommand {
         let options = try LabOptions.parse(["--name", name, "--dir", NSTemporaryDirectory() + "proxyfarm-demo-\(getpid())"])
         try options.requireRoot("lab demo")
         let session = LabSession(lab: options, proxyBinary: proxyBinary)
+        let interruption = Self.tearDownOnInterrupt(session)
         defer {
             print("\n== tearing the lab down")
             session.down()
         }
-        try await Self.demo(session, modems: 3)
+        try await withExtendedLifetime(interruption) { try await Self.demo(session, modems: 3) }
+    }
+
+    /// Ctrl-C or SIGTERM also take the lab down before the demo exits.
+    private static func tearDownOnInterrupt(_ session: LabSession) -> [DispatchSourceSignal] {
+        [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                print("\n== interrupted: tearing the lab down")
+                session.down()
+                Glibc.exit(130)
+            }
+            source.resume()
+            return source
+        }
     }
 
     private static func demo(_ session: LabSession, modems: Int) async throws {
