@@ -19,7 +19,7 @@ struct RootOptions: ParsableArguments {
     @Flag(name: .long, help: "Print the plan and change nothing.")
     var dryRun = false
 
-    @Option(name: .long, help: "Plan format for --dry-run: text or json.")
+    @Option(name: .long, help: "Output of --dry-run (the plan) and of `status`: text or json.")
     var output: Output = .text
 
     @Flag(name: .long, help: "Run against a simulated farm in memory (no hardware is touched).")

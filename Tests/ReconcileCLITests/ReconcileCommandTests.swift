@@ -142,10 +142,12 @@ import Testing
         #expect(run.stderr.contains("held by another reconciler (pid \(holder.processIdentifier))"), "\(run.stderr)")
     }
 
-    @Test func withoutHardwareDriversItSaysSoAndFails() throws {
-        let run = try Self.reconcile([], in: try Self.scratch())
-        #expect(run.status == 1)
-        #expect(run.stderr.contains("real drivers not wired yet"))
+    /// Without --simulated the real drivers look (only look: a dry run) and find none of the modems.
+    @Test func withoutSimulatedTheRealDriversLookAndInventNoHardware() throws {
+        let run = try Self.reconcile(["--dry-run"], in: try Self.scratch())
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout == "No changes. The farm matches farm.yaml.\n", "modems not plugged in get no actions")
+        #expect(!run.stderr.contains("simulated"))
     }
 
     @Test func invalidFarmFileFailsWithLineAndColumn() throws {

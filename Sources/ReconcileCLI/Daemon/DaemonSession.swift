@@ -12,6 +12,8 @@ actor DaemonSession {
     let backend: Backend
     let logger: Logger
     private var inForce: (spec: FarmSpec, revision: String)?
+    /// The invalid farm.yaml last reported, so that its errors are logged once, not every pass.
+    private var reportedInvalid: String?
 
     init(options: RootOptions, store: StateStore, backend: Backend, logger: Logger) {
         self.options = options
@@ -59,15 +61,21 @@ actor DaemonSession {
     /// Loads farm.yaml; a valid file becomes the spec in force. Returns its errors when invalid.
     private func reload() -> [String]? {
         let loaded = FarmFile.load(path: options.file)
-        for warning in loaded.warnings { logger.warning("\(warning.description)") }
         guard let spec = loaded.spec else {
             let errors = loaded.errors.map(\.description)
-            for error in errors { logger.error("\(error)") }
-            if let inForce { logger.error("\(options.file) is invalid: revision \(inForce.revision) stays in force") }
+            if reportedInvalid != loaded.source {
+                reportedInvalid = loaded.source
+                for error in errors { logger.error("\(error)") }
+                if let inForce { logger.error("\(options.file) is invalid: revision \(inForce.revision) stays in force") }
+            }
             return errors
         }
+        reportedInvalid = nil
         let revision = Revision.of(file: options.file, bytes: Data(loaded.source.utf8))
-        if revision != inForce?.revision { logger.info("\(options.file) revision \(revision) in force") }
+        if revision != inForce?.revision {
+            for warning in loaded.warnings { logger.warning("\(warning.description)") }
+            logger.info("\(options.file) revision \(revision) in force")
+        }
         inForce = (spec, revision)
         return nil
     }
