@@ -22,8 +22,9 @@ struct LabDemo: AsyncParsableCommand {
         defer {
             print("\n== tearing the lab down")
             session.down()
+            withExtendedLifetime(interruption) {}
         }
-        try await withExtendedLifetime(interruption) { try await Self.demo(session, modems: 3) }
+        try await Self.demo(session, modems: 3)
     }
 
     /// Ctrl-C or SIGTERM also take the lab down before the demo exits.
