@@ -17,14 +17,26 @@ struct LabDemo: AsyncParsableCommand {
     func run() async throws {
         let options = try LabOptions.parse(["--name", name, "--dir", NSTemporaryDirectory() + "proxyfarm-demo-\(getpid())"])
         try options.requireRoot("lab demo")
-        let session = LabSession(lab: options, proxyBinary: proxyBinary)
+        let (proxy, note) = try LabReconciler.proxy(proxyBinary)
+        let logPath = NSTemporaryDirectory() + "proxyfarm-demo-\(getpid()).log"
+        guard FileManager.default.createFile(atPath: logPath, contents: nil), let log = FileHandle(forWritingAtPath: logPath) else {
+            throw LabError.io(operation: "create", path: logPath, detail: "cannot create the reconciler log")
+        }
+        print("\(note)\nreconciler log (actions, stderr): \(logPath)\n")
+        let session = LabSession(lab: options, proxyBinary: proxy, log: log)
         let interruption = Self.tearDownOnInterrupt(session)
         defer {
             print("\n== tearing the lab down")
             session.down()
             withExtendedLifetime(interruption) {}
         }
-        try await Self.demo(session, modems: 3)
+        do {
+            try await Self.demo(session, modems: 3)
+        } catch {
+            let tail = ((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").split(separator: "\n").suffix(20)
+            print("\n== the demo failed; the reconciler log ends with:\n" + tail.joined(separator: "\n"))
+            throw error
+        }
     }
 
     /// Ctrl-C or SIGTERM also take the lab down before the demo exits.
@@ -58,10 +70,9 @@ struct LabDemo: AsyncParsableCommand {
         }
         let rotated = LabModemHardware(number: modems)
         let before = try session.egress(modem: modems)
-        print("\n== rotating \(rotated.name) (reconcile rotate \(rotated.name), then a pass)")
-        _ = try session.reconcile(["rotate", rotated.name], acceptingStatus: [0])
-        try session.converge()
+        print("\n== rotating \(rotated.name) (reconcile rotate \(rotated.name) --now)")
+        _ = try session.reconcile(["rotate", rotated.name, "--now"], acceptingStatus: [0])
         let after = try session.egress(modem: modems)
-        print("  \(rotated.name): \(before) → \(after)" + (before == after ? " (the carrier handed back the same address)" : ""))
+        print("  egress through \(rotated.name)'s proxy now: \(after)" + (before == after ? " (the carrier handed back the same address)" : ""))
     }
 }

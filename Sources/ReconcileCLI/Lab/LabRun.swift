@@ -22,7 +22,8 @@ struct LabRun: ParsableCommand {
     func run() throws {
         try lab.requireRoot("lab run")
         let command = try LabReconciler(lab: lab, proxyBinary: proxyBinary, rotateEvery: rotateEvery).command(arguments)
-        printError("lab \(lab.name): \(command.proxyNote)")
+        // Said when the lab chose; with --proxy-binary the caller already knows.
+        if proxyBinary == nil { printError("lab \(lab.name): \(command.proxyNote)") }
         try command.exec()
     }
 }

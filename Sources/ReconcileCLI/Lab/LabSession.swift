@@ -1,10 +1,12 @@
 import Foundation
 
 /// A lab driven from one process (the demo, and anyone scripting a lab): up, reconciler runs,
-/// requests through a modem's proxy, down. Children inherit stdout and stderr.
+/// requests through a modem's proxy, down. Children inherit stdout; their stderr (the
+/// reconciler's log) goes to `log` when given.
 struct LabSession {
     let lab: LabOptions
     let proxyBinary: String?
+    var log: FileHandle?
 
     var farm: LabFarm { LabFarm(files: lab.files) }
 
@@ -44,7 +46,7 @@ struct LabSession {
         let input = Pipe(), output = Pipe()
         process.standardInput = input
         process.standardOutput = output
-        process.standardError = FileHandle.standardError
+        process.standardError = log ?? FileHandle.standardError
         try process.run()
         input.fileHandleForWriting.write(Data("proxy-user = \"\(LabFarm.user):\(try farm.password())\"\n".utf8))
         try input.fileHandleForWriting.close()
@@ -62,6 +64,7 @@ struct LabSession {
         process.executableURL = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
         process.arguments = arguments
         process.standardInput = FileHandle.nullDevice
+        if let log { process.standardError = log }
         fflush(nil)
         try process.run()
         process.waitUntilExit()
