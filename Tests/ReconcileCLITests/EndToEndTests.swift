@@ -43,6 +43,23 @@ import Testing
         #expect((lab.status("m02")?["rotation"] as? [String: Any])?["count"] as? Int == 1)
     }
 
+    @Test("`reconcile rotate m02 --now` without a daemon rotates in-process: a new egress IP through the proxy",
+          .enabled(if: EndToEndLab.canRun, "\(EndToEndLab.requirement)"))
+    func rotationNowWithoutDaemon() throws {
+        let lab = try EndToEndLab(modems: 2)
+        defer { lab.down() }
+        let pass = try lab.reconcile()
+        try #require(pass.status == 0, "cold pass failed: \(pass.stderr)")
+        let before = try #require(try lab.egress(2))
+
+        let rotate = try lab.reconcile("rotate", "m02", "--now")
+        #expect(rotate.status == 0, "rotate --now failed: \(rotate.stdout) \(rotate.stderr)")
+        let after = try #require(lab.address("m02"))
+        #expect(after != before)
+        #expect(try lab.egress(2) == after)
+        #expect(try lab.egress(1) == lab.address("m01"))
+    }
+
     @Test("hot-plug: an unplugged modem goes Missing (proxy stopped, rules gone, others undisturbed) and comes back with its ports and uid",
           .enabled(if: EndToEndLab.canRun, "\(EndToEndLab.requirement)"))
     func hotPlug() throws {
@@ -58,6 +75,8 @@ import Testing
 
         let unplug = try lab.lab("unplug", "3")
         try #require(unplug.status == 0, "unplug failed: \(unplug.stderr)")
+        let again = try lab.lab("unplug", "3")
+        #expect(again.status != 0 && again.stderr.contains("modem 3 is not plugged"), "\(again.stderr)")
         try lab.waitUntil("m03 Missing") { lab.phase("m03") == "Missing" }
         try lab.waitUntil("m03's proxy stopped") { try lab.proxyProcesses()["m03"] == nil }
         try lab.waitUntil("m03's rules removed") { try !lab.rules().contains { $0.hasSuffix("lookup \(m03Table)") } }
@@ -135,6 +154,27 @@ import Testing
         try lab.waitUntil("m01 Ready again") { lab.phase("m01") == "Ready" }
         #expect(try lab.egress(1) == lab.address("m01"))
         #expect(lab.proxyPid("m02") == bystander)
+    }
+
+    @Test("`reconcile lab demo`: each modem's egress is its own, one rotation, the lab gone afterwards, no password printed",
+          .enabled(if: EndToEndLab.canRun, "\(EndToEndLab.requirement)"))
+    func demo() throws {
+        try #require(geteuid() == 0, "the demo needs root")
+        let name = "pf\(getpid())d"
+        let run = try Subprocess.run(try Subprocess.reconcile, ["lab", "demo", "--name", name])
+        defer { _ = try? Subprocess.run(try Subprocess.reconcile, ["lab", "down", "--name", name]) }
+        #expect(run.status == 0, "demo failed:\n\(run.stdout)\n\(run.stderr)")
+        for modem in 1...3 {
+            #expect(run.stdout.contains("m0\(modem) (proxy port \(20000 + 10 * modem + 1)): 100.64.\(modem)."), "\(run.stdout)")
+        }
+        #expect(run.stdout.contains("egress through m03's proxy now: 100.64.3."))
+        #expect(run.stdout.contains("m01   Ready"))
+        #expect(!FileManager.default.fileExists(atPath: "/run/netns/\(name)-farm"), "the demo tears its lab down")
+        // The lab password is 24 hex digits (secrets/lab, gone with the lab): nothing like it is printed.
+        let secretShaped = try NSRegularExpression(pattern: "(?<![0-9a-f])[0-9a-f]{24}(?![0-9a-f])")
+        for text in [run.stdout, run.stderr] {
+            #expect(secretShaped.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) == nil)
+        }
     }
 
     @Test("a farm.yaml edit (rename-over, like an editor) is applied by the daemon within 2 s",
