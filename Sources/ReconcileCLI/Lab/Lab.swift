@@ -41,8 +41,9 @@ struct LabUp: AsyncParsableCommand {
         try lab.requireRoot("lab up")
         try LabNetwork(topology: topology).up()
         let pid = try WhatIsMyIPServer(topology: topology, directory: lab.directory).start()
-        let host = try LabHostProcess(files: lab.files, name: topology.name).start(modems: modems)
-        try LabFarm(files: lab.files).recordModemCount(modems)
+        let farm = LabFarm(files: lab.files)
+        let host = try LabHostProcess(files: lab.files, name: topology.name).start(modems: modems, previous: try? farm.modemCount())
+        try farm.recordModemCount(modems)
         print("""
             lab \(topology.name): namespaces \(topology.farmNamespace) (farm) and \(topology.internetNamespace) (internet)
               modems: \(topology.modems.map { LabTopology.modemInterface($0) }.joined(separator: " ")) \

@@ -45,9 +45,16 @@ struct LabHostProcess {
     let files: LabFiles
     let name: String
 
-    /// Starts the host unless ours runs already; returns its pid once the modems are plugged.
-    func start(modems: Int) throws(LabError) -> Int32 {
-        if let pid = runningPid() { return pid }
+    /// Starts the host unless ours runs already (then modems are plugged or unplugged to match
+    /// `modems`, from the count it had: `previous`); returns its pid once the modems are plugged.
+    func start(modems: Int, previous: Int?) throws(LabError) -> Int32 {
+        if let pid = runningPid() {
+            // A modem already in the wanted state is answered with an error that changes nothing.
+            for number in 1...max(modems, previous ?? modems) {
+                _ = try ControlSocket.send(number <= modems ? "plug \(number)" : "unplug \(number)", to: files.controlSocket)
+            }
+            return pid
+        }
         let wrapper = try CommandRunner.locate("umockdev-wrapper")
         let me: String
         do {
