@@ -27,6 +27,8 @@ import Testing
             if allocations == nil { allocations = try? String(contentsOfFile: lab.state + "/allocations.json", encoding: .utf8) }
         }
 
+        // The status a killed daemon left says nothing about the new one: wait for its own pass.
+        try? FileManager.default.removeItem(atPath: lab.state + "/status/farm.json")
         try lab.startDaemon()
         try lab.waitUntil("a new daemon converges") {
             lab.allReady() && lab.farmStatus()?["converged"] as? Bool == true

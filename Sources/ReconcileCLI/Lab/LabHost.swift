@@ -5,7 +5,7 @@ import Reconciler
 
 /// `reconcile lab host` (started by `lab up`, not by hand): the long-lived process that owns the
 /// lab's umockdev testbed and serves one simulated modem behind each cdc-wdm node. It runs under
-/// `umockdev-wrapper` and takes commands on a unix socket in the lab directory (`LabControl`).
+/// `umockdev-wrapper` and takes commands on a unix socket in the lab directory (`ControlSocket`, `LabRack.perform`).
 struct LabHost: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "host", abstract: "Host the lab's simulated modems (started by `lab up`).", shouldDisplay: false)
@@ -16,7 +16,8 @@ struct LabHost: ParsableCommand {
     var modems = 3
 
     func run() throws {
-        let files = LabFiles(directory: lab.directory)
+        _ = try LabTopology(name: lab.name, modems: modems)
+        let files = lab.files
         let testbed = try UMockdevTestbed()
         // umockdev does not create the targets of `L:` links; libqmi resolves the driver link.
         try FileManager.default.createDirectory(atPath: testbed.rootDirectory + "/sys/bus/usb/drivers/qmi_wwan",

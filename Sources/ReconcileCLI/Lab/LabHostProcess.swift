@@ -90,6 +90,11 @@ struct LabHostProcess {
             ProcessStopper.stop([pid])
             removed.append("lab host (pid \(pid))")
         }
+        // A host that died without its SIGTERM handler left its testbed behind.
+        if let root = files.testbedRoot(), (root as NSString).lastPathComponent.hasPrefix("umockdev."),
+           (try? FileManager.default.removeItem(atPath: root)) != nil {
+            removed.append("umockdev testbed \(root)")
+        }
         for path in [files.hostPid, files.hostLog, files.umockdevDirectory, files.controlSocket] {
             try? FileManager.default.removeItem(atPath: path)
         }
