@@ -6,24 +6,24 @@ import Foundation
 /// taken down again whatever happened.
 struct LabDemo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "demo", abstract: "Show ProxyFarm end to end in a throwaway 3-modem lab (root).")
+        commandName: "demo", abstract: "Show ProxyFarm end to end in a throwaway 3-modem lab (root).",
+        discussion: LabProxyOption.discussion)
 
     @Option(help: "Prefix of the demo lab's network namespaces.")
     var name = "pfdemo"
 
-    @Option(help: ArgumentHelp("The proxy to run: default an installed 3proxy, else the test stand-in.", valueName: "PATH"))
-    var proxyBinary: String?
+    @OptionGroup var proxy: LabProxyOption
 
     func run() async throws {
         let options = try LabOptions.parse(["--name", name, "--dir", NSTemporaryDirectory() + "proxyfarm-demo-\(getpid())"])
         try options.requireRoot("lab demo")
-        let (proxy, note) = try LabReconciler.proxy(proxyBinary)
+        let (chosenProxy, note) = try LabReconciler.proxy(proxy.requested)
         let logPath = NSTemporaryDirectory() + "proxyfarm-demo-\(getpid()).log"
         guard FileManager.default.createFile(atPath: logPath, contents: nil), let log = FileHandle(forWritingAtPath: logPath) else {
             throw LabError.io(operation: "create", path: logPath, detail: "cannot create the reconciler log")
         }
         print("\(note)\nreconciler log (actions, stderr): \(logPath)\n")
-        let session = LabSession(lab: options, proxyBinary: proxy, log: log)
+        let session = LabSession(lab: options, proxyBinary: chosenProxy, log: log)
         let interruption = Self.tearDownOnInterrupt(session)
         defer {
             print("\n== tearing the lab down")

@@ -13,6 +13,8 @@ struct LabFiles {
     var umockdevDirectory: String { directory + "/umockdev-dir" }
     var farmFile: String { directory + "/farm.yaml" }
     var stateDirectory: String { directory + "/state" }
+    /// The proxy `lab up` chose (or was given) for `lab run`.
+    var proxyBinary: String { directory + "/proxy-binary" }
 
     /// Writes a whole file (temp file, fsync, rename).
     static func write(_ text: String, to path: String, mode: mode_t = 0o644) throws(LabError) {
@@ -95,7 +97,7 @@ struct LabHostProcess {
            (try? FileManager.default.removeItem(atPath: root)) != nil {
             removed.append("umockdev testbed \(root)")
         }
-        for path in [files.hostPid, files.hostLog, files.umockdevDirectory, files.controlSocket] {
+        for path in [files.hostPid, files.hostLog, files.umockdevDirectory, files.controlSocket, files.proxyBinary] {
             try? FileManager.default.removeItem(atPath: path)
         }
         return removed

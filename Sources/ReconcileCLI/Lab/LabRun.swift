@@ -6,12 +6,12 @@ import Foundation
 struct LabRun: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Run the reconciler inside a lab (one pass, or the arguments after --, e.g. `-- daemon`, `-- --dry-run`).")
+        abstract: "Run the reconciler inside a lab (one pass, or the arguments after --, e.g. `-- daemon`, `-- --dry-run`).",
+        discussion: LabProxyOption.discussion)
 
     @OptionGroup var lab: LabOptions
 
-    @Option(help: ArgumentHelp("The proxy to run: default an installed 3proxy, else the test stand-in.", valueName: "PATH"))
-    var proxyBinary: String?
+    @OptionGroup var proxy: LabProxyOption
 
     @Option(help: "Rotation interval of the lab's last modem, when farm.yaml is first written.")
     var rotateEvery = "10m"
@@ -21,9 +21,9 @@ struct LabRun: ParsableCommand {
 
     func run() throws {
         try lab.requireRoot("lab run")
-        let command = try LabReconciler(lab: lab, proxyBinary: proxyBinary, rotateEvery: rotateEvery).command(arguments)
+        let command = try LabReconciler(lab: lab, proxyBinary: proxy.requested, rotateEvery: rotateEvery).command(arguments)
         // Said when the lab chose; with --proxy-binary the caller already knows.
-        if proxyBinary == nil { printError("lab \(lab.name): \(command.proxyNote)") }
+        if proxy.requested == nil { printError("lab \(lab.name): \(command.proxyNote)") }
         try command.exec()
     }
 }
@@ -51,7 +51,11 @@ struct LabReconciler {
         let farm = LabFarm(files: files)
         try farm.prepare(rotationEvery: rotateEvery)
         let environment = try files.umockdevEnvironment()
-        let (proxy, note) = try Self.proxy(proxyBinary)
+        let chosenByUp = (try? String(contentsOfFile: files.proxyBinary, encoding: .utf8))
+            .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty ? nil : $0 }
+        let (proxy, note) = try proxyBinary == nil && chosenByUp != nil
+            ? (Self.proxy(chosenByUp).0, "proxy: \(chosenByUp ?? "") (as `lab up` chose)")
+            : Self.proxy(proxyBinary)
         let me: String
         do {
             me = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
