@@ -177,7 +177,7 @@ import Testing
         }
     }
 
-    @Test("a farm.yaml edit (rename-over, like an editor) is applied by the daemon within 2 s",
+    @Test("farm.yaml edits (rename-over like an editor, and in place) are applied by the daemon within 2 s",
           .enabled(if: EndToEndLab.canRun, "\(EndToEndLab.requirement)"))
     func daemonAppliesEdits() throws {
         let lab = try EndToEndLab(modems: 2)
@@ -195,5 +195,14 @@ import Testing
         let probe = try Subprocess.inNamespace(lab.farm, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "3",
                                                "http://127.0.0.1:20029/")
         #expect(probe.stdout != "000", "the proxy answers on the new port")
+
+        // Written in place (truncate and write, like `echo >`): back to the first port.
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: farmFile))
+        try handle.truncate(atOffset: 0)
+        try handle.write(contentsOf: Data(edited.replacingOccurrences(of: "http: 20029", with: "http: 20021").utf8))
+        try handle.close()
+        let rewritten = ContinuousClock.now
+        try lab.waitUntil("m02 back on its first port", timeout: .seconds(2)) { lab.status("m02")?["httpPort"] as? Int == 20021 }
+        #expect(ContinuousClock.now - rewritten < .seconds(2))
     }
 }
