@@ -39,6 +39,8 @@ final class EndToEndLab: @unchecked Sendable {
     func down() {
         stopDaemon()
         _ = try? lab("down")
+        // What the test itself put there (reconciler logs, a git repository) goes too.
+        try? FileManager.default.removeItem(atPath: directory)
     }
 
     @discardableResult
