@@ -9,14 +9,14 @@ final class DaemonProcess {
     private let logPath: String
 
     /// Starts the daemon on `directory`/farm.yaml with state in `directory`/state.
-    init(in directory: String, extraArguments: [String] = []) throws {
+    init(in directory: String, extraArguments: [String] = [], environment: [String: String] = [:]) throws {
         self.directory = directory
         logPath = directory + "/daemon.log"
         try #require(FileManager.default.createFile(atPath: logPath, contents: nil))
         process.executableURL = URL(fileURLWithPath: try Subprocess.reconcile)
         process.arguments = ["daemon", "--simulated", "--debounce", "100ms"] + extraArguments
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        process.environment = ["PATH": "/usr/bin:/bin"]
+        process.environment = environment.merging(["PATH": "/usr/bin:/bin"]) { mine, _ in mine }
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
@@ -71,4 +71,39 @@ func saveByRename(_ text: String, to path: String) throws {
     let temp = path + ".swp-\(UUID().uuidString.prefix(6))"
     try text.write(toFile: temp, atomically: false, encoding: .utf8)
     guard rename(temp, path) == 0 else { throw CocoaError(.fileWriteUnknown) }
+}
+
+/// A stand-in for systemd's notify socket: a python3 process bound to an abstract unix datagram
+/// socket that writes every notification it receives as one line (newlines shown as `|`).
+final class NotifySocket {
+    let address = "@pf\(getpid())-notify-\(UUID().uuidString.prefix(8))"
+    private let process = Process()
+    private let path = NSTemporaryDirectory() + "pf\(getpid())-notify-\(UUID().uuidString.prefix(8)).log"
+
+    init() throws {
+        try #require(FileManager.default.createFile(atPath: path, contents: nil))
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", """
+            import socket, sys
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            s.bind("\\0" + sys.argv[1])
+            print("bound", flush=True)
+            while True:
+                print(s.recv(4096).decode().replace("\\n", "|"), flush=True)
+            """, String(address.dropFirst())]
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try process.run()
+        try #require(eventually { lines.first == "bound" }, "python3 could not bind \(address)")
+    }
+
+    var lines: [String] {
+        ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+    }
+
+    /// SIGKILL: a child of Foundation's `Process` may inherit blocked signals and ignore SIGTERM.
+    func close() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        try? FileManager.default.removeItem(atPath: path)
+    }
 }

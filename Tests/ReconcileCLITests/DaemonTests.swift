@@ -56,6 +56,19 @@ import Testing
         #expect(again.status == 0, "a new reconciler finds nothing to do: \(again.stdout)")
     }
 
+    @Test func tellsSystemdReadyStatusWatchdogAndStopping() throws {
+        let directory = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let systemd = try NotifySocket()
+        defer { systemd.close() }
+        let daemon = try DaemonProcess(in: directory, environment: ["NOTIFY_SOCKET": systemd.address, "WATCHDOG_USEC": "400000"])
+
+        #expect(eventually { systemd.lines.contains("READY=1|STATUS=2/2 ready, next rotation m01 in 29m59s") }, "\(systemd.lines)")
+        #expect(eventually { systemd.lines.contains("WATCHDOG=1") }, "\(systemd.lines)")
+        #expect(daemon.stop() == 0)
+        #expect(eventually { systemd.lines.last == "STOPPING=1" }, "\(systemd.lines)")
+    }
+
     @Test func farmYamlEditsInPlaceAndByRenameAreAppliedWithinTwoSeconds() throws {
         let directory = try Self.scratch()
         defer { try? FileManager.default.removeItem(atPath: directory) }
