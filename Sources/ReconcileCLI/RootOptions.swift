@@ -26,7 +26,9 @@ struct RootOptions: ParsableArguments {
     var simulated = false
 
     @Option(name: .long, help: ArgumentHelp("The 3proxy executable (a name is looked up on PATH).", valueName: "PATH"))
-    var proxyBinary = "3proxy"
+    var proxyBinary = Self.defaultProxyBinary
+
+    static let defaultProxyBinary = "3proxy"
 
     /// The state directory as an absolute path: proxies are told where to log, and they do not
     /// share the reconciler's working directory.

@@ -23,6 +23,10 @@ import Testing
         #expect(try links(in: farm) == ["eth0", "lo", "wwan1", "wwan2", "wwan3"])
         let serverPid = try #require(Int32(String(contentsOfFile: dir + "/whatismyip.pid", encoding: .utf8)
             .trimmingCharacters(in: .whitespacesAndNewlines)))
+        let hostPid = try #require(Int32(String(contentsOfFile: dir + "/labhost.pid", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)))
+        let testbed = try String(contentsOfFile: dir + "/umockdev-dir", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(FileManager.default.fileExists(atPath: testbed + "/sys/class/usbmisc/cdc-wdm2"), "three modems in the testbed")
 
         // What the reconciler will do for each modem: address, link up, own table, `from` rule.
         for modem in 1...3 {
@@ -53,6 +57,8 @@ import Testing
         #expect(down.status == 0, "lab down failed: \(down.stderr)")
         #expect(try namespaces().isEmpty)
         #expect(!isRunning(serverPid), "the what-is-my-IP server is stopped")
+        #expect(!isRunning(hostPid), "the lab host is stopped")
+        #expect(!FileManager.default.fileExists(atPath: testbed), "the lab host removed its umockdev testbed")
         #expect(!FileManager.default.fileExists(atPath: dir))
 
         let downAgain = try lab("down")

@@ -44,6 +44,10 @@ import Testing
     @Test func workAlreadyDueOrNeverScheduledDoesNotWakeTheLoop() {
         var spec = makeSpec(count: 3, rotation: .every(.seconds(60)))
         spec.modems[1].rotation = .never
+        // m01 and m02 are connected but not probed yet: their first probes are one interval on,
+        // after the end of m01's backoff.
+        spec.modems[0].health.interval = .seconds(60)
+        spec.modems[1].health.interval = .seconds(60)
         spec.modems[2].enabled = false
         var backingOff = connected(1, at: epoch.addingTimeInterval(-3600))
         backingOff.nextAttemptNotBefore = epoch.addingTimeInterval(40)
@@ -54,5 +58,14 @@ import Testing
         #expect(upcoming.nextRotation == nil, "m01's rotation is overdue (it waits for its backoff), m02 never rotates, m03 is disabled")
         #expect(upcoming.wakeWithin(now: epoch) == .seconds(40), "the end of m01's backoff")
         #expect(UpcomingWork.of(spec: spec, memory: [:], now: epoch, timeZone: utc).wakeWithin(now: epoch) == nil)
+    }
+
+    @Test func aModemConnectedButNeverProbedWakesTheLoopOneIntervalOn() {
+        let spec = makeSpec(count: 1)
+        let memory = [serial(1): connected(1, at: epoch)]
+
+        let upcoming = UpcomingWork.of(spec: spec, memory: memory, now: epoch.addingTimeInterval(1), timeZone: utc)
+
+        #expect(upcoming.next == epoch.addingTimeInterval(31), "the pass that connected it probed before it had a session")
     }
 }

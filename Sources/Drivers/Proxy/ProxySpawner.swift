@@ -1,14 +1,14 @@
 import Glibc
 
 /// Starts a program detached in its own session, so it outlives the reconciler (DESIGN §7).
-enum ProxySpawner {
+public enum ProxySpawner {
     /// glibc's `POSIX_SPAWN_SETSID` (a GNU extension Swift does not import).
     static let setSessionFlag: Int32 = 0x80
 
     /// Spawns `arguments` (the first is an absolute path) with stdin from /dev/null, stdout and
     /// stderr appended to `outputPath`, no other descriptor, every signal at its default and none
     /// blocked, whatever the caller had.
-    static func spawn(_ arguments: [String], outputPath: String) throws(ProxySupervisorError) -> Int32 {
+    public static func spawn(_ arguments: [String], outputPath: String) throws(ProxySupervisorError) -> Int32 {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }

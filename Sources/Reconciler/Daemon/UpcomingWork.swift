@@ -26,7 +26,12 @@ public struct UpcomingWork: Sendable, Equatable {
         var rotation: Rotation?
         for modem in spec.modems where modem.enabled {
             guard let remembered = memory[modem.serial] else { continue }
-            if let lastProbe = remembered.lastProbe { moments.append(lastProbe.adding(modem.health.interval)) }
+            if let lastProbe = remembered.lastProbe {
+                moments.append(lastProbe.adding(modem.health.interval))
+            } else if remembered.session != nil {
+                // Connected during this pass, after its probes ran: the first probe is one interval on.
+                moments.append(now.adding(modem.health.interval))
+            }
             if let until = remembered.nextAttemptNotBefore { moments.append(until) }
             guard remembered.session != nil,
                   let due = RotationSchedule.nextDue(modem.rotation, memory: remembered, now: now, timeZone: timeZone), due > now else { continue }

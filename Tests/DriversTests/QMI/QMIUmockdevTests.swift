@@ -51,8 +51,7 @@ struct QMIUmockdevTests {
     }
 }
 
-/// The inner run: a testbed built through libumockdev (loaded at run time: only this process
-/// needs it), the simulator serving the pty umockdev put behind the node.
+/// The inner run: a testbed built through libumockdev (`UMockdevTestbed`), the simulator serving the pty umockdev put behind the node.
 private enum UmockdevModem {
     static let description = """
         P: /devices/pci0000:00/0000:00:14.0/usb1/1-2
@@ -93,23 +92,12 @@ private enum UmockdevModem {
         """
 
     static func drive() async throws {
-        let umockdev = try #require(dlopen("libumockdev.so.0", RTLD_NOW), "libumockdev.so.0 not loadable")
-        typealias New = @convention(c) () -> OpaquePointer?
-        typealias AddFromString = @convention(c) (OpaquePointer?, UnsafePointer<CChar>, UnsafeMutableRawPointer?) -> Int32
-        typealias RootDir = @convention(c) (OpaquePointer?) -> UnsafeMutablePointer<CChar>?
-        typealias DevFD = @convention(c) (OpaquePointer?, UnsafePointer<CChar>) -> Int32
-        func symbol<T>(_ name: String, _ type: T.Type) throws -> T {
-            unsafeBitCast(try #require(dlsym(umockdev, name), "\(name) missing"), to: type)
-        }
-        let preload = ProcessInfo.processInfo.environment["LD_PRELOAD"] ?? ""
-        try #require(preload.contains("libumockdev-preload"), "not running under umockdev-wrapper")
-        let testbed = try #require(try symbol("umockdev_testbed_new", New.self)())
-        #expect(try symbol("umockdev_testbed_add_from_string", AddFromString.self)(testbed, description, nil) != 0)
-        let root = String(cString: try #require(try symbol("umockdev_testbed_get_root_dir", RootDir.self)(testbed)))
+        let testbed = try UMockdevTestbed()
+        defer { withExtendedLifetime(testbed) {} }
+        try testbed.add(description)
         // umockdev does not create the targets of `L:` links; libqmi resolves the driver link.
-        try FileManager.default.createDirectory(atPath: root + "/sys/bus/usb/drivers/qmi_wwan", withIntermediateDirectories: true)
-        let fd = try symbol("umockdev_testbed_get_dev_fd", DevFD.self)(testbed, "/dev/cdc-wdm0")
-        #expect(fd >= 0)
+        try FileManager.default.createDirectory(atPath: testbed.rootDirectory + "/sys/bus/usb/drivers/qmi_wwan", withIntermediateDirectories: true)
+        let fd = try testbed.deviceDescriptor("/dev/cdc-wdm0")
         let driver = try #require(realpath("/sys/class/usbmisc/cdc-wdm0/device/driver", nil), "driver link does not resolve")
         #expect(String(cString: driver).hasSuffix("/bus/usb/drivers/qmi_wwan"))
         free(driver)

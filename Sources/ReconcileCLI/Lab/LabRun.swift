@@ -1,0 +1,98 @@
+import ArgumentParser
+import Foundation
+
+/// `reconcile lab run`: the real reconciler inside the lab — in the farm namespace, seeing the
+/// testbed's modems through umockdev — against the lab's farm.yaml and state directory.
+struct LabRun: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the reconciler inside a lab (one pass, or the arguments after --, e.g. `-- daemon`, `-- --dry-run`).",
+        discussion: LabProxyOption.discussion)
+
+    @OptionGroup var lab: LabOptions
+
+    @OptionGroup var proxy: LabProxyOption
+
+    @Option(help: "Rotation interval of the lab's last modem, when farm.yaml is first written.")
+    var rotateEvery = "10m"
+
+    @Argument(parsing: .postTerminator, help: "Arguments for `reconcile` (subcommand and options).")
+    var arguments: [String] = []
+
+    func run() throws {
+        try lab.requireRoot("lab run")
+        let command = try LabReconciler(lab: lab, proxyBinary: proxy.requested, rotateEvery: rotateEvery).command(arguments)
+        // Said when the lab chose; with --proxy-binary the caller already knows.
+        if proxy.requested == nil { printError("lab \(lab.name): \(command.proxyNote)") }
+        try command.exec()
+    }
+}
+
+/// Builds the command line that runs `reconcile` inside a lab.
+struct LabReconciler {
+    let lab: LabOptions
+    let proxyBinary: String?
+    let rotateEvery: String
+
+    struct Command {
+        var argv: [String]
+        var proxyNote: String
+
+        /// Replaces this process, so that a signal to it reaches the reconciler itself.
+        func exec() throws -> Never {
+            let pointers: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+            execv(argv[0], pointers)
+            throw LabError.io(operation: "run", path: argv[0], detail: String(cString: strerror(errno)))
+        }
+    }
+
+    func command(_ arguments: [String]) throws(LabError) -> Command {
+        let files = lab.files
+        let farm = LabFarm(files: files)
+        try farm.prepare(rotationEvery: rotateEvery)
+        let environment = try files.umockdevEnvironment()
+        let chosenByUp = (try? String(contentsOfFile: files.proxyBinary, encoding: .utf8))
+            .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty ? nil : $0 }
+        let (proxy, note) = try proxyBinary == nil && chosenByUp != nil
+            ? (Self.proxy(chosenByUp).0, "proxy: \(chosenByUp ?? "") (as `lab up` chose)")
+            : Self.proxy(proxyBinary)
+        let me: String
+        do {
+            me = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        } catch {
+            throw .io(operation: "resolve", path: "/proc/self/exe", detail: error.localizedDescription)
+        }
+        let topology = try LabTopology(name: lab.name)
+        let argv = [try CommandRunner.locate("ip"), "netns", "exec", topology.farmNamespace, try CommandRunner.locate("env")]
+            + environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+            + [me] + arguments
+            + ["--file", files.farmFile, "--state", files.stateDirectory, "--proxy-binary", proxy]
+        return Command(argv: argv, proxyNote: note)
+    }
+
+    /// The proxy binary and a plain sentence saying which one runs.
+    static func proxy(_ requested: String?) throws(LabError) -> (String, String) {
+        if let requested {
+            guard access(requested, X_OK) == 0 else { throw .io(operation: "run", path: requested, detail: "not an executable file") }
+            return (requested, "proxy: \(requested) (--proxy-binary)")
+        }
+        if let installed = try? CommandRunner.locate("3proxy") {
+            return (installed, "proxy: the installed 3proxy at \(installed)")
+        }
+        guard let standIn = standIn() else {
+            throw .toolMissing("3proxy (and no checkout with Tests/Support/3proxy-standin next to this executable)")
+        }
+        return (standIn, "proxy: no 3proxy installed, using the test stand-in \(standIn) (python3)")
+    }
+
+    /// Tests/Support/3proxy-standin of the checkout this executable was built in (`.build/…/reconcile`).
+    static func standIn() -> String? {
+        guard var directory = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else { return nil }
+        while directory != "/" && !directory.isEmpty {
+            directory = (directory as NSString).deletingLastPathComponent
+            let candidate = directory + "/Tests/Support/3proxy-standin"
+            if access(candidate, X_OK) == 0 { return candidate }
+        }
+        return nil
+    }
+}
