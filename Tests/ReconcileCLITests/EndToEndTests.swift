@@ -19,7 +19,9 @@ import Testing
         }
         let rules = try lab.rules()
         #expect(Set(rules).count == rules.count, "no duplicate rules:\n\(rules.joined(separator: "\n"))")
-        #expect(rules.filter { $0.contains("uidrange") }.count == 6)
+        // Per modem one `uidrange … lookup T` and, for each of its two proxy ports, one reply rule.
+        #expect(rules.filter { $0.contains("uidrange") && !$0.contains("sport") }.count == 6)
+        #expect(rules.filter { $0.contains("uidrange") && $0.contains("sport") && $0.hasSuffix("lookup main") }.count == 12)
         #expect(try lab.proxyProcesses().mapValues(\.count) == Dictionary(uniqueKeysWithValues: lab.modemNames.map { ($0, 1) }))
     }
 
@@ -71,7 +73,8 @@ import Testing
         let uid = lab.status("m03")?["uid"] as? Int
         let allocations = try String(contentsOfFile: lab.state + "/allocations.json", encoding: .utf8)
         let m03Table = try #require(try lab.rules().first { $0.contains("oif wwan3") }?.split(separator: " ").last.map(String.init))
-        let others = try lab.rules().filter { !$0.hasSuffix("lookup \(m03Table)") }
+        let m03Uid = try #require(uid)
+        let others = try lab.rules().filter { !$0.hasSuffix("lookup \(m03Table)") && !$0.contains("uidrange \(m03Uid)-\(m03Uid) ") }
 
         let unplug = try lab.lab("unplug", "3")
         try #require(unplug.status == 0, "unplug failed: \(unplug.stderr)")
