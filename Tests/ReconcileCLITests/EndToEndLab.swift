@@ -91,7 +91,7 @@ final class EndToEndLab: @unchecked Sendable {
     func stopDaemon() {
         guard let daemon, daemon.isRunning else { return }
         daemon.terminate()
-        daemon.waitUntilExit()
+        Subprocess.reap(daemon)
     }
 
     var daemonLog: String { (try? String(contentsOfFile: directory + "/reconcile-daemon.log", encoding: .utf8)) ?? "" }

@@ -42,6 +42,20 @@ enum Subprocess {
                         stderr: try String(contentsOfFile: errPath, encoding: .utf8))
     }
 
+    /// Waits for a child that was sent a signal, reaping it ourselves: Foundation's
+    /// `waitUntilExit` was seen to hang for good on a SIGKILLed child it never reaped.
+    static func reap(_ process: Process, within limit: Duration = .seconds(30)) {
+        let pid = process.processIdentifier
+        let deadline = ContinuousClock.now + limit
+        var status: Int32 = 0
+        while ContinuousClock.now < deadline {
+            let reaped = waitpid(pid, &status, WNOHANG)
+            if reaped == pid || (reaped < 0 && errno == ECHILD) || !process.isRunning { return }
+            usleep(10_000)
+        }
+        kill(pid, SIGKILL)
+    }
+
     /// Runs a command inside a network namespace (`ip netns exec`).
     @discardableResult
     static func inNamespace(_ namespace: String, _ arguments: String...) throws -> Finished {
