@@ -23,11 +23,26 @@ struct DiscoverTests {
         let lines = try Discover.report(Self.modems, known: ["EC25A0001"], output: .table, snippet: false)
             .split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") }
         #expect(lines == [
-            "PORT USB ID PRODUCT USB SERIAL CONTROL INTERFACE AT PORTS IN FARM.YAML",
-            "1-1.1 2c7c:0125 Quectel EC25 EC25A0001 /dev/cdc-wdm1 wwan1 ttyUSB4,ttyUSB5 yes",
-            "2-1 12d1:15c1 Huawei ME909s FA5B3C7D /dev/cdc-wdm2 (not yet) ttyUSB8 NO (new)",
-            "1-3 2c7c:0125 Quectel EC25 - /dev/cdc-wdm3 wwan3 ? (no USB serial)",
+            "PORT USB ID PRODUCT USB SERIAL IMEI SIM CONTROL INTERFACE AT PORTS IN FARM.YAML",
+            "1-1.1 2c7c:0125 Quectel EC25 EC25A0001 - - /dev/cdc-wdm1 wwan1 ttyUSB4,ttyUSB5 yes",
+            "2-1 12d1:15c1 Huawei ME909s FA5B3C7D - - /dev/cdc-wdm2 (not yet) ttyUSB8 NO (new)",
+            "1-3 2c7c:0125 Quectel EC25 - - - /dev/cdc-wdm3 wwan3 ? (no USB serial, no IMEI)",
         ])
+    }
+
+    @Test("a modem that answered over QMI shows its IMEI and SIM, and is known by its IMEI when it has no USB serial")
+    func identities() throws {
+        let identities = ["/dev/cdc-wdm3": ModemIdentity(imei: "359072060000333", sim: .pinRequired)]
+        let text = try Discover.report(Self.modems, identities: identities, known: ["EC25A0001"], output: .table, snippet: true)
+        let row = try #require(text.split(separator: "\n").first { $0.hasPrefix("1-3 ") })
+            .split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
+        #expect(row == "1-3 2c7c:0125 Quectel EC25 - 359072060000333 pinRequired /dev/cdc-wdm3 wwan3 NO (new)")
+        #expect(text.contains("  - serial: \"359072060000333\"   # IMEI of the Quectel EC25 on USB port 1-3 (it has no USB serial)\n"))
+        let known = try Discover.report(Self.modems, identities: identities, known: ["359072060000333"], output: .json, snippet: false)
+        let objects = try #require(JSONSerialization.jsonObject(with: Data(known.utf8)) as? [[String: Any]])
+        #expect(objects[2]["imei"] as? String == "359072060000333")
+        #expect(objects[2]["sim"] as? String == "pinRequired")
+        #expect(objects[2]["inFarmFile"] as? Bool == true)
     }
 
     @Test("the snippet has an entry for each modem farm.yaml lacks, and asks for the IMEI when there is no serial")

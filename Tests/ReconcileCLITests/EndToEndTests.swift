@@ -209,3 +209,28 @@ import Testing
         #expect(ContinuousClock.now - rewritten < .seconds(2))
     }
 }
+
+/// `reconcile discover` against the lab's umockdev modems: the IMEI and SIM state come from the
+/// simulators over real libqmi, and the modem without a USB serial is known by its IMEI.
+@Suite struct EndToEndDiscoverTests {
+    @Test("discover shows every lab modem's IMEI and SIM, and finds the one without a USB serial in farm.yaml by IMEI",
+          .enabled(if: EndToEndLab.canRun, "\(EndToEndLab.requirement)"))
+    func discoverReadsIdentitiesOverQMI() throws {
+        let lab = try EndToEndLab(modems: 3)
+        defer { lab.down() }
+        try lab.prepareFarm()
+        // The lab's modems exist for processes under umockdev's preload with the testbed's root.
+        let root = try String(contentsOfFile: lab.directory + "/umockdev-dir", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let run = try Subprocess.run("/usr/bin/env", ["LD_PRELOAD=libumockdev-preload.so.0", "UMOCKDEV_DIR=\(root)",
+                                                      try Subprocess.reconcile, "discover", "--output", "json",
+                                                      "--file", lab.directory + "/farm.yaml"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let modems = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [[String: Any]], "\(run.stdout)")
+        #expect(modems.count == 3)
+        #expect(modems.allSatisfy { ($0["imei"] as? String)?.count == 15 }, "\(run.stdout)")
+        #expect(Set(modems.compactMap { $0["imei"] as? String }).count == 3)
+        #expect(modems.compactMap { $0["sim"] as? String }.sorted() == ["pinRequired", "ready", "ready"], "\(run.stdout)")
+        #expect(modems.allSatisfy { $0["inFarmFile"] as? Bool == true }, "\(run.stdout)")
+        #expect(modems.contains { $0["usbSerial"] == nil }, "one lab modem has no USB serial")
+    }
+}

@@ -157,6 +157,15 @@ public final class QMIModemControl: ModemControl {
         }
     }
 
+    /// The modem's IMEI and SIM state, read without SYNC so that a running reconciler's sessions
+    /// stay untouched: what `reconcile discover` shows.
+    public func identity(_ modem: PluggedModem) async throws -> (imei: String, sim: SIMState) {
+        try await guarded(modem) { path in
+            let imei = try await registry.client(.dms, on: path).imei()
+            return (imei, try await simStatus(on: path).sim)
+        }
+    }
+
     /// Closes every device, keeping data sessions and their client ids alive in the modems —
     /// what a reconciler does on exit, so the next run finds and reuses them.
     public func shutdown() async {
