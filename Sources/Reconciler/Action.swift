@@ -28,8 +28,9 @@ public enum ActionKind: Sendable, Equatable {
         case .network(let change):
             switch change {
             case .removeRoute, .removeRule: "-"
-            case .setAddress: "~"
+            case .setAddress, .setGuardLane, .setGuardFence: "~"
             case .addRoute, .addRule, .linkUp: "+"
+            case .removeGuardLane: "-"
             }
         case .writeProxyConfig, .reloadProxy: "~"
         case .disconnect, .stopProxy, .forget: "-"
@@ -55,6 +56,9 @@ public enum ActionKind: Sendable, Equatable {
             case .removeRoute: "remove-route"
             case .addRule: "add-rule"
             case .removeRule: "remove-rule"
+            case .setGuardLane: "set-guard-lane"
+            case .removeGuardLane: "remove-guard-lane"
+            case .setGuardFence: "set-guard-fence"
             }
         case .writeProxyConfig: "write-proxy-config"
         case .startProxy: "start-proxy"
@@ -76,9 +80,9 @@ public enum ActionKind: Sendable, Equatable {
         case .reset: "reset"
         case .network(let change):
             switch change {
-            case .setAddress, .linkUp: change.description
+            case .setAddress, .linkUp, .setGuardLane, .setGuardFence: change.description
             case .addRoute, .addRule: "add \(change.description)"
-            case .removeRoute, .removeRule: "remove \(change.description)"
+            case .removeRoute, .removeRule, .removeGuardLane: "remove \(change.description)"
             }
         case .writeProxyConfig: "write proxy config"
         case .startProxy(let ports): "start proxy (ports \(ports.map(String.init).joined(separator: ", ")))"
@@ -128,9 +132,13 @@ public struct Plan: Sendable, Equatable {
     public var actions: [PlannedAction]
     /// Modems the planner left alone this time and why (backing off after failures).
     public var deferred: [String: String]
-    public init(actions: [PlannedAction] = [], deferred: [String: String] = [:]) {
+    /// Enabled modems that no action can bring to Ready now, and why: not plugged in, cannot be
+    /// read, a configuration problem. Their lanes are still protected; nothing else is done.
+    public var blocked: [String: String]
+    public init(actions: [PlannedAction] = [], deferred: [String: String] = [:], blocked: [String: String] = [:]) {
         self.actions = actions
         self.deferred = deferred
+        self.blocked = blocked
     }
 
     public var isEmpty: Bool { actions.isEmpty }

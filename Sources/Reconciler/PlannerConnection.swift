@@ -11,7 +11,7 @@ extension Planner {
         case .disabled(let observed):
             guard let session = observed?.state?.session else { return [] }
             return [action(.disconnect(session), "\(name) is disabled")]
-        case .missing, .unreadable:
+        case .missing, .unreadable, .unplaced:
             return []
         case .active(let observed, let state):
             switch state.sim {

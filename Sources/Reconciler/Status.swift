@@ -49,6 +49,9 @@ public struct ModemStatus: Sendable, Codable, Equatable {
     public var serial: String
     public var enabled: Bool
     public var phase: Phase
+    /// Why the modem is not Ready (absent when it is): the reason and message of what holds it back.
+    public var reason: String?
+    public var message: String?
     /// Present, SimReady, Registered, Connected, Routed, ProxyServing, Healthy, in that order.
     public var conditions: [Condition]
     public var imei: String?
@@ -57,6 +60,9 @@ public struct ModemStatus: Sendable, Codable, Equatable {
     public var controlDevice: String?
     public var interface: String?
     public var ip: String?
+    /// The address the last successful health probe saw the modem egress from, when the probe URL
+    /// reports one (behind carrier NAT it differs from `ip`).
+    public var publicIP: String?
     public var prefixLength: Int?
     public var gateway: String?
     public var dns: [String]
@@ -68,6 +74,9 @@ public struct ModemStatus: Sendable, Codable, Equatable {
     public var uid: UInt32
     public var table: Int
     public var proxyPid: Int32?
+    /// Packets the egress guard refused to let the proxy's uid send elsewhere than through its
+    /// modem, since the guard's table was last written.
+    public var guardRefusedPackets: Int?
     public var rotation: Rotation
     public var health: Health
     /// Why the modem is waiting (backing off after failures, pause between resets).
@@ -84,6 +93,8 @@ public struct FarmStatus: Sendable, Codable, Equatable {
     public var specRevision: String
     public var lastPass: Date
     public var lastPassSeconds: Double
+    /// Every enabled modem is Ready and the pass left nothing to do (no pending or failed action,
+    /// no modem waiting).
     public var converged: Bool
     public var modems: Int
     /// Count of modems in each phase (every phase listed, zeros included).

@@ -43,6 +43,8 @@ extension SimulatedFarm {
             case .removeRule(let rule):
                 guard let index = state.rules.firstIndex(of: rule) else { throw missing(rule.description) }
                 state.rules.remove(at: index)
+            case .setGuardLane, .removeGuardLane, .setGuardFence:
+                state.egressGuard = state.egressGuard.applying(change)
             }
         }
         networkState = state

@@ -3,6 +3,7 @@ import Reconciler
 
 /// The network driver, with iproute2's `ip`: it observes with one `ip -json` read each for
 /// addresses, routes and rules, and applies a whole farm's changes in one `ip -force -batch -`.
+/// The egress guard goes through nftables (`NFTablesGuard`), before any routing change.
 ///
 /// Why `ip` and not netlink directly: one batch of 300 changes takes ~10 ms, a dump ~6 ms, so a
 /// netlink library would buy nothing measurable, while `ip` output is what operators read and
@@ -14,11 +15,13 @@ public struct IPRouteNetworkControl: NetworkControl {
     public var ipTool: String
     /// Upper bound for one `ip` run.
     public var timeout: Duration
+    public var egressGuard: NFTablesGuard
 
-    public init(namespace: String? = nil, ipTool: String = "ip", timeout: Duration = .seconds(10)) {
+    public init(namespace: String? = nil, ipTool: String = "ip", nftTool: String = "nft", timeout: Duration = .seconds(10)) {
         self.namespace = namespace
         self.ipTool = ipTool
         self.timeout = timeout
+        egressGuard = NFTablesGuard(namespace: namespace, nftTool: nftTool, ipTool: ipTool, timeout: timeout)
     }
 
     public func observe(tables: ClosedRange<Int>) async throws -> NetworkState {
@@ -27,7 +30,8 @@ public struct IPRouteNetworkControl: NetworkControl {
             try IPRouteJSON.routes(data, tables: tables)
         }
         let rules = try await read(["-N", "-4", "-json", "rule", "show"]) { data throws(IPRouteJSONError) in try IPRouteJSON.rules(data) }
-        return NetworkState(addresses: links.addresses, upInterfaces: links.up, routes: routes, rules: rules)
+        return NetworkState(addresses: links.addresses, upInterfaces: links.up, routes: routes, rules: rules,
+                            egressGuard: await egressGuard.observe())
     }
 
     /// Sends every change in one `ip -4 -force -batch -`: `-force` keeps going past a line the
@@ -36,9 +40,19 @@ public struct IPRouteNetworkControl: NetworkControl {
     /// or newline in a name would smuggle in another command: such changes are never sent.
     public func apply(_ changes: [NetworkChange]) async throws {
         var failures: [NetworkError.FailedChange] = []
+        let guarding = changes.filter(\.isGuard)
+        if !guarding.isEmpty {
+            let current = await egressGuard.observe()
+            do {
+                try await egressGuard.apply(guarding, to: current)
+            } catch {
+                guard case .changesFailed(let failed) = error else { throw error }
+                failures += failed
+            }
+        }
         var lines: [String] = []
         var changeOfLine: [Int: NetworkChange] = [:]
-        for change in changes {
+        for change in changes where !change.isGuard {
             if let problem = BatchValidation.problem(in: change) {
                 failures.append(.init(change: change.description, answer: "not sent: \(problem)"))
                 continue
@@ -73,6 +87,8 @@ public struct IPRouteNetworkControl: NetworkControl {
             ["rule add " + ruleSpec(rule)]
         case .removeRule(let rule):
             ["rule del " + ruleSpec(rule)]
+        case .setGuardLane, .removeGuardLane, .setGuardFence:
+            []
         }
     }
 

@@ -143,7 +143,7 @@ struct IPRouteNetworkControlTests {
             try lab.ip(lab.farm, "route", "add", "unreachable", "default", "metric", "4294967295", "table", "150")
 
             let observed = try await driver.observe(tables: RoutingFixtures.ownedTables)
-            let mismatches = routingMismatches(desired: desired, observed: observed, ownedTables: RoutingFixtures.ownedTables)
+            let mismatches = routingMismatches(desired: desired, observed: observed, owned: RoutingFixtures.owned)
             #expect(mismatches.map(\.description) == [
                 "m02: rule 100 uidrange 20002-20002 ipproto tcp sport 8102 lookup 254 present 2 times; unexpected rule 100 uidrange 20002-20002 ipproto tcp sport 9999 lookup 254; rule 102 uidrange 20002-20002 lookup 102 present 3 times",
                 "no modem: unexpected rule 150 oif wwan9 lookup 150; unexpected route table 150 unreachable default metric 4294967295",
@@ -196,7 +196,7 @@ struct IPRouteNetworkControlTests {
             var desired = RoutingFixtures.farm(lab)
             desired[0].gateway = "fe80::1"
             let pass = try await applyRouting(desired, using: IPRouteNetworkControl(namespace: lab.farm),
-                                              ownedTables: RoutingFixtures.ownedTables)
+                                              owned: RoutingFixtures.owned)
             #expect(pass.applyError?.reason == "NetworkChangeFailed")
             #expect(pass.problems(of: "m01") == ["missing route table 101 default dev wwan1 via fe80::1"])
             #expect(pass.problems(of: "m02") == [])

@@ -8,6 +8,7 @@ import Testing
 /// at priority 100. Modem 3 reports no gateway, so both route shapes are covered.
 enum RoutingFixtures {
     static let ownedTables = 100...199
+    static let owned = OwnedKernel(tables: ownedTables, uids: 20001...20099)
     static let repliesPriority = 100
 
     static func modem(_ n: Int, in lab: NetnsLab, host: Int = 2) -> ModemRouting {
@@ -24,7 +25,7 @@ enum RoutingFixtures {
     /// One verified routing pass that must converge; returns the changes it applied.
     @discardableResult
     static func converge(_ driver: IPRouteNetworkControl, _ desired: [ModemRouting]) async throws -> [NetworkChange] {
-        let pass = try await applyRouting(desired, using: driver, ownedTables: ownedTables)
+        let pass = try await applyRouting(desired, using: driver, owned: owned)
         #expect(pass.applyError == nil, "\(pass.applyError?.message ?? "")")
         #expect(pass.mismatches == [])
         return pass.changes
