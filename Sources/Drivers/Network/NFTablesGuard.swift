@@ -47,7 +47,8 @@ public struct NFTablesGuard: Sendable {
             return GuardState(unreadable: error.message + " (install nftables)")
         }
         guard output.status == 0 else {
-            if output.stderr.contains("No such file or directory") { return GuardState() }
+            // nft's own answer for a table that does not exist (not a missing nft binary).
+            if output.stderr.hasPrefix("Error: No such file or directory") { return GuardState() }
             return GuardState(unreadable: "`\(arguments.joined(separator: " "))` failed: " + NetworkError.printable(output.stderr.trimmingCharacters(in: .whitespacesAndNewlines)))
         }
         return NFTablesJSON.guardState(output.stdout)

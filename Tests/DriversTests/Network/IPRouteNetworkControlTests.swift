@@ -39,8 +39,8 @@ struct IPRouteNetworkControlTests {
             let driver = IPRouteNetworkControl(namespace: lab.farm)
             let desired = RoutingFixtures.farm(lab)
             let first = try await RoutingFixtures.converge(driver, desired)
-            let perModem = 9 // address, link, two routes, three rules, two reply rules
-            #expect(first.count == 3 * perModem)
+            let perModem = 10 // guard lane, address, link, two routes, three rules, two reply rules
+            #expect(first.count == 3 * perModem + 1, "and the guard's fence")
             try await RoutingFixtures.waitForCarrier(lab)
             let before = try RoutingFixtures.fullDump(lab)
             let second = try await RoutingFixtures.converge(driver, desired)
@@ -56,7 +56,7 @@ struct IPRouteNetworkControlTests {
             let clock = ContinuousClock()
             let started = clock.now
             let changes = try await RoutingFixtures.converge(driver, desired)
-            #expect(changes.count == 40 * 9)
+            #expect(changes.count == 40 * 10 + 1)
             #expect(clock.now - started < .seconds(5))
             #expect(try await RoutingFixtures.converge(driver, desired) == [])
             let egress = try lab.httpGet(from: lab.farm, uid: RoutingFixtures.uid(37))

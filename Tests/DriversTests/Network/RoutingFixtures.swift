@@ -46,10 +46,12 @@ enum RoutingFixtures {
         try lab.ipJSON(lab.farm, "route", "show", "table", "\(table)").map(canonical)
     }
 
-    /// Everything the kernel shows of rules, all IPv4 routes and addresses: to compare before/after.
+    /// Everything the kernel shows of rules, all IPv4 routes, addresses and nftables: to compare before/after.
     static func fullDump(_ lab: NetnsLab) throws -> [String] {
-        try ruleDump(lab) + lab.ipJSON(lab.farm, "-4", "route", "show", "table", "all").map(canonical)
-            + lab.ipJSON(lab.farm, "-4", "address", "show").map(canonical)
+        let routes: [String] = try lab.ipJSON(lab.farm, "-4", "route", "show", "table", "all").map(canonical)
+        let addresses: [String] = try lab.ipJSON(lab.farm, "-4", "address", "show").map(canonical)
+        let nftables = try LabCommand.check(lab.command(in: lab.farm, ["nft", "list", "ruleset"]))
+        return try ruleDump(lab) + routes + addresses + nftables.split(separator: "\n").map(String.init)
     }
 
     /// Waits until the modems' links report carrier: the kernel updates operstate and the routes'
