@@ -94,6 +94,12 @@ final class EndToEndLab: @unchecked Sendable {
         Subprocess.reap(daemon)
     }
 
+    /// The daemon this test started is still running: a crash is a failure, not something to restart.
+    func expectDaemonAlive() throws {
+        let running = daemon?.isRunning == true
+        #expect(running, "the daemon died; log tail:\n\(daemonLog.suffix(2000))")
+    }
+
     var daemonLog: String { (try? String(contentsOfFile: directory + "/reconcile-daemon.log", encoding: .utf8)) ?? "" }
 
     /// One modem's status file as the reconciler wrote it.
