@@ -17,7 +17,7 @@ import Testing
         // Hung before the first pass: its lane is closed and its proxy refused, the other converges.
         try #require(try lab.lab("fault", "1", "no-answer").status == 0)
         try lab.startDaemon()
-        try lab.waitUntil("m02 Ready and m01's lane closed") { try lab.phase("m02") == "Ready" && lab.laneClosed(1) }
+        try lab.waitUntil("m02 Ready and m01's lane closed", timeout: .seconds(60)) { try lab.phase("m02") == "Ready" && lab.laneClosed(1) }
         try watch.row("hung before the first pass") { try lab.hammer(1, for: .seconds(4)) }
         #expect(lab.phase("m01") == "Error" && lab.status("m01")?["reason"] as? String != nil)
         #expect(lab.farmStatus()?["converged"] as? Bool == false, "a hung modem is not a converged farm")
@@ -33,7 +33,7 @@ import Testing
         try lab.deleteLane(1)
         try watch.row("hung, rules and routes deleted") { try lab.hammer(1, for: .seconds(3)) }
         lab.touchFarm()
-        try lab.waitUntil("m01's lane restored while hung") { try lab.laneClosed(1) && lab.phase("m01") == "Error" }
+        try lab.waitUntil("m01's lane restored while hung", timeout: .seconds(60)) { try lab.laneClosed(1) && lab.phase("m01") == "Error" }
         try watch.row("hung, lane restored") { try lab.hammer(1, for: .seconds(3)) }
         try #require(try lab.lab("fault", "1", "none").status == 0)
         try lab.waitUntil("m01 Ready again", timeout: .seconds(60)) { lab.phase("m01") == "Ready" }
@@ -61,7 +61,7 @@ import Testing
         try #require(try lab.lab("fault", "1", "no-answer").status == 0)
         try lab.reboot()
         try lab.startDaemon()
-        try lab.waitUntil("after the reboot m01's lane is closed while it is hung") {
+        try lab.waitUntil("after the reboot m01's lane is closed while it is hung", timeout: .seconds(60)) {
             try lab.phase("m02") == "Ready" && lab.laneClosed(1)
         }
         try watch.row("hung across a reboot") { try lab.hammer(1, for: .seconds(4)) }
