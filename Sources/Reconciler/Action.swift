@@ -12,6 +12,8 @@ public enum ActionKind: Sendable, Equatable {
     case rotate
     /// Disconnect, radio low-power, then online; the next round reconnects.
     case reset
+    /// One rung of the recovery of a modem that does not answer.
+    case recover(RecoveryRung)
     case network(NetworkChange)
     /// `config` holds secrets: never print it.
     case writeProxyConfig(config: String, uid: UInt32)
@@ -34,7 +36,7 @@ public enum ActionKind: Sendable, Equatable {
             }
         case .writeProxyConfig, .reloadProxy: "~"
         case .disconnect, .stopProxy, .forget: "-"
-        case .rotate, .reset: "!"
+        case .rotate, .reset, .recover: "!"
         }
     }
 
@@ -48,6 +50,7 @@ public enum ActionKind: Sendable, Equatable {
         case .disconnect: "disconnect"
         case .rotate: "rotate"
         case .reset: "reset"
+        case .recover(let rung): "recover-\(rung.rawValue)"
         case .network(let change):
             switch change {
             case .setAddress: "set-address"
@@ -78,6 +81,7 @@ public enum ActionKind: Sendable, Equatable {
         case .disconnect(let session): "disconnect (client \(session.clientID))"
         case .rotate: "rotate"
         case .reset: "reset"
+        case .recover(let rung): "recover: \(rung.summary)"
         case .network(let change):
             switch change {
             case .setAddress, .linkUp, .setGuardLane, .setGuardFence: change.description
@@ -97,7 +101,7 @@ public enum ActionKind: Sendable, Equatable {
         switch self {
         case .unlockSIM: .sim
         case .setRawIP: .dataFormat
-        case .setOnline, .connect, .disconnect, .rotate, .reset: .connection
+        case .setOnline, .connect, .disconnect, .rotate, .reset, .recover: .connection
         case .network: .network
         case .writeProxyConfig, .startProxy, .reloadProxy, .stopProxy: .proxy
         case .forget: .memory

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The seven conditions of one modem, each from what was observed and remembered.
+/// The eight conditions of one modem, each from what was observed and remembered.
 struct Conditions {
     var modem: DesiredModem
     var plugged: ObservedModem?
@@ -17,10 +17,10 @@ struct Conditions {
         }
         guard let state = plugged.state else {
             let message = plugged.failure.map { "cannot read the modem: \($0.reason): \($0.message)" } ?? "cannot read the modem"
-            return [present()] + [Condition.Kind.simReady, .registered, .connected].map { make($0, "Unknown", "NotRead", message) }
+            return [present(), responding(plugged)] + [Condition.Kind.simReady, .registered, .connected].map { make($0, "Unknown", "NotRead", message) }
                 + [routed(network), proxyServing(proxy), healthy()]
         }
-        return [present(), simReady(state), registered(state), connected(state), routed(network), proxyServing(proxy), healthy()]
+        return [present(), responding(plugged), simReady(state), registered(state), connected(state), routed(network), proxyServing(proxy), healthy()]
     }
 
     func make(_ kind: Condition.Kind, _ status: String, _ reason: String, _ message: String) -> Condition {
@@ -36,6 +36,17 @@ struct Conditions {
     func present() -> Condition {
         guard let plugged else { return make(.present, "False", "NotPluggedIn", "no plugged modem has serial or IMEI \(modem.serial)") }
         return make(.present, "True", "PluggedIn", "USB \(plugged.plugged.portPath), control \(plugged.plugged.controlDevice)")
+    }
+
+    /// Whether QMI answers, and how far the recovery of a modem that does not has come.
+    func responding(_ plugged: ObservedModem) -> Condition {
+        guard plugged.state == nil else { return make(.responding, "True", "Answers", "QMI answers") }
+        let failure = plugged.failure.map { "\($0.reason): \($0.message)" } ?? "no answer"
+        guard let recovery = memory.recovery else { return make(.responding, "False", "NoAnswer", failure) }
+        let (next, _) = recovery.next(powerCycle: modem.health.powerCycle)
+        let tried = recovery.lastRung.map { "; \(recovery.attempts) recovery step(s) tried, the last: \($0.summary)" } ?? ""
+        return make(.responding, "False", "NoAnswer",
+                    "no answer since \(timestamp(recovery.since)) (\(failure))\(tried); next: \(next.summary)")
     }
 
     func simReady(_ state: ModemState) -> Condition {

@@ -157,6 +157,8 @@ public protocol ModemControl: Sendable {
     /// Stops the session and releases its client id.
     func disconnect(_ modem: PluggedModem, session: DataSession) async throws
     func setOperatingMode(_ modem: PluggedModem, _ mode: OperatingMode) async throws
+    /// One rung of the recovery of a modem that does not answer (`RecoveryRung`).
+    func recover(_ modem: PluggedModem, _ rung: RecoveryRung) async throws
 }
 
 /// A policy rule of the kind ProxyFarm writes (DESIGN §7).

@@ -100,6 +100,11 @@ public struct Executor: Sendable {
             memory = round.memory
             applied += round.applied
             for (name, outcome) in round.outcomes { outcomes[name] = merged(outcomes[name], outcome) }
+            // A modem a recovery rung was tried on is asked again.
+            for entry in round.applied {
+                guard case .recover = entry.action.kind, let name = entry.action.modem, let path = observed.modems[name]?.plugged.usbPath else { continue }
+                unanswered[path] = nil
+            }
             let acted = requests.filter { request in round.applied.contains { request.isAnswered(by: $0.action) } }
             answered.formUnion(acted)
             requests.subtract(acted)

@@ -86,6 +86,8 @@ extension Executor {
                 } catch {
                     let error = LaneFailure(error)
                     if case .unlockSIM = action.kind { lane.memory?.pinAttemptFailedAt = clock.now() }
+                    // A rung that did not work was still tried: the ladder moves on to the next.
+                    if case .recover = action.kind { lane.memory = lane.memory?.applying(action.kind, result: .done, now: clock.now()) }
                     lane.applied.append(AppliedAction(action: action, failure: error))
                     lane.outcome.failure = error
                     lane.outcome.failedStep = action.kind.step

@@ -3,7 +3,7 @@ import Foundation
 /// Kubernetes-style condition (DESIGN §5). `since` changes only when `status` changes.
 public struct Condition: Sendable, Codable, Equatable {
     public enum Kind: String, Sendable, Codable, CaseIterable {
-        case present = "Present", simReady = "SimReady", registered = "Registered", connected = "Connected"
+        case present = "Present", responding = "Responding", simReady = "SimReady", registered = "Registered", connected = "Connected"
         case routed = "Routed", proxyServing = "ProxyServing", healthy = "Healthy"
     }
     public var type: Kind
@@ -52,7 +52,7 @@ public struct ModemStatus: Sendable, Codable, Equatable {
     /// Why the modem is not Ready (absent when it is): the reason and message of what holds it back.
     public var reason: String?
     public var message: String?
-    /// Present, SimReady, Registered, Connected, Routed, ProxyServing, Healthy, in that order.
+    /// Present, Responding, SimReady, Registered, Connected, Routed, ProxyServing, Healthy, in that order.
     public var conditions: [Condition]
     public var imei: String?
     public var usbPath: String?

@@ -41,7 +41,7 @@ import Testing
         await harness.farm.inject(.fail("Timeout"), on: .observeModem, key: serial(1))
         await stripProtection(harness.farm)
         let plan = try await harness.plan()
-        #expect(plan.actions(for: "m01").map(\.kind.name).sorted() == ["add-route", "add-rule", "add-rule", "set-guard-lane"])
+        #expect(plan.actions(for: "m01").map(\.kind.name).sorted() == ["add-route", "add-rule", "add-rule", "recover-reopen", "set-guard-lane"])
         #expect(plan.actions.contains { $0.kind.name == "set-guard-fence" })
         #expect(plan.blocked["m01"]?.hasPrefix("cannot be read") == true)
         let result = try await harness.pass()
