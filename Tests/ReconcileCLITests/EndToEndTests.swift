@@ -216,7 +216,7 @@ import Testing
     }
 }
 
-/// `reconcile discover` against the lab's umockdev modems: the IMEI and SIM state come from the
+/// `reconcile discover` against the lab's simulated modems: the IMEI and SIM state come from the
 /// simulators over real libqmi, and the modem without a USB serial is known by its IMEI.
 @Suite struct EndToEndDiscoverTests {
     @Test("discover shows every lab modem's IMEI and SIM, and finds the one without a USB serial in farm.yaml by IMEI",
@@ -225,9 +225,9 @@ import Testing
         let lab = try EndToEndLab(modems: 3)
         defer { lab.down() }
         try lab.prepareFarm()
-        // The lab's modems exist for processes under umockdev's preload with the testbed's root.
-        let root = try String(contentsOfFile: lab.directory + "/umockdev-dir", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        let run = try Subprocess.run("/usr/bin/env", ["LD_PRELOAD=libumockdev-preload.so.0", "UMOCKDEV_DIR=\(root)",
+        // The lab's modems exist in the lab host's mount namespace (and its network namespace).
+        let host = try String(contentsOfFile: lab.directory + "/labhost.pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let run = try Subprocess.run("/usr/bin/env", ["SYSTEMD_DEVICE_VERIFY_SYSFS=0", "nsenter", "--target", host, "--mount", "--net",
                                                       try Subprocess.reconcile, "discover", "--output", "json",
                                                       "--file", lab.directory + "/farm.yaml"])
         #expect(run.status == 0, "\(run.stderr)")

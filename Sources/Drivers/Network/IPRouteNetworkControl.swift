@@ -1,9 +1,10 @@
 import Foundation
 import Reconciler
 
-/// The network driver, with iproute2's `ip`: it observes with one `ip -json` read each for
-/// addresses, routes and rules, and applies a whole farm's changes in one `ip -force -batch -`.
-/// The egress guard goes through nftables (`NFTablesGuard`), before any routing change.
+/// The network driver, with iproute2's `ip`: it observes links, addresses, routes and rules with
+/// one `ip -json -batch -`, and applies a whole farm's changes in one `ip -force -batch -`. The
+/// egress guard goes through nftables (`NFTablesGuard`: one `nft` read per look), before any
+/// routing change.
 ///
 /// Why `ip` and not netlink directly: one batch of 300 changes takes ~10 ms, a dump ~6 ms, so a
 /// netlink library would buy nothing measurable, while `ip` output is what operators read and
@@ -24,14 +25,19 @@ public struct IPRouteNetworkControl: NetworkControl {
         egressGuard = NFTablesGuard(namespace: namespace, nftTool: nftTool, ipTool: ipTool, timeout: timeout)
     }
 
+    /// `-4` lists only interfaces that have an IPv4 address under `address show`, so `link show`
+    /// says which interfaces exist and which are up. Each command prints one JSON list per line.
     public func observe(tables: ClosedRange<Int>) async throws -> NetworkState {
-        let links = try await read(["-json", "address", "show"]) { data throws(IPRouteJSONError) in try IPRouteJSON.addresses(data) }
-        let routes = try await read(["-N", "-4", "-json", "route", "show", "table", "all"]) { data throws(IPRouteJSONError) in
-            try IPRouteJSON.routes(data, tables: tables)
+        var state = try await read(["-N", "-4", "-json", "-batch", "-"], input: "link show\naddress show\nroute show table all\nrule show\n") {
+            data throws(IPRouteJSONError) in
+            let lists = data.split(separator: UInt8(ascii: "\n")).map { Data($0) }
+            guard lists.count == 4 else { throw IPRouteJSONError("\(lists.count) JSON lists for 4 commands") }
+            let links = try IPRouteJSON.addresses(links: lists[0], addresses: lists[1])
+            return NetworkState(addresses: links.addresses, upInterfaces: links.up,
+                                routes: try IPRouteJSON.routes(lists[2], tables: tables), rules: try IPRouteJSON.rules(lists[3]))
         }
-        let rules = try await read(["-N", "-4", "-json", "rule", "show"]) { data throws(IPRouteJSONError) in try IPRouteJSON.rules(data) }
-        return NetworkState(addresses: links.addresses, upInterfaces: links.up, routes: routes, rules: rules,
-                            egressGuard: await egressGuard.observe())
+        state.egressGuard = await egressGuard.observe()
+        return state
     }
 
     /// Sends every change in one `ip -4 -force -batch -`: `-force` keeps going past a line the
@@ -137,9 +143,9 @@ public struct IPRouteNetworkControl: NetworkControl {
         [ipTool] + (namespace.map { ["-n", $0] } ?? []) + arguments
     }
 
-    private func read<T>(_ arguments: [String], _ parse: (Data) throws(IPRouteJSONError) -> T) async throws(NetworkError) -> T {
+    private func read<T>(_ arguments: [String], input: String, _ parse: (Data) throws(IPRouteJSONError) -> T) async throws(NetworkError) -> T {
         let full = command(arguments)
-        let output = try await NetworkToolRunner.run(full, timeout: timeout)
+        let output = try await NetworkToolRunner.run(full, input: input, timeout: timeout)
         let shown = full.joined(separator: " ")
         guard output.status == 0 else {
             throw .observeFailed(command: shown, message: output.stderr.trimmingCharacters(in: .whitespacesAndNewlines))
