@@ -71,6 +71,29 @@ import Testing
         try lab.expectDaemonAlive()
     }
 
+    @Test("a hung modem returns to Ready by itself through the recovery ladder, rung by rung",
+          .enabled(if: EndToEndLab.canRun, "\(EndToEndLab.requirement)"))
+    func hungModemRecoversThroughTheLadder() throws {
+        let lab = try EndToEndLab(modems: 2)
+        defer { lab.down() }
+        try lab.startDaemon()
+        try lab.waitUntil("all Ready") { lab.allReady() }
+        let watch = try LeakWatch(lab)
+        try #require(try lab.lab("fault", "1", "no-answer").status == 0)
+        lab.touchFarm()
+        try lab.waitUntil("m01 not responding") { lab.condition("m01", "Responding")?["status"] as? String == "False" }
+        // Reopen at once, the QMI reset (unanswered) 15 s later, USB re-enumeration 30 s after that:
+        // the lab re-enumerates the device and its simulator comes back fresh.
+        try lab.waitUntil("m01 Ready again through the ladder", timeout: .seconds(120)) {
+            lab.phase("m01") == "Ready" && lab.condition("m01", "Responding")?["status"] as? String == "True"
+        }
+        let rungs = lab.auditActions(of: "m01").filter { $0.hasPrefix("recover-") }
+        #expect(rungs == ["recover-reopen", "recover-reset-qmi", "recover-reenumerate"], "\(rungs)")
+        #expect(try lab.egress(1) == lab.address("m01"))
+        try watch.row("hung and recovering") { try lab.hammer(1, for: .seconds(1)) }
+        try lab.expectDaemonAlive()
+    }
+
     @Test("through any modem's proxy the farm host's loopback, its own addresses and the uplink's are refused (HTTP and SOCKS)",
           .enabled(if: EndToEndLab.canRun, "\(EndToEndLab.requirement)"))
     func hostAddressesAreRefusedThroughTheProxies() throws {
@@ -278,6 +301,21 @@ extension EndToEndLab {
     func metric(_ series: String) throws -> String? {
         let text = (try? String(contentsOfFile: state + "/status/metrics.prom", encoding: .utf8)) ?? ""
         return text.split(separator: "\n").first { $0.hasPrefix(series + " ") }.map { String($0.dropFirst(series.count + 1)) }
+    }
+
+    /// One condition of a modem's status file.
+    func condition(_ modem: String, _ type: String) -> [String: Any]? {
+        (status(modem)?["conditions"] as? [[String: Any]])?.first { $0["type"] as? String == type }
+    }
+
+    /// The actions the audit log recorded for a modem, oldest first.
+    func auditActions(of modem: String) -> [String] {
+        let text = (try? String(contentsOfFile: state + "/log/actions.jsonl", encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap { line in
+            guard let entry = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  entry["modem"] as? String == modem else { return nil }
+            return entry["action"] as? String
+        }
     }
 
     /// Wakes the daemon at once (its farm.yaml watch), as an edit would.

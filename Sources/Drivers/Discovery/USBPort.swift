@@ -19,11 +19,12 @@ struct USBPort {
     func reenumerate() throws {
         let attribute = usbPath + "/authorized"
         for value in ["0", "1"] {
-            do {
-                try Data(value.utf8).write(to: URL(fileURLWithPath: attribute))
-            } catch {
-                throw RecoveryError(rung: .reenumerate, message: "cannot write \(value) to \(attribute): \(error.localizedDescription)")
-            }
+            // A sysfs attribute is written in place, in one write(2): never through a temporary file.
+            let fd = open(attribute, O_WRONLY | O_CLOEXEC)
+            let written = fd < 0 ? -1 : write(fd, value, 1)
+            let problem = written == 1 ? nil : String(cString: strerror(errno))
+            if fd >= 0 { close(fd) }
+            if let problem { throw RecoveryError(rung: .reenumerate, message: "cannot write \(value) to \(attribute): \(problem)") }
         }
     }
 
