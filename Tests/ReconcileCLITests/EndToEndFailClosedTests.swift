@@ -60,6 +60,9 @@ import Testing
         lab.stopDaemon()
         try #require(try lab.lab("fault", "1", "no-answer").status == 0)
         try lab.reboot()
+        let oneShot = try lab.reconcile()
+        #expect(oneShot.status == 3, "a pass that leaves a modem not Ready exits 3: \(oneShot.stdout) \(oneShot.stderr)")
+        #expect(try lab.laneClosed(1))
         try lab.startDaemon()
         try lab.waitUntil("after the reboot m01's lane is closed while it is hung", timeout: .seconds(60)) {
             try lab.phase("m02") == "Ready" && lab.laneClosed(1)
@@ -68,6 +71,17 @@ import Testing
         try #require(try lab.lab("fault", "1", "none").status == 0)
         try lab.waitUntil("all Ready after the reboot", timeout: .seconds(60)) { lab.allReady() }
         try watch.row("recovered") { try lab.hammer(1, for: .seconds(2)) }
+
+        // A broken farm.yaml shows in the metrics; the last valid one keeps serving.
+        let farmFile = lab.directory + "/farm.yaml"
+        let valid = try String(contentsOfFile: farmFile, encoding: .utf8)
+        try (valid + "\nmodemz: []\n").write(toFile: farmFile, atomically: true, encoding: .utf8)
+        try lab.waitUntil("the metrics say farm.yaml is invalid") {
+            try lab.metric("proxyfarm_spec_valid") == "0" && lab.metric("proxyfarm_spec_errors") == "1"
+        }
+        #expect(try lab.egress(1) == lab.address("m01"))
+        try valid.write(toFile: farmFile, atomically: true, encoding: .utf8)
+        try lab.waitUntil("the metrics say farm.yaml is valid again") { try lab.metric("proxyfarm_spec_valid") == "1" }
         try lab.expectDaemonAlive()
     }
 
