@@ -22,7 +22,9 @@ extension ThreeProxySupervisor {
         path.split(separator: "/").last ?? Substring(path)
     }
 
-    /// Lines 3proxy wrote since `offset` that are not warnings: config errors, failed services.
+    /// Lines 3proxy wrote on stderr since `offset` that are not warnings: config errors (`Parse
+    /// error line 5`, `Command: 'x' failed …`, `Unknown command`), a log it cannot open. Its access
+    /// log lines go to stdout (another file) and never count.
     static func errorLines(_ path: String, from offset: Int) -> [Substring] {
         output(path, from: offset).split(separator: "\n").filter { !$0.contains("Warning") }
     }
@@ -33,8 +35,9 @@ extension ThreeProxySupervisor {
         return String(lines.joined(separator: " | ").suffix(600))
     }
 
+    /// A file shorter than `offset` was truncated (logrotate's copytruncate): all of it is new.
     private static func output(_ path: String, from offset: Int) -> String {
-        guard let bytes = ProcFS.read(path), bytes.count > offset else { return "" }
-        return String(decoding: bytes[offset...], as: UTF8.self)
+        guard let bytes = ProcFS.read(path) else { return "" }
+        return String(decoding: bytes[(bytes.count < offset ? 0 : offset)...], as: UTF8.self)
     }
 }
