@@ -51,6 +51,19 @@ extension SecretSource {
     }
 }
 
+extension FarmSpec {
+    /// Every secret file farm.yaml names (passwords, PINs), as absolute or farm.yaml-relative
+    /// paths made whole: what the daemon watches so that a changed password is applied at once.
+    public func secretFiles(baseDirectory: String) -> [String] {
+        let sources = users.map(\.password) + modems.compactMap(\.pin)
+        let paths = sources.compactMap { source -> String? in
+            guard case .file(let path) = source else { return nil }
+            return SecretSource.absolute(path, baseDirectory: baseDirectory)
+        }
+        return Array(Set(paths)).sorted()
+    }
+}
+
 /// Validates the secrets farm.yaml refers to: they are read only to check them, and no
 /// diagnostic ever contains their text.
 struct SecretChecker {
