@@ -102,7 +102,7 @@ extension ThreeProxySupervisor {
     func judge(_ pending: PendingReload, modem: String, ports: Set<Int>) -> ReloadVerdict {
         ProxySpawner.reap(pending.pid)
         guard isOurProxy(pending.pid, modem: modem) else { return .failed("3proxy exited") }
-        if !Self.errorLines(errorPath(modem: modem), from: pending.errorOffset).isEmpty {
+        if !Self.configErrors(errorPath(modem: modem), from: pending.errorOffset).isEmpty {
             return .failed("3proxy reported a config error")
         }
         let now = listeningSockets(pending.pid, ports: ports)

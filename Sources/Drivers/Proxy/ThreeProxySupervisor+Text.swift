@@ -22,12 +22,17 @@ extension ThreeProxySupervisor {
         path.split(separator: "/").last ?? Substring(path)
     }
 
-    /// Lines 3proxy wrote on stderr since `offset` that are not warnings: config errors (`Parse
-    /// error line 5`, `Command: 'x' failed …`, `Unknown command`), a log it cannot open. Its access
-    /// log lines go to stdout (another file) and never count.
-    static func errorLines(_ path: String, from offset: Int) -> [Substring] {
-        output(path, from: offset).split(separator: "\n").filter { !$0.contains("Warning") }
+    /// The config errors 3proxy wrote on stderr since `offset`: every way its config reader gives
+    /// up ends in one of these lines (conf.c readconfig). Other stderr lines are not about the
+    /// config: warnings, and `printf(): Bad file descriptor`, which 3proxy 1.0 prints when a client
+    /// thread logs while a reload reopens the log. Access lines go to stdout and never count.
+    static func configErrors(_ path: String, from offset: Int) -> [Substring] {
+        output(path, from: offset).split(separator: "\n").filter { line in
+            configErrorPrefixes.contains { line.hasPrefix($0) }
+        }
     }
+
+    static let configErrorPrefixes = ["Parse error line ", "Command: '", "Unknown command: '", "No memory for configuration"]
 
     /// The last lines 3proxy wrote since `offset`, on one line, for an error message.
     static func tail(_ path: String, from offset: Int) -> String {

@@ -156,7 +156,7 @@ public struct ThreeProxySupervisor: ProxySupervisor {
     }
 
     /// Ready = alive, every port listens, privileges dropped (`setuid` is the config's last line,
-    /// so the whole file has been read) and nothing but warnings on stderr since the spawn.
+    /// so the whole file has been read) and no config error on stderr since the spawn.
     private func awaitStart(modem: String, pid: Int32, ports: [Int], uid: uid_t, outputOffset: Int?) async throws -> ProxyProcess {
         let output = errorPath(modem: modem)
         let expected = Set(ports)
@@ -165,7 +165,7 @@ public struct ThreeProxySupervisor: ProxySupervisor {
             guard ProcFS.isAlive(pid) else { return .failed }
             let listening = Set(ProcFS.listeners(of: pid, ports: expected).keys) == expected
             let dropped = uid == 0 || ProcFS.realUID(pid) == uid
-            let clean = outputOffset.map { Self.errorLines(output, from: $0).isEmpty } ?? true
+            let clean = outputOffset.map { Self.configErrors(output, from: $0).isEmpty } ?? true
             return listening && dropped && clean ? .ready : .waiting
         }
         guard outcome == .ready else {

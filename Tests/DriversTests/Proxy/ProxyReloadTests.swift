@@ -96,6 +96,29 @@ import Testing
         #expect(try await observed(supervisor)?.reloadFailure == nil)
     }
 
+    /// 3proxy's other stderr lines are no config error: a reload that printed them took. (Seen
+    /// with 3proxy 1.0.0 in the lab: `printf(): Bad file descriptor` when a client thread logs
+    /// while the reload reopens the log.)
+    @Test func otherStderrLinesAreNoReloadError() async throws {
+        let supervisor = supervisor(reloadWait: .milliseconds(200))
+        let process = try await start(supervisor, password: "test-pw")
+        defer { cleanUp(process.pid) }
+        kill(process.pid, SIGSTOP)
+        try await supervisor.writeConfig(modem: "m01", config: config("test-pw-2"), uid: ProxyTestSupport.proxyUID)
+        try await supervisor.reload(modem: "m01", pid: process.pid, ports: [http, socks])
+        let handle = try #require(FileHandle(forWritingAtPath: supervisor.errorPath(modem: "m01")))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("printf(): Bad file descriptor\n[line 7] Warning: current open file ulimits are too low\n".utf8))
+        try handle.close()
+        kill(process.pid, SIGCONT)
+        for _ in 0..<250 where FileManager.default.fileExists(atPath: supervisor.reloadPath(modem: "m01")) {
+            #expect(try await observed(supervisor)?.reloadFailure == nil)
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(!FileManager.default.fileExists(atPath: supervisor.reloadPath(modem: "m01")), "judged: it took")
+        #expect(try status("test-pw-2") == "502")
+    }
+
     /// A config error on stderr fails the reload at once with 3proxy's words, and the next look
     /// reports it, so the planner restarts the proxy (it runs with its users wiped).
     @Test func configErrorFailsTheReloadAndTheNextLookSaysSo() async throws {
