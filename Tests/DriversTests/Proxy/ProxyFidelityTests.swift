@@ -28,10 +28,8 @@ import Testing
 
     /// Waits (bounded) until `pid` listens on a socket not in `old`.
     func waitForFreshListener(_ pid: Int32, replacing old: Set<UInt64> = []) async throws {
-        for _ in 0..<250 where sockets(pid).isEmpty || !sockets(pid).isDisjoint(with: old) {
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        #expect(!sockets(pid).isEmpty && sockets(pid).isDisjoint(with: old), "listening afresh")
+        let fresh = try await ProxyTestSupport.eventually { !sockets(pid).isEmpty && sockets(pid).isDisjoint(with: old) }
+        #expect(fresh, "listening afresh")
     }
 
     func reload(_ pid: Int32, config: String? = nil) async throws {
@@ -120,7 +118,7 @@ import Testing
         s.sendall(f"CONNECT 127.0.0.1:{target} HTTP/1.1\r\nProxy-Authorization: Basic {auth}\r\n\r\n".encode())
         print(s.recv(200).split(b"\r\n")[0].decode(), flush=True)
         sys.stdin.readline()  # the test reloads the proxy, then lets us go on
-        for _ in range(25):
+        for _ in range(15):
             try:
                 s.sendall(b"ping")
                 if not s.recv(100):
@@ -135,7 +133,7 @@ import Testing
     /// After a reload 3proxy checks every open connection again: alice's password changed, so her
     /// tunnel is cut; bob's goes on.
     @Test func reloadCutsTheOpenConnectionsOfAChangedUser() async throws {
-        let echo = try EchoServer()
+        let echo = EchoServer()
         defer { echo.stop() }
         let config = { (alice: String) in
             "users \"alice:CL:\(alice)\"\nusers \"bob:CL:test-b\"\nauth strong\nallow alice *\nallow bob *\nproxy -p\(port) -i127.0.0.1 -a\nflush\n"
@@ -172,10 +170,7 @@ import Testing
 
         try request()
         try await reload(pid)
-        for _ in 0..<250 where holdsOpen(pid, logs + "/" + dated) {
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        #expect(!holdsOpen(pid, logs + "/" + dated), "closed for the reopen, which failed")
+        #expect(try await ProxyTestSupport.eventually { !holdsOpen(pid, logs + "/" + dated) }, "closed for the reopen, which failed")
         try request()
         #expect(read("logs/" + dated).split(separator: "\n").count == 1)
         #expect(read("3proxy.out").split(separator: "\n").count == 1, "the access line went to stdout")
@@ -183,9 +178,7 @@ import Testing
         #expect(chown(logs + "/" + dated, uid, uid) == 0)
         for _ in 0..<2 {
             try await reload(pid)
-            for _ in 0..<250 where !holdsOpen(pid, logs + "/" + dated) {
-                try await Task.sleep(for: .milliseconds(20))
-            }
+            #expect(try await ProxyTestSupport.eventually { holdsOpen(pid, logs + "/" + dated) }, "reopened")
             try request()
         }
         #expect(read("logs/" + dated).split(separator: "\n").count == 3)
@@ -199,15 +192,9 @@ final class EchoServer: @unchecked Sendable {
     let port: Int
     private let listener: Int32
 
-    init() throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        port = Int(UInt16(bigEndian: address.sin_port))
+    init() {
+        let (fd, port) = ProxyTestSupport.boundLoopbackSocket()
+        self.port = port
         listener = fd
         listen(fd, 8)
         Thread.detachNewThread {
