@@ -107,6 +107,16 @@ import Testing
         #expect(report(farm(password: "{ value: \"\(fits)p\" }")).contains { $0.contains("is 250 bytes;") && !$0.contains(fits) })
     }
 
+    /// The daemon watches these: file passwords and PINs, relative to farm.yaml, each once.
+    @Test func secretFilesAreListedWhole() {
+        var spec = FarmSpec(portRange: 20000...20999, routing: RoutingSettings(), users: [
+            User(name: "alice", password: .file("secrets/alice")), User(name: "bob", password: .env("BOB_PW")),
+            User(name: "carol", password: .file("/etc/proxyfarm/carol")),
+        ], modems: [])
+        spec.modems = [ModemSpec(serial: "1", name: "m01", apn: "internet", pin: .file("secrets/alice"), proxy: ProxySettings())]
+        #expect(spec.secretFiles(baseDirectory: "/srv/farm") == ["/etc/proxyfarm/carol", "/srv/farm/secrets/alice"])
+    }
+
     @Test func pinsAreFourToEightDigits() {
         #expect(report(farm(password: "{ env: ALICE_PW }", pin: "    pin: { env: SIM_PIN }"),
                        environment: ["ALICE_PW": "pw", "SIM_PIN": "12ab"]) == [
