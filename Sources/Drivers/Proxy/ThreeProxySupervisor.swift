@@ -95,7 +95,7 @@ public struct ThreeProxySupervisor: ProxySupervisor {
         var info = stat()
         guard stat(config, &info) == 0 else { throw ProxySupervisorError.configMissing(modem: modem, path: config) }
         if let pid = recordedPID(modem: modem), isOurProxy(pid, modem: modem) {
-            return try await awaitStart(modem: modem, pid: pid, ports: ports, uid: info.st_uid, outputOffset: nil)
+            return try await awaitStart(modem: modem, pid: pid, ports: ports, uid: info.st_uid, errorOffset: nil)
         }
         let busy = ProcFS.listenersInNamespace(namespacePath, ports: Set(ports))
         if !busy.isEmpty {
@@ -113,7 +113,7 @@ public struct ThreeProxySupervisor: ProxySupervisor {
         }
         let pid = try ProxySpawner.spawn(arguments, outputPath: outputPath(modem: modem), errorPath: errorPath(modem: modem))
         try AtomicFile.write(Data("\(pid)\n".utf8), to: pidPath(modem: modem))
-        return try await awaitStart(modem: modem, pid: pid, ports: ports, uid: info.st_uid, outputOffset: offset)
+        return try await awaitStart(modem: modem, pid: pid, ports: ports, uid: info.st_uid, errorOffset: offset)
     }
 
     public func stop(modem: String, pid: Int32) async throws {
@@ -159,15 +159,15 @@ public struct ThreeProxySupervisor: ProxySupervisor {
 
     /// Ready = alive, every port listens, privileges dropped (`setuid` is the config's last line,
     /// so the whole file has been read) and no config error on stderr since the spawn.
-    private func awaitStart(modem: String, pid: Int32, ports: [Int], uid: uid_t, outputOffset: Int?) async throws -> ProxyProcess {
-        let output = errorPath(modem: modem)
+    private func awaitStart(modem: String, pid: Int32, ports: [Int], uid: uid_t, errorOffset: Int?) async throws -> ProxyProcess {
+        let errors = errorPath(modem: modem)
         let expected = Set(ports)
         let outcome = try await poll {
             ProxySpawner.reap(pid)
             guard ProcFS.isAlive(pid) else { return .failed }
             let listening = Set(ProcFS.listeners(of: pid, ports: expected).keys) == expected
             let dropped = uid == 0 || ProcFS.realUID(pid) == uid
-            let clean = outputOffset.map { Self.configErrors(output, from: $0).isEmpty } ?? true
+            let clean = errorOffset.map { Self.configErrors(errors, from: $0).isEmpty } ?? true
             return listening && dropped && clean ? .ready : .waiting
         }
         guard outcome == .ready else {
@@ -176,7 +176,7 @@ public struct ThreeProxySupervisor: ProxySupervisor {
             _ = try await waitForExit(pid, within: .seconds(5))
             removeRecord(modem: modem, ifPID: pid)
             throw ProxySupervisorError.notListening(modem: modem, ports: ports, exited: exited,
-                                                    stderrTail: Self.tail(output, from: outputOffset ?? 0))
+                                                    stderrTail: Self.tail(errors, from: errorOffset ?? 0))
         }
         try adoptLogs(modem: modem, uid: uid)
         return ProxyProcess(pid: pid, configPath: configPath(modem: modem), listening: true)
