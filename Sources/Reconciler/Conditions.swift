@@ -125,6 +125,7 @@ struct Conditions {
         }
         guard let process = proxy?.process else { return make(.proxyServing, "False", "NotRunning", "the proxy is not running") }
         guard process.listening else { return make(.proxyServing, "False", "NotListening", "pid \(process.pid) does not listen on its ports") }
+        if let why = process.reloadFailure { return make(.proxyServing, "False", "ReloadFailed", "pid \(process.pid): \(why)") }
         guard proxy?.config == ProxyConfigRenderer.render(input) else {
             return make(.proxyServing, "False", "ConfigOutdated", "pid \(process.pid) runs an outdated config")
         }

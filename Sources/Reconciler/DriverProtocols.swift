@@ -290,10 +290,15 @@ public struct ProxyProcess: Sendable, Equatable, Codable {
     public var configPath: String
     /// Whether every expected port accepts connections.
     public var listening: Bool
-    public init(pid: Int32, configPath: String, listening: Bool) {
+    /// Why the last reload did not take (a config error on 3proxy's stderr, or no re-bind in
+    /// time); nil when it took or none is pending. Such a proxy runs on a config that is not
+    /// the file on disk, so it is restarted.
+    public var reloadFailure: String?
+    public init(pid: Int32, configPath: String, listening: Bool, reloadFailure: String? = nil) {
         self.pid = pid
         self.configPath = configPath
         self.listening = listening
+        self.reloadFailure = reloadFailure
     }
 }
 
@@ -320,7 +325,9 @@ public protocol ProxySupervisor: Sendable {
     func writeConfig(modem: String, config: String, uid: UInt32) async throws
     /// Starts the proxy in its own session and returns once `ports` listen.
     func start(modem: String, ports: [Int]) async throws -> ProxyProcess
-    /// SIGUSR1, then waits until `ports` listen again.
+    /// SIGUSR1, then a short wait for the verdict: throws when the proxy reported a config error,
+    /// died or is no longer ours; a reload still under way then is judged by the next `observe`
+    /// (`ProxyProcess.reloadFailure`), so a slow proxy holds up neither the pass nor other modems.
     func reload(modem: String, pid: Int32, ports: [Int]) async throws
     /// SIGTERM, SIGKILL after a grace period; removes the pid record.
     func stop(modem: String, pid: Int32) async throws

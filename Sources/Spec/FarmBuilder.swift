@@ -36,7 +36,7 @@ struct FarmBuilder {
         guard let value else { return [] }
         return value.fields.sorted { $0.key < $1.key }.compactMap { name, user in
             let password = user["password"]
-            secrets.check(password, as: .password, into: &sink)
+            secrets.check(password, as: .password, user: name, into: &sink)
             return SecretChecker.source(of: password).map { User(name: name, password: $0) }
         }
     }
