@@ -12,7 +12,7 @@ struct Reconcile: AsyncParsableCommand {
             Exit codes: 0 converged (or, with --dry-run, nothing pending); 1 invalid input or a failed pass; \
             2 with --dry-run when changes are pending.
             """,
-        subcommands: [Apply.self, Validate.self, Schema.self, Discover.self, Daemon.self, Status.self, Rotate.self, Reset.self, Lab.self],
+        subcommands: [Apply.self, Validate.self, Schema.self, Discover.self, Daemon.self, Status.self, Rotate.self, Reset.self, Serve.self, Lab.self],
         defaultSubcommand: Apply.self)
 }
 
