@@ -23,12 +23,13 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         let logger = Logger(label: "proxyfarm.serve")
-        // Only the tokens are read (below): serve runs as a user that may not read the proxies' secrets.
-        let loaded = FarmFile.load(path: options.file, readingSecrets: false)
+        // Only the tokens are read: serve runs as a user that may not read the proxies' secrets.
+        let loaded = FarmFile.load(path: options.file, readingProxySecrets: false)
         for diagnostic in loaded.errors { printError(diagnostic.description) }
         guard let spec = loaded.spec else { throw ExitCode(1) }
         var served = options
         var simulated: SimulatedServe?
+        defer { simulated?.remove() }
         do {
             if options.simulated {
                 let farm = try await SimulatedServe.converge(options: options, logger: logger)
@@ -47,7 +48,6 @@ struct Serve: AsyncParsableCommand {
             printError("reconcile: error: \(ApplyPass.describe(error))")
             throw ExitCode(1)
         }
-        simulated?.remove()
     }
 
     /// Serves until SIGTERM/SIGINT (or, with a simulated farm, until its daemon loop stops on them).

@@ -4,10 +4,10 @@ import Yams
 /// Reads and validates farm.yaml, collecting every problem in one run.
 public enum FarmFile {
     /// Reads the file at `path`; secrets named relative to it are looked up beside it.
-    /// `readingSecrets: false` checks everything but the secrets' contents: for `reconcile serve`,
-    /// which runs as a user that may not read the proxies' passwords and PINs.
+    /// `readingProxySecrets: false` reads only the API's tokens, not the passwords and PINs: for
+    /// `reconcile serve`, which runs as a user that may not read them.
     public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment,
-                            readingSecrets: Bool = true) -> FarmLoadResult {
+                            readingProxySecrets: Bool = true) -> FarmLoadResult {
         var sink = DiagnosticSink(file: path)
         guard FileManager.default.fileExists(atPath: path) else {
             let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
@@ -24,12 +24,12 @@ public enum FarmFile {
         }
         let directory = (path as NSString).deletingLastPathComponent
         return parse(yaml: yaml, file: path, baseDirectory: directory.isEmpty ? "." : directory, environment: environment,
-                     readingSecrets: readingSecrets)
+                     readingProxySecrets: readingProxySecrets)
     }
 
     /// Validates farm.yaml text; `file` names it in diagnostics, `baseDirectory` anchors relative secret files.
     public static func parse(yaml: String, file: String, baseDirectory: String, environment: [String: String],
-                             readingSecrets: Bool = true) -> FarmLoadResult {
+                             readingProxySecrets: Bool = true) -> FarmLoadResult {
         var sink = DiagnosticSink(file: file)
         let root: Node?
         do {
@@ -45,7 +45,7 @@ public enum FarmFile {
         var checker = StructureChecker(sink: sink)
         let checked = checker.check(root, as: FarmKeys.root, path: "")
         var builder = FarmBuilder(sink: checker.sink,
-                                  secrets: SecretChecker(baseDirectory: baseDirectory, environment: environment, reading: readingSecrets))
+                                  secrets: SecretChecker(baseDirectory: baseDirectory, environment: environment, unread: readingProxySecrets ? [] : [.password, .pin]))
         let spec = checked.flatMap { builder.build($0) }
         sink = builder.sink
         return FarmLoadResult(spec: sink.hasErrors ? nil : spec, diagnostics: sink.sorted, source: yaml)

@@ -60,8 +60,8 @@ struct SecretChecker {
 
     let baseDirectory: String
     let environment: [String: String]
-    /// false: the secrets are not read (nor their files' modes looked at), only where they come from.
-    var reading = true
+    /// Secrets of these kinds are not read (nor their files' modes looked at), only where they come from.
+    var unread: Set<Kind> = []
 
     /// The source named by a checked `password`/`pin` choice.
     static func source(of choice: CheckedValue?) -> SecretSource? {
@@ -80,12 +80,12 @@ struct SecretChecker {
         case .value:
             sink.warning(node.location, node.path, "plain-text \(kind.rawValue) in farm.yaml; prefer file or env")
         case .file(let path):
-            if reading { checkPermissions(path, node, into: &sink) }
+            if !unread.contains(kind) { checkPermissions(path, node, into: &sink) }
         case .hash, .env:
             break
         }
         if case .hash = source { return }
-        guard reading else { return }
+        guard !unread.contains(kind) else { return }
         do {
             let secret = try source.resolve(baseDirectory: baseDirectory, environment: environment)
             if let problem = Self.problem(with: secret, as: kind) {
