@@ -50,12 +50,23 @@ final class ServeProcess: @unchecked Sendable {
 
     var output: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
 
-    /// SIGTERM, then its exit status (nil when it had to be killed).
+    /// SIGTERM, then its exit status: nil when it had to be killed after 10 s. Reaps the child
+    /// itself (see `Subprocess.reap`), so it reads the status from `waitpid` unless Foundation was first.
     func stop() -> Int32? {
         guard process.isRunning else { return process.terminationStatus }
-        process.terminate()
-        Subprocess.reap(process, within: .seconds(10))
-        return process.isRunning ? nil : process.terminationStatus
+        let pid = process.processIdentifier
+        kill(pid, SIGTERM)
+        let deadline = ContinuousClock.now + .seconds(10)
+        var status: Int32 = 0
+        while ContinuousClock.now < deadline {
+            let reaped = waitpid(pid, &status, WNOHANG)
+            if reaped == pid { return status & 0x7f == 0 ? (status >> 8) & 0xff : -(status & 0x7f) }
+            if reaped < 0 { return process.isRunning ? nil : process.terminationStatus }
+            usleep(10_000)
+        }
+        kill(pid, SIGKILL)
+        _ = waitpid(pid, &status, 0)
+        return nil
     }
 
     struct Answer {

@@ -9,6 +9,7 @@ object with what it saw; exits 1 with the reason on the first expectation that f
 """
 import argparse
 import json
+import shlex
 import subprocess
 import sys
 
@@ -60,7 +61,7 @@ def main():
     parser.add_argument("--token-file", required=True)
     parser.add_argument("--modems", required=True, help="comma-separated names every page must list")
     parser.add_argument("--unplug", required=True, help="the modem that UNPLUG_COMMAND unplugs")
-    parser.add_argument("--unplug-command", required=True, nargs="+")
+    parser.add_argument("--unplug-command", required=True, help="a command line (split like a shell's words)")
     parser.add_argument("--rotate", required=True)
     parser.add_argument("--timeout", type=float, default=30)
     args = parser.parse_args()
@@ -83,9 +84,9 @@ def main():
         # The page stays open from here on: both changes must arrive without a reload.
         driver.execute_script("window.__notReloaded = true")
 
-        unplugged = subprocess.run(args.unplug_command, capture_output=True, text=True)
+        unplugged = subprocess.run(shlex.split(args.unplug_command), capture_output=True, text=True)
         if unplugged.returncode != 0:
-            fail(f"{' '.join(args.unplug_command)} failed: {unplugged.stderr}")
+            fail(f"{args.unplug_command} failed: {unplugged.stderr}")
         wait_for(driver, f"{args.unplug} to turn Missing", lambda d: card_text(d, args.unplug, ".phase") == "Missing", args.timeout)
         seen["unpluggedReason"] = card_text(driver, args.unplug, ".reason")
 
