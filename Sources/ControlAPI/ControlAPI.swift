@@ -59,11 +59,11 @@ public struct ControlAPI: Sendable {
             try await authorize(request, now: now)
             let status = try view.modem(name)
             return .json(ModemReport(status, rotationsToday: view.rotations.today(now: now)[name] ?? 0))
-        } else if case let captured = path.capture(["v1", "modems", "*", "*"]), captured.count == 2 {
-            guard let kind = ModemRequest.Kind(rawValue: captured[1]) else { throw .notFound }
+        } else if let (name, verb) = path.capturePair(["v1", "modems", "*", "*"]) {
+            guard let kind = ModemRequest.Kind(rawValue: verb) else { throw .notFound }
             try allow(request, ["POST"])
             try await authorize(request, now: now)
-            return try file(kind, captured[0])
+            return try file(kind, name)
         } else if let token = path.capture(["v1", "link", "*"]).first {
             try allow(request, ["GET", "POST"])
             return try await changeIP(token, client: request.client, now: now)
@@ -211,5 +211,10 @@ struct Route {
     func capture(_ pattern: [String]) -> [String] {
         guard parts.count == pattern.count, zip(pattern, parts).allSatisfy({ $0 == "*" || $0 == $1 }) else { return [] }
         return zip(pattern, parts).filter { $0.0 == "*" }.map(\.1)
+    }
+
+    func capturePair(_ pattern: [String]) -> (String, String)? {
+        let captured = capture(pattern)
+        return captured.count == 2 ? (captured[0], captured[1]) : nil
     }
 }

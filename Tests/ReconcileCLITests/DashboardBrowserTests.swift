@@ -105,5 +105,6 @@ import Testing
         #expect(try served.lab.egress(3) == newIP, "the IP the dashboard shows is the one m03's port leaves from")
         #expect((seen["unpluggedReason"] as? String)?.contains("NotPluggedIn") == true, "\(seen)")
         #expect((seen["tablePhases"] as? [String: String])?["m02"] == "Missing")
+        print("dashboard browser test stages (seconds since the browser started): \(seen["seconds"] ?? [:])")
     }
 }

@@ -12,6 +12,7 @@ import json
 import shlex
 import subprocess
 import sys
+import time
 
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
@@ -67,12 +68,17 @@ def main():
     args = parser.parse_args()
     token = open(args.token_file).read().strip()
     modems = args.modems.split(",")
-    seen = {}
+    seen = {"seconds": {}}
+    started = time.monotonic()
+
+    def mark(stage):
+        seen["seconds"][stage] = round(time.monotonic() - started, 1)
 
     driver = browser(width=390, height=844)  # a phone
     try:
         log_in(driver, args.url, token)
         wait_for(driver, "a card per modem", lambda d: all(card_text(d, m, ".phase") == "Ready" for m in modems), args.timeout)
+        mark("cards")
         seen["cards"] = [c.get_attribute("data-modem") for c in driver.find_elements(By.CSS_SELECTOR, "article.card")]
         if seen["cards"] != modems:
             fail(f"cards {seen['cards']}, expected {modems}", driver)
@@ -88,6 +94,7 @@ def main():
         if unplugged.returncode != 0:
             fail(f"{args.unplug_command} failed: {unplugged.stderr}")
         wait_for(driver, f"{args.unplug} to turn Missing", lambda d: card_text(d, args.unplug, ".phase") == "Missing", args.timeout)
+        mark("missing")
         seen["unpluggedReason"] = card_text(driver, args.unplug, ".reason")
 
         old_ip = card_text(driver, args.rotate, ".ip")
@@ -96,6 +103,7 @@ def main():
         wait_for(driver, f"a new IP on {args.rotate}'s card",
                  lambda d: card_text(d, args.rotate, ".ip") not in (None, "-", old_ip)
                  and card_text(d, args.rotate, ".phase") == "Ready", args.timeout)
+        mark("rotated")
         seen["newIP"] = card_text(driver, args.rotate, ".ip")
         seen["notice"] = driver.find_element(By.ID, "notice").text
         if not driver.execute_script("return window.__notReloaded === true"):
@@ -111,6 +119,7 @@ def main():
         if sorted(rows) != sorted(modems) or not plain.find_element(By.ID, "modems-table").is_displayed():
             fail(f"without JavaScript the table shows {sorted(rows)}", plain)
         seen["tablePhases"] = {name: cells[1] for name, cells in rows.items()}
+        mark("table")
     finally:
         plain.quit()
 
