@@ -14,36 +14,38 @@ struct FarmView: Sendable {
     }
 
     func farm() throws(APIError) -> FarmStatus {
-        do {
-            guard let farm = try store.readFarmStatus() else {
-                throw APIError(503, "NoStatus", "no status yet in \(store.statusDirectory): start `reconcile daemon` on this state directory")
-            }
-            return farm
-        } catch let error as StateError {
-            throw Self.unreadable(error)
-        } catch let error as APIError {
-            throw error
-        } catch {
-            throw APIError(500, "StatusUnreadable", "cannot read the status files")
-        }
+        try read(try store.readFarmStatus(),
+                 missing: APIError(503, "NoStatus", "no status yet in \(store.statusDirectory): start `reconcile daemon` on this state directory"))
     }
 
     func modem(_ name: String) throws(APIError) -> ModemStatus {
         guard ModemRequest.isValidModemName(name) else { throw .unknownModem(name) }
-        do {
-            guard let status = try store.readModemStatus(name) else { throw APIError.unknownModem(name) }
-            return status
-        } catch let error as StateError {
-            throw Self.unreadable(error)
-        } catch let error as APIError {
-            throw error
-        } catch {
-            throw APIError(500, "StatusUnreadable", "cannot read the status files")
-        }
+        return try read(try store.readModemStatus(name), missing: .unknownModem(name))
     }
 
+    /// A status file's value, `missing` when there is none, StatusUnreadable when it cannot be read.
+    private func read<Value>(_ value: @autoclosure () throws(StateError) -> Value?, missing: APIError) throws(APIError) -> Value {
+        let found: Value?
+        do {
+            found = try value()
+        } catch {
+            throw APIError(500, "StatusUnreadable", error.message)
+        }
+        guard let found else { throw missing }
+        return found
+    }
+
+    /// Every modem's status; one whose file went away since the listing (it left farm.yaml) is left out.
     func modems() throws(APIError) -> [ModemStatus] {
-        try store.statusNames().map { name throws(APIError) in try modem(name) }
+        var modems: [ModemStatus] = []
+        for name in store.statusNames() {
+            do {
+                modems.append(try modem(name))
+            } catch where error.error == "UnknownModem" {
+                continue
+            }
+        }
+        return modems
     }
 
     func metrics() throws(APIError) -> String {
@@ -60,10 +62,6 @@ struct FarmView: Sendable {
         let counts = rotations.today(now: now)
         return FarmReport(farm: try farm(), modems: try modems().map { ModemReport($0, rotationsToday: counts[$0.name] ?? 0) },
                           daemon: daemon())
-    }
-
-    private static func unreadable(_ error: StateError) -> APIError {
-        APIError(500, "StatusUnreadable", error.message)
     }
 }
 

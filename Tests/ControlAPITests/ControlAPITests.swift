@@ -112,6 +112,25 @@ enum ControlAPITests {
         #expect(await Self.send(api, "GET", "/v1/status", token: StatusFixture.operatorToken).error == "NoStatus")
     }
 
+    static func unreadableStatusAndUnwritableRequestsAreServerErrors(_ method: String) async throws {
+        let farm = try StatusFixture()
+        let api = try ControlAPI(farm.configuration())
+        let token = StatusFixture.operatorToken
+        try "{ not json".write(toFile: farm.root + "/status/modems/m01.json", atomically: true, encoding: .utf8)
+        for path in ["/v1/status", "/v1/modems/m01", "/healthz/m01"] {
+            let answer = await Self.send(api, "GET", path, token: token)
+            #expect(answer.status == 500 && answer.error == "StatusUnreadable", "\(path)")
+        }
+        try farm.writeModem("m01", phase: "Ready", ip: "100.64.1.10")
+        // A file where the request directory should be: no request can be filed.
+        try FileManager.default.removeItem(atPath: farm.root + "/requests")
+        try "".write(toFile: farm.root + "/requests", atomically: true, encoding: .utf8)
+        for verb in ["rotate", "reset"] {
+            #expect(await Self.send(api, "POST", "/v1/modems/m01/" + verb, token: token).error == "RequestNotFiled")
+        }
+        #expect(await Self.send(api, method, "/v1/link/" + (StatusFixture.linkTokens["m01"] ?? "")).error == "RequestNotFiled")
+    }
+
     static func wrongTokensRunOutTheClientsBudget() async throws {
         let farm = try StatusFixture()
         let api = try ControlAPI(farm.configuration())
@@ -139,6 +158,7 @@ enum ControlAPITests {
         try await ControlAPITests.healthAndMetricsFollowTheStatusFiles()
         try await ControlAPITests.wrongTokensRunOutTheClientsBudget()
         for method in ["GET", "POST"] {
+            try await ControlAPITests.unreadableStatusAndUnwritableRequestsAreServerErrors(method)
             try await ChangeIPLinkTests.rotatesOnceThenSaysHowLongToWait(method)
             try await ChangeIPLinkTests.aRecentRotationCountsTowardsMinInterval(method)
             try await ChangeIPLinkTests.wrongAndUnknownTokensCannotBeToldApart(method)
