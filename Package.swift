@@ -27,7 +27,8 @@ let package = Package(
         .target(name: "SimulatedDrivers", dependencies: ["Reconciler"]),
         // `reconcile serve`: reads status files and files requests, never touches hardware.
         .target(name: "ControlAPI", dependencies: [
-            "Reconciler", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HTTPTypes", package: "swift-http-types"),
+            "Reconciler", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdCore", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "ReconcileCLI", dependencies: [

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 
@@ -9,6 +10,7 @@ import NIOCore
 public struct APIServer: Sendable {
     let api: ControlAPI
     let logger: Logger
+    static let maximumConnections = 256
 
     public init(api: ControlAPI, logger: Logger) {
         self.api = api
@@ -20,8 +22,11 @@ public struct APIServer: Sendable {
         let responder = Responder(api: api)
         let app = Application(
             responder: responder,
+            // Idle connections close after a minute; at most 256 connections at once (the dashboard polls every 2 s).
+            server: .http1(configuration: .init(idleTimeout: .seconds(60))),
             configuration: ApplicationConfiguration(address: .hostname(api.configuration.listen.host, port: api.configuration.listen.port),
-                                                    serverName: "proxyfarm"),
+                                                    serverName: "proxyfarm",
+                                                    availableConnectionsDelegate: MaximumAvailableConnections(Self.maximumConnections)),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
             logger: logger)
         try await app.runService(gracefulShutdownSignals: [])

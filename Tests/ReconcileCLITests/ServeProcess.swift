@@ -76,9 +76,10 @@ final class ServeProcess: @unchecked Sendable {
         var json: [String: Any]? { (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] }
     }
 
-    func get(_ path: String, method: String = "GET", token: String? = nil) throws -> Answer {
+    func get(_ path: String, method: String = "GET", token: String? = nil, body: String? = nil) throws -> Answer {
         var arguments = ["-sS", "-m", "120", "-X", method, "-w", "\n%{http_code}", "http://127.0.0.1:\(port)\(path)"]
         if let token { arguments += ["-H", "Authorization: Bearer \(token)"] }
+        if let body { arguments += ["--data-binary", body] }
         let result = try Subprocess.run("/usr/bin/env", ["curl"] + arguments)
         let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false)
         return Answer(status: Int(lines.last ?? "") ?? 0, body: lines.dropLast().joined(separator: "\n"))

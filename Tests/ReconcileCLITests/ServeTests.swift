@@ -65,6 +65,9 @@ import Testing
         #expect(try serve.get("/healthz/m02").status == 200)
         let filed = try serve.get("/v1/modems/m02/reset", method: "POST", token: Self.apiToken)
         #expect(filed.status == 202)
+        let large = try serve.get("/login", method: "POST", body: "token=" + String(repeating: "x", count: 100_000))
+        #expect(large.status == 413 && large.json?["error"] as? String == "BodyTooLarge")
+        #expect(try serve.get("/nowhere").json?["error"] as? String == "NotFound")
         #expect(!serve.output.contains(Self.apiToken) && !serve.output.contains(Self.linkToken))
         let temporaryState = serve.output.split(separator: " ").first { $0.hasPrefix(NSTemporaryDirectory() + "proxyfarm-serve-") }
             .map { String($0.dropLast()) }
