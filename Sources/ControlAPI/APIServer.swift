@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdCore
 import Logging
 import NIOCore
+import Synchronization
 
 /// `ControlAPI` on a socket, served by Hummingbird. Routing, limits and answers are all the
 /// API's; this only translates requests and responses.
@@ -19,6 +20,18 @@ public struct APIServer: Sendable {
 
     /// Serves until the task is cancelled (the caller owns the signals); `onListening` gets the bound port.
     public func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        let listening = Mutex(false)
+        do {
+            try await serve { port in
+                listening.withLock { $0 = true }
+                await onListening(port)
+            }
+        } catch where !listening.withLock({ $0 }) {
+            throw APIServerError.cannotListen(api.configuration.listen.description, String(describing: error))
+        }
+    }
+
+    private func serve(onListening: @escaping @Sendable (Int) async -> Void) async throws {
         let responder = Responder(api: api)
         let app = Application(
             responder: responder,
@@ -70,6 +83,17 @@ public struct APIServer: Sendable {
             let bytes = request.method == .head ? [] : answer.body
             return Response(status: .init(code: answer.status), headers: fields,
                             body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
+    }
+}
+
+public enum APIServerError: Error, CustomStringConvertible {
+    /// The address is taken, not this host's, or needs privileges serve does not have.
+    case cannotListen(String, String)
+
+    public var description: String {
+        switch self {
+        case .cannotListen(let address, let why): "cannot listen on \(address) (api.listen): \(why)"
         }
     }
 }

@@ -110,12 +110,7 @@ struct ModemReport: Sendable, Encodable {
 enum DaemonLiveness {
     /// The pid holding `flock` on `path`, or nil when nobody does.
     static func holder(ofLock path: String, locks: String? = nil) -> Int32? {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return nil }
-        let device = UInt64(info.st_dev)
-        let major = ((device >> 8) & 0xfff) | ((device >> 32) & ~UInt64(0xfff))
-        let minor = (device & 0xff) | ((device >> 12) & ~UInt64(0xff))
-        let wanted = String(format: "%02llx:%02llx:%llu", major, minor, UInt64(info.st_ino))
+        guard let wanted = fileID(path) else { return nil }
         let table = locks ?? (try? String(contentsOfFile: "/proc/locks", encoding: .utf8)) ?? ""
         for line in table.split(separator: "\n") {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
@@ -124,6 +119,16 @@ enum DaemonLiveness {
             return pid
         }
         return nil
+    }
+
+    /// The file as /proc/locks names it: `MAJOR:MINOR:INODE`, device numbers in hex (glibc's `major`/`minor`).
+    static func fileID(_ path: String) -> String? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        let device = UInt64(info.st_dev)
+        let major = ((device >> 8) & 0xfff) | ((device >> 32) & ~UInt64(0xfff))
+        let minor = (device & 0xff) | ((device >> 12) & ~UInt64(0xff))
+        return String(format: "%02llx:%02llx:%llu", major, minor, UInt64(info.st_ino))
     }
 }
 
