@@ -27,18 +27,15 @@ struct Serve: AsyncParsableCommand {
         let loaded = FarmFile.load(path: options.file, readingProxySecrets: false)
         for diagnostic in loaded.errors { printError(diagnostic.description) }
         guard let spec = loaded.spec else { throw ExitCode(1) }
-        var served = options
+        let stateDirectory = options.simulated ? SimulatedServe.temporaryStateDirectory() : options.absoluteStateDirectory
         var simulated: SimulatedServe?
-        defer { simulated?.remove() }
+        defer { if options.simulated { try? FileManager.default.removeItem(atPath: stateDirectory) } }
         do {
-            if options.simulated {
-                let farm = try await SimulatedServe.converge(options: options, logger: logger)
-                served = farm.options
-                simulated = farm
-            }
-            var configuration = try APIConfiguration.from(spec, stateDirectory: served.absoluteStateDirectory,
-                                                          secrets: secretResolver(relativeTo: options.file))
+            var configuration = try APIConfiguration.from(spec, stateDirectory: stateDirectory, secrets: secretResolver(relativeTo: options.file))
             configuration.linkWait = linkWait.duration
+            if options.simulated {
+                simulated = try await SimulatedServe.converge(options: options, stateDirectory: stateDirectory, logger: logger)
+            }
             let server = APIServer(api: try ControlAPI(configuration), logger: logger)
             try await Self.serve(server, configuration: configuration, simulated: simulated, logger: logger)
         } catch let error as APIConfigurationError {
@@ -57,7 +54,7 @@ struct Serve: AsyncParsableCommand {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 try await server.run { port in
-                    logger.info("serving http://\(configuration.listen.host.contains(":") ? "[\(configuration.listen.host)]" : configuration.listen.host):\(port)/ (\(configuration))")
+                    logger.info("serving http://\(ListenAddress(host: configuration.listen.host, port: port))/ (\(configuration))")
                 }
             }
             group.addTask {
@@ -74,18 +71,23 @@ struct Serve: AsyncParsableCommand {
     }
 }
 
-/// `reconcile --simulated serve`: a simulated farm in a state directory of its own (removed at
+/// `reconcile serve --simulated`: a simulated farm in a state directory of its own (removed at
 /// exit), brought to convergence before serving and then kept by an in-process daemon, so that
 /// rotate buttons and change-IP links work as against a real daemon.
 struct SimulatedServe: Sendable {
     let options: RootOptions
     let session: DaemonSession
 
-    static func converge(options: RootOptions, logger: Logger) async throws -> SimulatedServe {
+    static func temporaryStateDirectory() -> String {
+        NSTemporaryDirectory() + "proxyfarm-serve-\(getpid())-\(UUID().uuidString.prefix(8))"
+    }
+
+    static func converge(options: RootOptions, stateDirectory: String, logger: Logger) async throws -> SimulatedServe {
         var own = options
-        own.stateDirectory = NSTemporaryDirectory() + "proxyfarm-serve-\(getpid())-\(UUID().uuidString.prefix(8))"
+        own.stateDirectory = stateDirectory
         let store = try StateStore(root: own.absoluteStateDirectory)
         let session = DaemonSession(options: own, store: store, backend: try await Backend(own), logger: logger)
+        // A farm that cannot converge (a secret missing, say) is served as it is: the dashboard says why.
         for _ in 0..<20 {
             _ = await session.pass(reasons: [.startup], heartbeat: {})
             if try store.readFarmStatus()?.converged == true { break }
@@ -98,9 +100,5 @@ struct SimulatedServe: Sendable {
         let runtime = DaemonRuntime(specFile: options.file, stateDirectory: options.absoluteStateDirectory, debounce: .milliseconds(100),
                                     loop: DaemonLoop.Configuration(periodicPass: .seconds(60)))
         try await runtime.run { reasons, heartbeat in await session.pass(reasons: reasons, heartbeat: heartbeat) }
-    }
-
-    func remove() {
-        try? FileManager.default.removeItem(atPath: options.absoluteStateDirectory)
     }
 }
