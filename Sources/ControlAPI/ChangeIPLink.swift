@@ -21,7 +21,12 @@ struct ChangeIPLink: Sendable {
 
     /// Refuses unless the modem is Ready and a daemon runs to act; the caller has already applied `minInterval`.
     func check(_ link: APIConfiguration.Link) throws(APIError) -> ModemStatus {
-        let status = try view.modem(link.modem)
+        let status: ModemStatus
+        do {
+            status = try view.modem(link.modem)
+        } catch where error.error == "UnknownModem" {
+            throw APIError(503, "NoStatus", "the daemon has not reported on \(link.modem) yet; try again in a minute", modem: link.modem)
+        }
         guard view.daemon().running else {
             throw APIError(503, "NoDaemon", "no `reconcile daemon` runs on this farm to rotate the modem; tell the farm's operator",
                            modem: link.modem)

@@ -50,6 +50,7 @@ enum ControlAPITests {
         #expect(page.text.contains("<tr data-modem=\"m02\"><td>m02</td><td>Missing</td><td>NotPluggedIn: not plugged in</td>"))
         #expect(page.text.contains("2 modems: 1 Ready, 1 Missing · daemon running"))
         #expect(!page.text.contains("http://") && !page.text.contains("https://"), "nothing loaded from elsewhere")
+        for asset in [DashboardAssets.css, DashboardAssets.javascript] { #expect(!asset.contains("http:") && !asset.contains("https:") && !asset.contains("//cdn")) }
         #expect(page.response.header("Content-Security-Policy")?.hasPrefix("default-src 'self'") == true)
         #expect(await Self.send(api, "GET", "/v1/status", cookie: cookie).status == 200)
         #expect(await Self.send(api, "GET", "/v1/status", cookie: "proxyfarm_session=0123").status == 401)
