@@ -71,8 +71,9 @@ public struct ControlAPI: Sendable {
         throw .notFound
     }
 
+    /// HEAD is a GET without the body, except on the link, whose GET rotates (a link preview's HEAD must not).
     private func allow(_ request: APIRequest, _ methods: [String]) throws(APIError) {
-        guard methods.contains(request.method) || (request.method == "HEAD" && methods.contains("GET")) else {
+        guard methods.contains(request.method) || (request.method == "HEAD" && methods == ["GET"]) else {
             throw .methodNotAllowed(methods)
         }
     }

@@ -17,27 +17,26 @@ enum DashboardPage {
             """)
     }
 
+    /// The farm as a table under its summary; without status files yet, the reason instead of the
+    /// summary and no rows (the script fills them in once the daemon has written them).
     static func render(_ report: Result<FarmReport, APIError>, now: Date) -> String {
-        switch report {
-        case .failure(let error):
-            return page(body: "<main><h1>ProxyFarm</h1><p class=\"error\" id=\"summary\">\(escape(error.message))</p></main>"
-                        + "<script src=\"/static/dashboard.js\"></script>")
-        case .success(let report):
-            let rows = report.modems.map { row($0, now: now) }.joined(separator: "\n")
-            return page(body: """
-                <header><h1>ProxyFarm</h1><p id="summary">\(escape(summary(report)))</p><p id="notice" role="status"></p></header>
-                <main>
-                <div id="cards" class="cards" hidden></div>
-                <table id="modems-table">
-                <thead><tr><th>Modem</th><th>Phase</th><th>Reason</th><th>Public IP</th><th>Signal</th><th>Operator</th><th>Ready for</th><th>Last rotation</th><th>Rotations today</th></tr></thead>
-                <tbody>
-                \(rows)
-                </tbody>
-                </table>
-                </main>
-                <script src="/static/dashboard.js"></script>
-                """)
+        let (summaryText, rows) = switch report {
+        case .success(let report): (summary(report), report.modems.map { row($0, now: now) }.joined(separator: "\n"))
+        case .failure(let error): (error.message, "")
         }
+        return page(body: """
+            <header><h1>ProxyFarm</h1><p id="summary">\(escape(summaryText))</p><p id="notice" role="status"></p></header>
+            <main>
+            <div id="cards" class="cards" hidden></div>
+            <table id="modems-table">
+            <thead><tr><th>Modem</th><th>Phase</th><th>Reason</th><th>Public IP</th><th>Signal</th><th>Operator</th><th>Ready for</th><th>Last rotation</th><th>Rotations today</th></tr></thead>
+            <tbody>
+            \(rows)
+            </tbody>
+            </table>
+            </main>
+            <script src="/static/dashboard.js"></script>
+            """)
     }
 
     /// `4 modems: 3 Ready, 1 Missing · daemon running · last pass 2026-…`; dashboard.js says the same.

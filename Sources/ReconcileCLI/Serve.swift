@@ -20,6 +20,10 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("How long a change-IP link waits for the rotation to finish.", valueName: "DURATION"))
     var linkWait = Interval(.seconds(90), "90s")
 
+    func validate() throws {
+        guard !options.dryRun else { throw ValidationError("serve changes nothing itself; for the plan run `reconcile --dry-run`") }
+    }
+
     func run() async throws {
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         let logger = Logger(label: "proxyfarm.serve")

@@ -64,6 +64,7 @@ enum ChangeIPLinkTests {
         #expect(noDaemon.status == 503 && noDaemon.error == "NoDaemon")
         #expect(farm.pendingRequests.isEmpty)
         #expect(await ControlAPITests.send(api, "DELETE", "/v1/link/" + Self.m01).error == "MethodNotAllowed")
+        #expect(await ControlAPITests.send(api, "HEAD", "/v1/link/" + Self.m01).error == "MethodNotAllowed")
     }
 
     static func aDaemonThatDoesNotActTimesOut(_ method: String) async throws {

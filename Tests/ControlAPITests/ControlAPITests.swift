@@ -111,6 +111,9 @@ enum ControlAPITests {
         try FileManager.default.removeItem(atPath: farm.root + "/status/farm.json")
         #expect(await Self.send(api, "GET", "/metrics").error == "NoStatus")
         #expect(await Self.send(api, "GET", "/v1/status", token: StatusFixture.operatorToken).error == "NoStatus")
+        let cookie = await Self.send(api, "POST", "/login", body: "token=" + StatusFixture.operatorToken).response.header("Set-Cookie")
+        let page = await Self.send(api, "GET", "/", cookie: cookie?.split(separator: ";").first.map(String.init))
+        #expect(page.status == 200 && page.text.contains("<p id=\"summary\">no status yet in "))
     }
 
     static func unreadableStatusAndUnwritableRequestsAreServerErrors(_ method: String) async throws {
