@@ -82,8 +82,8 @@ public struct ControlAPI: Sendable {
     /// count against the client's failure budget; once spent, even a right one waits.
     private func authorize(_ request: APIRequest, now: Date) async throws(APIError) {
         if let wait = await state.failureWait(request.client, now: now) { throw .tooManyRequests(wait) }
-        if let header = request.headers["authorization"], header.hasPrefix("Bearer "),
-           ConstantTime.equal(String(header.dropFirst("Bearer ".count)), configuration.operatorToken) {
+        if let header = request.headers["authorization"], header.lowercased().hasPrefix("bearer "),
+           ConstantTime.equal(String(header.dropFirst("bearer ".count)).trimmingCharacters(in: .whitespaces), configuration.operatorToken) {
             return
         }
         if let session = Self.cookie(Sessions.cookieName, in: request), await state.isSession(session, now: now) { return }

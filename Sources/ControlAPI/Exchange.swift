@@ -37,7 +37,9 @@ public struct APIResponse: Sendable {
 
     static func json(_ value: some Encodable, status: Int = 200, headers: [(String, String)] = []) -> APIResponse {
         let body = (try? JSONCoding.encoder.encode(value)).map { Array($0) + [UInt8(ascii: "\n")] } ?? Array("{}\n".utf8)
-        return APIResponse(status: status, headers: [("Content-Type", "application/json")] + headers, body: body)
+        // Answers are live state (and link URLs hold a token): nothing may keep them.
+        return APIResponse(status: status, headers: [("Content-Type", "application/json"), ("Cache-Control", "no-store"),
+                                                     ("Referrer-Policy", "no-referrer")] + headers, body: body)
     }
 
     static func text(_ text: String, contentType: String, status: Int = 200, headers: [(String, String)] = []) -> APIResponse {

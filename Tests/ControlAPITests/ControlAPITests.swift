@@ -66,6 +66,8 @@ enum ControlAPITests {
         #expect(await Self.send(api, "GET", "/v1/status").error == "Unauthorized")
         #expect(await Self.send(api, "GET", "/v1/status", token: token + "x").error == "Unauthorized")
         #expect(await Self.send(api, "POST", "/v1/status", token: token).error == "MethodNotAllowed")
+        let lowerCase = await api.respond(to: APIRequest(method: "GET", path: "/v1/status", headers: ["authorization": "bearer " + token]))
+        #expect(lowerCase.status == 200 && lowerCase.header("Cache-Control") == "no-store")
         let status = await Self.send(api, "GET", "/v1/status", token: token)
         #expect(status.json?["daemon"]?["running"] == .bool(true))
         #expect(status.json?["daemon"]?["pid"] == .number(Double(getpid())))
