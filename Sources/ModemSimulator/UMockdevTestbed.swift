@@ -1,7 +1,8 @@
 import Glibc
 
 /// A umockdev testbed (a fake /sys and /dev) built through libumockdev, loaded at run time so
-/// that only the process hosting simulated hardware needs the library. The process must run
+/// that only the process hosting simulated hardware needs the library. For tests of one small
+/// process (umockdev's preload races with other threads); the lab uses `DeviceTestbed`. The process must run
 /// under `umockdev-wrapper` (LD_PRELOAD of libumockdev-preload); other processes see the same
 /// devices with `LD_PRELOAD=libumockdev-preload.so.0` and `UMOCKDEV_DIR` set to `rootDirectory`.
 /// Not thread-safe: call it from one thread at a time.
@@ -53,82 +54,6 @@ public final class UMockdevTestbed: @unchecked Sendable {
         let fd = devFD(testbed, node)
         guard fd >= 0 else { throw TestbedError("no descriptor for \(node)") }
         return fd
-    }
-
-    /// Sends a uevent (`add`, `remove`, `change`) for a device, given by its /sys path.
-    public func uevent(_ syspath: String, _ action: String) throws(TestbedError) {
-        let send: PathAction = try Self.symbol(library, "umockdev_testbed_uevent")
-        send(testbed, syspath, action)
-    }
-
-    /// Removes a device and everything below it from the fake /sys and /dev (no uevent).
-    public func remove(_ syspath: String) throws(TestbedError) {
-        let remove: PathOnly = try Self.symbol(library, "umockdev_testbed_remove_device")
-        let nodes = deviceNodes(below: syspath)
-        remove(testbed, syspath)
-        removeLeftovers(nodes: nodes)
-    }
-
-    /// The DEVNAMEs (`/dev/cdc-wdm0`) of a device and the devices below it.
-    private func deviceNodes(below syspath: String) -> [String] {
-        var nodes: [String] = []
-        var pending = [rootDirectory + syspath]
-        while let directory = pending.popLast() {
-            if let uevent = Self.contents(directory + "/uevent") {
-                nodes += uevent.split(separator: "\n").filter { $0.hasPrefix("DEVNAME=") }.map { String($0.dropFirst(8)) }
-            }
-            for entry in Self.entries(directory) {
-                var info = stat()
-                let path = directory + "/" + entry
-                if lstat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR { pending.append(path) }
-            }
-        }
-        return nodes
-    }
-
-    /// umockdev 0.17 leaves a removed device's /sys/bus/*/devices and /sys/class/* links and its
-    /// /dev node records behind, and adding the device again then aborts the process: drop them.
-    private func removeLeftovers(nodes: [String]) {
-        for node in nodes {
-            let name = node.hasPrefix("/dev/") ? String(node.dropFirst(5)) : node
-            unlink(rootDirectory + "/dev/.node/" + String(name.map { $0 == "/" ? "_" : $0 }))
-            unlink(rootDirectory + "/dev/" + name)
-        }
-        let sys = rootDirectory + "/sys"
-        let directories = Self.entries(sys + "/bus").map { "\(sys)/bus/\($0)/devices" }
-            + Self.entries(sys + "/class").map { "\(sys)/class/\($0)" }
-        for directory in directories {
-            for entry in Self.entries(directory) {
-                let path = directory + "/" + entry
-                var target = stat()
-                if stat(path, &target) != 0 { unlink(path) }
-            }
-        }
-    }
-
-    private static func contents(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = read(fd, &buffer, buffer.count)
-            guard count > 0 else { break }
-            bytes += buffer[..<count]
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
-
-    private static func entries(_ directory: String) -> [String] {
-        guard let stream = opendir(directory) else { return [] }
-        defer { closedir(stream) }
-        var names: [String] = []
-        while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names
     }
 
     private static func symbol<T>(_ library: UnsafeMutableRawPointer, _ name: String) throws(TestbedError) -> T {

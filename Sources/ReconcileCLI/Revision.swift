@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The spec revision status and metrics report: the git commit of farm.yaml when the file is in
 /// a git work tree and unmodified, otherwise `sha256:` and the hash of its bytes.
@@ -12,15 +13,49 @@ enum Revision {
         revision.hasPrefix("sha256:") ? String(revision.prefix(19)) : String(revision.prefix(12))
     }
 
-    /// HEAD's commit when `path` is tracked and has no changes, else nil.
+    /// HEAD's commit when `path` is tracked and has no changes, else nil. Asks git (three
+    /// processes) only when the file is in a work tree and the file, the index, HEAD or the refs
+    /// changed since the last answer: a daemon's pass then spawns nothing.
     static func gitCommit(of path: String) -> String? {
         let url = URL(fileURLWithPath: path).standardizedFileURL
         let directory = url.deletingLastPathComponent().path
         let name = url.lastPathComponent
-        guard git(["ls-files", "--error-unmatch", "--", name], in: directory) != nil,
-              let changes = git(["status", "--porcelain", "--", name], in: directory), changes.isEmpty,
-              let commit = git(["rev-parse", "HEAD"], in: directory), !commit.isEmpty else { return nil }
+        guard let workTree = workTree(containing: directory) else { return nil }
+        let key = fingerprint(path: url.path, gitDirectory: workTree + "/.git")
+        if let key, let cached = answered.withLock({ $0 }), cached.key == key { return cached.commit }
+        var commit: String?
+        if git(["ls-files", "--error-unmatch", "--", name], in: directory) != nil,
+           let changes = git(["status", "--porcelain", "--", name], in: directory), changes.isEmpty,
+           let head = git(["rev-parse", "HEAD"], in: directory), !head.isEmpty {
+            commit = head
+        }
+        if let key { answered.withLock { $0 = (key, commit) } }
         return commit
+    }
+
+    private static let answered = Mutex<(key: String, commit: String?)?>(nil)
+
+    /// The nearest directory from `directory` up that has a `.git`.
+    private static func workTree(containing directory: String) -> String? {
+        var current = directory
+        while true {
+            if access(current + "/.git", F_OK) == 0 { return current }
+            guard current != "/" && !current.isEmpty else { return nil }
+            current = (current as NSString).deletingLastPathComponent
+        }
+    }
+
+    /// Identity and modification time of everything git's answer depends on; nil when `.git`
+    /// is not a plain directory (a linked work tree: then git is always asked).
+    private static func fingerprint(path: String, gitDirectory: String) -> String? {
+        var info = stat()
+        guard stat(gitDirectory, &info) == 0, info.st_mode & S_IFMT == S_IFDIR,
+              let head = try? String(contentsOfFile: gitDirectory + "/HEAD", encoding: .utf8) else { return nil }
+        let reference = head.hasPrefix("ref: ") ? head.dropFirst(5).trimmingCharacters(in: .whitespacesAndNewlines) : ""
+        let files = [path, gitDirectory + "/index", gitDirectory + "/packed-refs"] + (reference.isEmpty ? [] : [gitDirectory + "/" + reference])
+        return head + files.map { file in
+            stat(file, &info) == 0 ? "\(info.st_ino):\(info.st_size):\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)" : "-"
+        }.joined(separator: " ")
     }
 
     private static func git(_ arguments: [String], in directory: String) -> String? {

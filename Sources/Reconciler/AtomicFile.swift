@@ -22,6 +22,9 @@ public struct StateError: OperatorFacingError, CustomStringConvertible {
 
 /// Writes files whole or not at all (DESIGN §4): temp file in the same directory, fsync, rename,
 /// fsync the directory. A crash at any instant leaves either the old or the new file, never a mix.
+/// Derived files (status, metrics) skip both fsyncs (`durable: false`): they are still replaced
+/// whole by the rename, but a crash may lose the newest version, which the next pass rewrites —
+/// and an SD card is spared two flushes per file.
 public enum AtomicFile {
     /// Prefix of temp files; a new state store removes leftovers of a crashed writer.
     static let tempMarker = ".tmp-"
@@ -31,7 +34,7 @@ public enum AtomicFile {
     /// it appears under its name (a proxy re-reads its config after dropping privileges).
     @discardableResult
     public static func write(_ data: Data, to path: String, mode: mode_t = 0o644,
-                             owner: (uid: UInt32, gid: UInt32)? = nil) throws(StateError) -> Bool {
+                             owner: (uid: UInt32, gid: UInt32)? = nil, durable: Bool = true) throws(StateError) -> Bool {
         if let current = FileManager.default.contents(atPath: path), current == data { return false }
         let directory = (path as NSString).deletingLastPathComponent
         let base = (path as NSString).lastPathComponent
@@ -54,7 +57,7 @@ public enum AtomicFile {
         }
         if failure == nil, fchmod(fd, mode) != 0 { failure = .system("cannot chmod", temp) }
         if failure == nil, let owner, fchown(fd, owner.uid, owner.gid) != 0 { failure = .system("cannot chown", temp) }
-        if failure == nil, fsync(fd) != 0 { failure = .system("cannot fsync", temp) }
+        if failure == nil, durable, fsync(fd) != 0 { failure = .system("cannot fsync", temp) }
         close(fd)
         if let failure {
             unlink(temp)
@@ -65,7 +68,7 @@ public enum AtomicFile {
             unlink(temp)
             throw error
         }
-        try syncDirectory(directory)
+        if durable { try syncDirectory(directory) }
         return true
     }
 

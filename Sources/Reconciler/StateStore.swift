@@ -1,10 +1,14 @@
 import Foundation
+import Synchronization
 
 /// The state directory (DESIGN §4): memory, allocations, status files and the audit log, all
-/// written whole. Holding a `StateStore` means holding the directory's lock.
+/// written whole. Holding a `StateStore` means holding the directory's lock, so what this store
+/// last read or wrote is what is on disk: it is kept (`Known`) and a pass that changes nothing
+/// reads and writes nothing (docs/status.md).
 public final class StateStore: Sendable {
     public let root: String
     private let lock: StateLock?
+    let known = Mutex(Known())
 
     /// Creates the layout and takes the lock; fails naming the holder when another reconciler runs.
     /// `locking: false` only reads (the dry run): it creates nothing and may run beside a daemon.
@@ -49,47 +53,70 @@ public final class StateStore: Sendable {
         }
     }
 
+    /// `durable: false` for derived files (status), whose loss a crash may cause and the next pass repairs.
     @discardableResult
-    func write<T: Encodable>(_ value: T, to path: String) throws(StateError) -> Bool {
+    func write<T: Encodable>(_ value: T, to path: String, durable: Bool = true) throws(StateError) -> Bool {
         let data: Data
         do {
             data = try Self.encoder.encode(value) + Data("\n".utf8)
         } catch {
             throw StateError(reason: "StateIOError", message: "cannot encode \(path): \(error)")
         }
-        return try AtomicFile.write(data, to: path)
+        return try AtomicFile.write(data, to: path, durable: durable)
     }
 
     // MARK: allocations
 
     public func loadAllocations() throws(StateError) -> Allocations {
-        try read(Allocations.self, at: root + "/allocations.json") ?? Allocations()
+        if let allocations = known.withLock({ $0.allocations }) { return allocations }
+        let allocations = try read(Allocations.self, at: root + "/allocations.json") ?? Allocations()
+        known.withLock { $0.allocations = allocations }
+        return allocations
     }
 
     public func saveAllocations(_ allocations: Allocations) throws(StateError) {
+        guard known.withLock({ $0.allocations }) != allocations else { return }
         try write(allocations, to: root + "/allocations.json")
+        known.withLock { $0.allocations = allocations }
     }
 
     // MARK: memory
 
     func memoryPath(_ serial: String) -> String { root + "/modems/" + serial + ".json" }
 
-    /// Every modem's memory, by serial.
+    /// Every modem's memory, by serial: read from disk once, then as this store last saved it.
     public func loadMemory() throws(StateError) -> [String: ModemMemory] {
+        if let memory = known.withLock({ $0.memory }) { return memory }
         let names = (try? FileManager.default.contentsOfDirectory(atPath: root + "/modems")) ?? []
         var memory: [String: ModemMemory] = [:]
         for name in names where name.hasSuffix(".json") && !name.hasPrefix(".") {
             if let entry = try read(ModemMemory.self, at: root + "/modems/" + name) { memory[entry.serial] = entry }
         }
+        known.withLock {
+            $0.memory = memory
+            $0.memoryOnDisk = memory.mapValues(\.durable)
+        }
         return memory
     }
 
+    /// Keeps the memory; writes its file (durably: it holds decisions) only when more than its
+    /// volatile facts changed — a probe that succeeded again is no reason to write.
     public func saveMemory(_ memory: ModemMemory) throws(StateError) {
+        let onDisk = known.withLock {
+            $0.memory?[memory.serial] = memory
+            return $0.memoryOnDisk[memory.serial]
+        }
+        guard onDisk != memory.durable else { return }
         try write(memory, to: memoryPath(memory.serial))
+        known.withLock { $0.memoryOnDisk[memory.serial] = memory.durable }
     }
 
     public func forgetMemory(serial: String) throws(StateError) {
         try AtomicFile.remove(memoryPath(serial))
+        known.withLock {
+            $0.memory?[serial] = nil
+            $0.memoryOnDisk[serial] = nil
+        }
     }
 
     // MARK: status
@@ -98,8 +125,12 @@ public final class StateStore: Sendable {
 
     /// Names of the modems that have a status file.
     public func statusNames() -> [String] {
+        if let names = known.withLock({ $0.statusNames }) { return names.sorted() }
         let names = (try? FileManager.default.contentsOfDirectory(atPath: statusDirectory + "/modems")) ?? []
-        return names.filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }.map { String($0.dropLast(".json".count)) }.sorted()
+        let statusNames = names.filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }.map { String($0.dropLast(".json".count)) }
+        // Only a store holding the lock knows that nobody else writes them.
+        if lock != nil { known.withLock { $0.statusNames = Set(statusNames) } }
+        return statusNames.sorted()
     }
 
     public func readModemStatus(_ name: String) throws(StateError) -> ModemStatus? {
@@ -107,15 +138,20 @@ public final class StateStore: Sendable {
     }
 
     public func writeModemStatus(_ status: ModemStatus) throws(StateError) {
-        try write(status, to: statusDirectory + "/modems/" + status.name + ".json")
+        try write(status, to: statusDirectory + "/modems/" + status.name + ".json", durable: false)
+        known.withLock { _ = $0.statusNames?.insert(status.name) }
     }
 
     public func removeModemStatus(_ name: String) throws(StateError) {
         try AtomicFile.remove(statusDirectory + "/modems/" + name + ".json")
+        known.withLock {
+            _ = $0.statusNames?.remove(name)
+            $0.modems[name] = nil
+        }
     }
 
     public func writeFarmStatus(_ status: FarmStatus) throws(StateError) {
-        try write(status, to: statusDirectory + "/farm.json")
+        try write(status, to: statusDirectory + "/farm.json", durable: false)
     }
 
     public func readFarmStatus() throws(StateError) -> FarmStatus? {
@@ -130,10 +166,11 @@ public final class StateStore: Sendable {
             phases: Dictionary(uniqueKeysWithValues: Phase.allCases.map { ($0.rawValue, 0) }), unclaimedModems: [], failedActions: 0)
         farm.specErrors = errors
         try writeFarmStatus(farm)
+        known.withLock { $0.farm = nil }
     }
 
     public func writeMetrics(_ text: String) throws(StateError) {
-        try AtomicFile.write(Data(text.utf8), to: statusDirectory + "/metrics.prom")
+        try AtomicFile.write(Data(text.utf8), to: statusDirectory + "/metrics.prom", durable: false)
     }
 
     // MARK: audit log

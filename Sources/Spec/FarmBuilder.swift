@@ -112,7 +112,8 @@ struct FarmBuilder {
             url: health?["url"]?.text ?? fallback.url,
             interval: health?["interval"]?.duration ?? fallback.interval,
             timeout: health?["timeout"]?.duration ?? fallback.timeout,
-            failuresBeforeReset: health?["failuresBeforeReset"]?.integer ?? fallback.failuresBeforeReset)
+            failuresBeforeReset: health?["failuresBeforeReset"]?.integer ?? fallback.failuresBeforeReset,
+            powerCycle: health?["powerCycle"]?.boolean ?? fallback.powerCycle)
         guard settings.timeout < settings.interval else {
             let culprit = health?["timeout"] ?? health?["interval"]
             sink.error(culprit?.location ?? .start, culprit?.path ?? "health",

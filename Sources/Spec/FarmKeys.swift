@@ -86,6 +86,8 @@ enum FarmKeys {
         Key("timeout", .text(.duration), default: .string(FarmBuilder.text(HealthSettings().timeout)), doc: "Time a probe may take; shorter than interval."),
         Key("failuresBeforeReset", .integer(1...100), default: .integer(HealthSettings().failuresBeforeReset),
             doc: "Consecutive failed probes after which the modem is reset."),
+        Key("powerCycle", .boolean, default: .bool(HealthSettings().powerCycle),
+            doc: "When QMI stops answering and USB re-enumeration did not bring it back: power-cycle the modem's hub port with uhubctl (needs a hub that switches port power)."),
     ]
 
     static let rotation: ValueType = .wordOr("never", .oneOf([

@@ -161,12 +161,16 @@ public struct HealthSettings: Sendable, Equatable {
     public var interval: Duration
     public var timeout: Duration
     public var failuresBeforeReset: Int
+    /// The last rung of the recovery of a modem whose QMI does not answer: power-cycle its USB hub
+    /// port with `uhubctl` (needs a hub that switches port power).
+    public var powerCycle: Bool
     public init(url: String = "http://connectivitycheck.gstatic.com/generate_204", interval: Duration = .seconds(30),
-                timeout: Duration = .seconds(5), failuresBeforeReset: Int = 3) {
+                timeout: Duration = .seconds(5), failuresBeforeReset: Int = 3, powerCycle: Bool = false) {
         self.url = url
         self.interval = interval
         self.timeout = timeout
         self.failuresBeforeReset = failuresBeforeReset
+        self.powerCycle = powerCycle
     }
 }
 

@@ -8,7 +8,7 @@ import Testing
 final class EndToEndLab: @unchecked Sendable {
     /// Outside CI a non-root run skips (with this reason); in CI (CI=true) it runs and fails without root.
     static let canRun = geteuid() == 0 || ProcessInfo.processInfo.environment["CI"] == "true"
-    static let requirement = "needs root, umockdev-wrapper, curl and iproute2 (runs and fails without them when CI=true)"
+    static let requirement = "needs root, nsenter, curl and iproute2 (runs and fails without them when CI=true)"
     private static let counter = Atomic<Int>(0)
 
     let name: String
@@ -24,7 +24,7 @@ final class EndToEndLab: @unchecked Sendable {
 
     init(modems: Int, rotateEvery: String = "10m") throws {
         try #require(geteuid() == 0, "the end-to-end lab needs root")
-        for tool in ["umockdev-wrapper", "curl", "ip", "python3"] {
+        for tool in ["nsenter", "curl", "ip", "python3"] {
             try #require(Subprocess.which(tool) != nil, "\(tool) missing: run scripts/install-deps")
         }
         name = "pf\(getpid())e\(Self.counter.add(1, ordering: .relaxed).newValue)"
@@ -88,10 +88,22 @@ final class EndToEndLab: @unchecked Sendable {
         daemon = try spawn(["daemon", "--debounce", "100ms"])
     }
 
+    /// SIGTERM, then the daemon must end by itself: one killed by another signal crashed.
     func stopDaemon() {
-        guard let daemon, daemon.isRunning else { return }
+        guard let daemon else { return }
+        try? requireDaemonAlive()
+        self.daemon = nil
+        guard daemon.isRunning else { return }
         daemon.terminate()
-        Subprocess.reap(daemon)
+        if let signal = Subprocess.reap(daemon), signal != SIGTERM {
+            Issue.record("the daemon was killed by signal \(signal); log tail:\n\(daemonLog.suffix(3000))")
+        }
+    }
+
+    /// The daemon this test started is still running: a crash is a failure, not something to restart.
+    func expectDaemonAlive() throws {
+        let running = daemon?.isRunning == true
+        #expect(running, "the daemon died; log tail:\n\(daemonLog.suffix(2000))")
     }
 
     var daemonLog: String { (try? String(contentsOfFile: directory + "/reconcile-daemon.log", encoding: .utf8)) ?? "" }
@@ -111,7 +123,7 @@ final class EndToEndLab: @unchecked Sendable {
     func waitUntil(_ what: String, timeout: Duration = .seconds(30), _ condition: () throws -> Bool) throws {
         let deadline = ContinuousClock.now + timeout
         while try !condition() {
-            restartDaemonIfKilledBySignal()
+            try requireDaemonAlive()
             guard ContinuousClock.now < deadline else {
                 Issue.record("timed out waiting for \(what); daemon log tail:\n\(daemonLog.suffix(3000))")
                 throw TimedOut()
@@ -122,15 +134,15 @@ final class EndToEndLab: @unchecked Sendable {
 
     struct TimedOut: Error {}
 
-    /// Does what the unit's `Restart=on-failure` does in production. Seen once in CI: the daemon
-    /// aborted inside the lab's umockdev preload library (an assertion of libumockdev-preload, not
-    /// ProxyFarm code) during a cold start; the farm must converge all the same. A daemon that exits
-    /// with an error of its own is not restarted, so the test still sees that.
-    private func restartDaemonIfKilledBySignal() {
+    /// A daemon that died by a signal crashed: that is a failure, never something to restart.
+    /// (It exits by itself only through a test's own doing, which the test then checks.)
+    func requireDaemonAlive() throws {
         guard let daemon, !daemon.isRunning, daemon.terminationReason == .uncaughtSignal else { return }
-        print("lab \(name): daemon killed by signal \(daemon.terminationStatus); restarting it as systemd would. Log tail:\n\(daemonLog.suffix(1500))")
-        try? startDaemon()
+        Issue.record("the daemon was killed by signal \(daemon.terminationStatus); log tail:\n\(daemonLog.suffix(3000))")
+        throw DaemonCrashed()
     }
+
+    struct DaemonCrashed: Error {}
 
     func allReady() -> Bool { modemNames.allSatisfy { phase($0) == "Ready" } }
 

@@ -25,8 +25,11 @@ import Testing
             .trimmingCharacters(in: .whitespacesAndNewlines)))
         let hostPid = try #require(Int32(String(contentsOfFile: dir + "/labhost.pid", encoding: .utf8)
             .trimmingCharacters(in: .whitespacesAndNewlines)))
-        let testbed = try String(contentsOfFile: dir + "/umockdev-dir", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        #expect(FileManager.default.fileExists(atPath: testbed + "/sys/class/usbmisc/cdc-wdm2"), "three modems in the testbed")
+        // The host's mount namespace, seen through its /proc root: the modems' sysfs and nodes.
+        #expect(FileManager.default.fileExists(atPath: "/proc/\(hostPid)/root/sys/class/usbmisc/cdc-wdm2"), "three modems in the lab's /sys")
+        #expect(FileManager.default.fileExists(atPath: "/proc/\(hostPid)/root/dev/cdc-wdm2"), "and their control nodes in its /dev")
+        #expect(!FileManager.default.fileExists(atPath: "/dev/cdc-wdm2") || FileManager.default.fileExists(atPath: "/sys/class/usbmisc/cdc-wdm2"),
+                "nothing of the lab appears in the host's /dev")
 
         // What the reconciler will do for each modem: address, link up, own table, `from` rule.
         for modem in 1...3 {
@@ -58,7 +61,6 @@ import Testing
         #expect(try namespaces().isEmpty)
         #expect(!isRunning(serverPid), "the what-is-my-IP server is stopped")
         #expect(!isRunning(hostPid), "the lab host is stopped")
-        #expect(!FileManager.default.fileExists(atPath: testbed), "the lab host removed its umockdev testbed")
         #expect(!FileManager.default.fileExists(atPath: dir))
 
         let downAgain = try lab("down")

@@ -46,16 +46,25 @@ enum Subprocess {
 
     /// Waits for a child that was sent a signal, reaping it ourselves: Foundation's
     /// `waitUntilExit` was seen to hang for good on a SIGKILLed child it never reaped.
-    static func reap(_ process: Process, within limit: Duration = .seconds(30)) {
+    /// Returns the signal that ended it, nil when it exited.
+    @discardableResult
+    static func reap(_ process: Process, within limit: Duration = .seconds(30)) -> Int32? {
         let pid = process.processIdentifier
         let deadline = ContinuousClock.now + limit
         var status: Int32 = 0
         while ContinuousClock.now < deadline {
             let reaped = waitpid(pid, &status, WNOHANG)
-            if reaped == pid || (reaped < 0 && errno == ECHILD) || !process.isRunning { return }
+            if reaped == pid {
+                let signal = status & 0x7f
+                return signal != 0 && signal != 0x7f ? signal : nil
+            }
+            if (reaped < 0 && errno == ECHILD) || !process.isRunning {
+                return process.isRunning || process.terminationReason != .uncaughtSignal ? nil : process.terminationStatus
+            }
             usleep(10_000)
         }
         kill(pid, SIGKILL)
+        return SIGKILL
     }
 
     /// Runs a command inside a network namespace (`ip netns exec`).

@@ -55,7 +55,7 @@ import Testing
         let m03 = try modem("m03")
         #expect(m03.ports == PortRequest())
         #expect(m03.health == HealthSettings(url: "http://connectivitycheck.gstatic.com/generate_204", interval: .seconds(60),
-                                             timeout: .seconds(10), failuresBeforeReset: 5))
+                                             timeout: .seconds(10), failuresBeforeReset: 5, powerCycle: true))
         #expect(m03.rotation == .never)
         #expect(m03.proxy == defaultProxy)
     }

@@ -7,20 +7,24 @@ import Reconciler
 enum IPRouteJSON {
     typealias Object = [String: Any]
 
-    /// `ip -json address show`: every interface (with its IPv4 addresses in CIDR form, possibly
-    /// none) and which interfaces are administratively up.
-    static func addresses(_ data: Data) throws(IPRouteJSONError) -> (addresses: [String: [String]], up: Set<String>) {
+    /// `ip -json link show` and `ip -4 -json address show`: every interface (with its IPv4
+    /// addresses in CIDR form, possibly none) and which interfaces are administratively up.
+    static func addresses(links: Data, addresses addressData: Data) throws(IPRouteJSONError) -> (addresses: [String: [String]], up: Set<String>) {
         var addresses: [String: [String]] = [:]
         var up: Set<String> = []
-        for link in try objects(data) {
+        for link in try objects(links) {
+            guard let name = link["ifname"] as? String else { throw IPRouteJSONError("an interface without ifname") }
+            addresses[name] = []
+            if (link["flags"] as? [String] ?? []).contains("UP") { up.insert(name) }
+        }
+        for link in try objects(addressData) {
             guard let name = link["ifname"] as? String else { throw IPRouteJSONError("an interface without ifname") }
             let infos = link["addr_info"] as? [Object] ?? []
-            addresses[name] = infos.compactMap { info in
+            addresses[name, default: []] += infos.compactMap { info in
                 guard info["family"] as? String == "inet", let local = info["local"] as? String,
                       let length = info["prefixlen"] as? Int else { return nil }
                 return "\(local)/\(length)"
             }
-            if (link["flags"] as? [String] ?? []).contains("UP") { up.insert(name) }
         }
         return (addresses, up)
     }

@@ -1,8 +1,10 @@
 import Foundation
 import Reconciler
 
-/// The network driver, with iproute2's `ip`: it observes with one `ip -json` read each for
-/// addresses, routes and rules, and applies a whole farm's changes in one `ip -force -batch -`.
+/// The network driver, with iproute2's `ip`: it observes links, addresses, routes and rules with
+/// one `ip -json -batch -`, and applies a whole farm's changes in one `ip -force -batch -`. The
+/// egress guard goes through nftables (`NFTablesGuard`: one `nft` read per look), before any
+/// routing change.
 ///
 /// Why `ip` and not netlink directly: one batch of 300 changes takes ~10 ms, a dump ~6 ms, so a
 /// netlink library would buy nothing measurable, while `ip` output is what operators read and
@@ -14,20 +16,28 @@ public struct IPRouteNetworkControl: NetworkControl {
     public var ipTool: String
     /// Upper bound for one `ip` run.
     public var timeout: Duration
+    public var egressGuard: NFTablesGuard
 
-    public init(namespace: String? = nil, ipTool: String = "ip", timeout: Duration = .seconds(10)) {
+    public init(namespace: String? = nil, ipTool: String = "ip", nftTool: String = "nft", timeout: Duration = .seconds(10)) {
         self.namespace = namespace
         self.ipTool = ipTool
         self.timeout = timeout
+        egressGuard = NFTablesGuard(namespace: namespace, nftTool: nftTool, ipTool: ipTool, timeout: timeout)
     }
 
+    /// `-4` lists only interfaces that have an IPv4 address under `address show`, so `link show`
+    /// says which interfaces exist and which are up. Each command prints one JSON list per line.
     public func observe(tables: ClosedRange<Int>) async throws -> NetworkState {
-        let links = try await read(["-json", "address", "show"]) { data throws(IPRouteJSONError) in try IPRouteJSON.addresses(data) }
-        let routes = try await read(["-N", "-4", "-json", "route", "show", "table", "all"]) { data throws(IPRouteJSONError) in
-            try IPRouteJSON.routes(data, tables: tables)
+        var state = try await read(["-N", "-4", "-json", "-batch", "-"], input: "link show\naddress show\nroute show table all\nrule show\n") {
+            data throws(IPRouteJSONError) in
+            let lists = data.split(separator: UInt8(ascii: "\n")).map { Data($0) }
+            guard lists.count == 4 else { throw IPRouteJSONError("\(lists.count) JSON lists for 4 commands") }
+            let links = try IPRouteJSON.addresses(links: lists[0], addresses: lists[1])
+            return NetworkState(addresses: links.addresses, upInterfaces: links.up,
+                                routes: try IPRouteJSON.routes(lists[2], tables: tables), rules: try IPRouteJSON.rules(lists[3]))
         }
-        let rules = try await read(["-N", "-4", "-json", "rule", "show"]) { data throws(IPRouteJSONError) in try IPRouteJSON.rules(data) }
-        return NetworkState(addresses: links.addresses, upInterfaces: links.up, routes: routes, rules: rules)
+        state.egressGuard = await egressGuard.observe()
+        return state
     }
 
     /// Sends every change in one `ip -4 -force -batch -`: `-force` keeps going past a line the
@@ -36,9 +46,19 @@ public struct IPRouteNetworkControl: NetworkControl {
     /// or newline in a name would smuggle in another command: such changes are never sent.
     public func apply(_ changes: [NetworkChange]) async throws {
         var failures: [NetworkError.FailedChange] = []
+        let guarding = changes.filter(\.isGuard)
+        if !guarding.isEmpty {
+            let current = await egressGuard.observe()
+            do {
+                try await egressGuard.apply(guarding, to: current)
+            } catch {
+                guard case .changesFailed(let failed) = error else { throw error }
+                failures += failed
+            }
+        }
         var lines: [String] = []
         var changeOfLine: [Int: NetworkChange] = [:]
-        for change in changes {
+        for change in changes where !change.isGuard {
             if let problem = BatchValidation.problem(in: change) {
                 failures.append(.init(change: change.description, answer: "not sent: \(problem)"))
                 continue
@@ -73,6 +93,8 @@ public struct IPRouteNetworkControl: NetworkControl {
             ["rule add " + ruleSpec(rule)]
         case .removeRule(let rule):
             ["rule del " + ruleSpec(rule)]
+        case .setGuardLane, .removeGuardLane, .setGuardFence:
+            []
         }
     }
 
@@ -121,9 +143,9 @@ public struct IPRouteNetworkControl: NetworkControl {
         [ipTool] + (namespace.map { ["-n", $0] } ?? []) + arguments
     }
 
-    private func read<T>(_ arguments: [String], _ parse: (Data) throws(IPRouteJSONError) -> T) async throws(NetworkError) -> T {
+    private func read<T>(_ arguments: [String], input: String, _ parse: (Data) throws(IPRouteJSONError) -> T) async throws(NetworkError) -> T {
         let full = command(arguments)
-        let output = try await NetworkToolRunner.run(full, timeout: timeout)
+        let output = try await NetworkToolRunner.run(full, input: input, timeout: timeout)
         let shown = full.joined(separator: " ")
         guard output.status == 0 else {
             throw .observeFailed(command: shown, message: output.stderr.trimmingCharacters(in: .whitespacesAndNewlines))

@@ -38,6 +38,8 @@ public struct ThreeProxySupervisor: ProxySupervisor {
 
     // MARK: ProxySupervisor
 
+    /// One look at the namespace's listening sockets serves every proxy (not one per proxy: the
+    /// kernel walks its whole TCP table for each read of a `/proc/PID/net/tcp`).
     public func observe(ports: [String: [Int]]) async throws -> [String: ProxyObservation] {
         let modems = Set(ports.keys).union(recordedModems())
         let holders = ProcFS.listenersInNamespace(namespacePath, ports: Set(ports.values.joined()))
@@ -48,7 +50,7 @@ public struct ThreeProxySupervisor: ProxySupervisor {
             if let pid = recordedPID(modem: modem) {
                 ProxySpawner.reap(pid)
                 if isOurProxy(pid, modem: modem) {
-                    let listening = Set(ProcFS.listeners(of: pid, ports: expected).keys) == expected
+                    let listening = expected.allSatisfy { holders[$0]?.contains(pid) == true }
                     process = ProxyProcess(pid: pid, configPath: configPath(modem: modem), listening: listening)
                 } else {
                     removeRecord(modem: modem, ifPID: pid)

@@ -26,6 +26,7 @@ actor DaemonSession {
     /// tells the loop what to show and when to come back.
     func pass(reasons: Set<WakeReason>, heartbeat: @escaping @Sendable () -> Void) async -> PassReport {
         logger.info("pass: \(reasons.map(\.description).sorted().joined(separator: ", "))")
+        let cost = PassCost.start()
         let specErrors = reload()
         guard let inForce else {
             do {
@@ -48,7 +49,7 @@ actor DaemonSession {
             let summary = Self.summary(farm, upcoming: upcoming, now: now, specProblem: specErrors.map { _ in
                 "\(options.file) invalid: keeping revision \(Revision.short(inForce.revision))"
             })
-            logger.info("\(summary)")
+            logger.info("\(summary)", metadata: cost.metadata())
             return PassReport(summary: summary, wakeWithin: upcoming.wakeWithin(now: now))
         } catch is CancellationError {
             return PassReport(summary: "stopping")
@@ -87,5 +88,25 @@ actor DaemonSession {
         others[Phase.ready.rawValue] = nil
         let rotation = upcoming.nextRotation.map { (modem: $0.modem, due: Duration.seconds($0.due.timeIntervalSince(now))) }
         return StatusLine.summary(ready: ready, total: farm.modems, notReady: others, nextRotation: rotation, specProblem: specProblem)
+    }
+}
+
+/// What a pass cost the daemon: wall time and CPU time of all its threads (the benchmark reads them from the log).
+struct PassCost {
+    let clock = ContinuousClock.now
+    let cpu: Double
+
+    static func start() -> PassCost { PassCost(cpu: Self.cpuSeconds()) }
+
+    func metadata() -> Logger.Metadata {
+        let wall = (ContinuousClock.now - clock).components
+        let wallMilliseconds = Double(wall.seconds) * 1000 + Double(wall.attoseconds) / 1e15
+        return ["passMs": "\(String(format: "%.1f", wallMilliseconds))", "cpuMs": "\(String(format: "%.1f", (Self.cpuSeconds() - cpu) * 1000))"]
+    }
+
+    private static func cpuSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     }
 }

@@ -68,7 +68,7 @@ struct LabUp: AsyncParsableCommand {
               uplink: eth0 \(LabTopology.uplinkAddress) via \(LabTopology.uplinkGateway)
               what-is-my-IP: http://\(LabTopology.serverAddress)/ (pid \(pid), log \(lab.directory)/\(WhatIsMyIPScript.logFileName))
               simulated modems: \(topology.modems.map { LabModemHardware(number: $0).summary }.joined(separator: ", "))
-              lab host: pid \(host), umockdev testbed \(lab.files.testbedRoot() ?? "?") (log \(lab.files.hostLog))
+              lab host: pid \(host), simulated /sys and /dev in its mount namespace (/proc/\(host)/root; log \(lab.files.hostLog))
               \(note)
               run the reconciler in it with: reconcile lab run --name \(topology.name)
               remove with: reconcile lab down --name \(topology.name)

@@ -1,20 +1,24 @@
 import ArgumentParser
 import Foundation
 
-/// `reconcile lab demo`: the whole thing in under a minute — a 3-modem lab, the plan, one pass,
+/// `reconcile lab demo`: the whole thing in under a minute — a lab (3 modems unless told), the plan, one pass,
 /// the status table, each modem's egress IP through its own proxy, one rotation, and the lab
 /// taken down again whatever happened.
 struct LabDemo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "demo", abstract: "Show ProxyFarm end to end in a throwaway 3-modem lab (root).",
+        commandName: "demo", abstract: "Show ProxyFarm end to end in a throwaway lab of simulated modems (root).",
         discussion: LabProxyOption.discussion)
 
     @Option(help: "Prefix of the demo lab's network namespaces.")
     var name = "pfdemo"
 
+    @Option(help: "Number of simulated modems (1-\(LabTopology.maximumModems)).")
+    var modems = 3
+
     @OptionGroup var proxy: LabProxyOption
 
     func run() async throws {
+        _ = try LabTopology(name: name, modems: modems)
         let options = try LabOptions.parse(["--name", name, "--dir", NSTemporaryDirectory() + "proxyfarm-demo-\(getpid())"])
         try options.requireRoot("lab demo")
         let (chosenProxy, note) = try LabReconciler.proxy(proxy.requested)
@@ -31,7 +35,7 @@ struct LabDemo: AsyncParsableCommand {
             withExtendedLifetime(interruption) {}
         }
         do {
-            try await Self.demo(session, modems: 3)
+            try await Self.demo(session, modems: modems)
         } catch {
             let tail = ((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").split(separator: "\n").suffix(20)
             print("\n== the demo failed; the reconciler log ends with:\n" + tail.joined(separator: "\n"))

@@ -35,13 +35,13 @@ enum LabError: OperatorFacingError, CustomStringConvertible {
         case .invalidModemCount(let count):
             "--modems \(count) is out of range: the lab has 1 to \(LabTopology.maximumModems) modems (one 100.64.N.0/24 each)"
         case .toolMissing(let tool):
-            "\(tool) was not found on PATH: install it (Debian: apt-get install iproute2 python3 umockdev curl), or run scripts/install-deps"
+            "\(tool) was not found on PATH: install it (Debian: apt-get install iproute2 util-linux python3 curl), or run scripts/install-deps"
         case .commandFailed(let command, let status, let output):
             "`\(command)` failed with status \(status)" + (output.isEmpty ? "" : ": \(output)")
         case .serverDidNotStart(let log):
             "the what-is-my-IP server did not start" + (log.isEmpty ? "" : ": \(log)")
         case .hostDidNotStart(let log):
-            "the lab host (umockdev testbed and simulated modems) did not start" + (log.isEmpty ? "" : ": \(log)")
+            "the lab host (simulated /sys, /dev and modems) did not start" + (log.isEmpty ? "" : ": \(log)")
         case .hostRefused(let command, let answer):
             "the lab host refused `\(command)`: \(answer)"
         case .io(let operation, let path, let detail):

@@ -1,8 +1,7 @@
 import ModemSimulator
 
 /// The simulated modems of a lab: Quectel EC25s on one USB bus, modem k behind `/dev/cdc-wdm<k-1>`
-/// (another, higher number after a replug, as the kernel may give too: umockdev 0.17 cannot reuse
-/// a removed node's name) and `wwank` (the name of its veth in the farm namespace). Modem 1's SIM wants a PIN and modem 2
+/// and `wwank` (the name of its veth in the farm namespace). Modem 1's SIM wants a PIN and modem 2
 /// reports no USB serial (`0`), so farm.yaml must name it by IMEI; the others by USB serial.
 struct LabModemHardware: Sendable, Equatable {
     static let pin = "1234"
@@ -10,12 +9,7 @@ struct LabModemHardware: Sendable, Equatable {
 
     let number: Int
     /// N of its `/dev/cdc-wdmN`.
-    var node: Int
-
-    init(number: Int, node: Int? = nil) {
-        self.number = number
-        self.node = node ?? number - 1
-    }
+    var node: Int { number - 1 }
 
     var imei: String { "35907206" + String(repeating: "0", count: 7 - String(number).count) + String(number) }
     var usbSerial: String? { number == Self.noSerialModem ? nil : "LAB" + imei.suffix(5) }
@@ -26,7 +20,7 @@ struct LabModemHardware: Sendable, Equatable {
 
     var portPath: String { "1-\(number)" }
     var usbPath: String { "/sys/devices/pci0000:00/0000:00:14.0/usb1/\(portPath)" }
-    var controlNode: String { "/dev/cdc-wdm\(node)" }
+    var controlNodeName: String { "cdc-wdm\(node)" }
 
     var simulatorConfiguration: SimulatedModem.Configuration {
         var configuration = SimulatedModem.Configuration(imei: imei, pin: simPIN)
@@ -34,8 +28,8 @@ struct LabModemHardware: Sendable, Equatable {
         return configuration
     }
 
-    /// The modem in umockdev's description format: USB device, QMI interface (bound to
-    /// qmi_wwan), its control node and its net interface.
+    /// The modem in umockdev's description format (`DeviceDescription`): USB device, QMI
+    /// interface (bound to qmi_wwan), its control node and its net interface.
     var description: String {
         let device = "/devices/pci0000:00/0000:00:14.0/usb1/\(portPath)"
         let interface = "\(device)/\(portPath):1.4"

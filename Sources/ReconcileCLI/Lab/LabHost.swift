@@ -4,8 +4,10 @@ import ModemSimulator
 import Reconciler
 
 /// `reconcile lab host` (started by `lab up`, not by hand): the long-lived process that owns the
-/// lab's umockdev testbed and serves one simulated modem behind each cdc-wdm node. It runs under
-/// `umockdev-wrapper` and takes commands on a unix socket in the lab directory (`ControlSocket`, `LabRack.perform`).
+/// lab's simulated hardware and serves one simulated modem behind each cdc-wdm node. It runs in
+/// the farm's network namespace and in a mount namespace of its own (`ip netns exec` makes one),
+/// where its `DeviceTestbed` puts the modems' /sys, /dev and /run/udev; `lab run` joins both
+/// namespaces. It takes commands on a unix socket in the lab directory (`ControlSocket`, `LabRack.perform`).
 struct LabHost: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "host", abstract: "Host the lab's simulated modems (started by `lab up`).", shouldDisplay: false)
@@ -18,16 +20,12 @@ struct LabHost: ParsableCommand {
     func run() throws {
         _ = try LabTopology(name: lab.name, modems: modems)
         let files = lab.files
-        let testbed = try UMockdevTestbed()
-        // umockdev does not create the targets of `L:` links; libqmi resolves the driver link.
-        try FileManager.default.createDirectory(atPath: testbed.rootDirectory + "/sys/bus/usb/drivers/qmi_wwan",
-                                                withIntermediateDirectories: true)
-        let rack = LabRack(testbed: testbed)
+        let rack = LabRack(testbed: try DeviceTestbed())
         for number in 1...modems { try rack.plug(number) }
         let server = try ControlSocket(listeningAt: files.controlSocket)
-        let termination = Self.removeTestbedOnTermination(root: testbed.rootDirectory, socket: files.controlSocket)
+        let termination = Self.removeSocketOnTermination(files.controlSocket)
         // Written last: its presence tells `lab up` that the modems are plugged and commands are taken.
-        try LabFiles.write(testbed.rootDirectory + "\n", to: files.umockdevDirectory)
+        try LabFiles.write("\(getpid())\n", to: files.hostReady)
         withExtendedLifetime(termination) {
             server.serve { line in
                 do {
@@ -40,13 +38,11 @@ struct LabHost: ParsableCommand {
         }
     }
 
-    /// SIGTERM (from `lab down`) removes the testbed's directory, which umockdev only does on a
-    /// normal teardown, and the socket.
-    private static func removeTestbedOnTermination(root: String, socket: String) -> DispatchSourceSignal {
+    /// SIGTERM (from `lab down`) removes the socket; the mounts go with the namespace.
+    private static func removeSocketOnTermination(_ socket: String) -> DispatchSourceSignal {
         signal(SIGTERM, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: SIGTERM, queue: .global())
         source.setEventHandler {
-            try? FileManager.default.removeItem(atPath: root)
             unlink(socket)
             Glibc.exit(0)
         }
@@ -57,38 +53,39 @@ struct LabHost: ParsableCommand {
 
 /// The modems plugged into the testbed and their simulators; commands come one at a time.
 final class LabRack: @unchecked Sendable {
-    private let testbed: UMockdevTestbed
-    private var simulators: [Int: (hardware: LabModemHardware, modem: SimulatedModem)] = [:]
-    /// The next cdc-wdm number for a replugged modem: above any a lab starts with.
-    private var nextNode = LabTopology.maximumModems
-    private var pluggedBefore: Set<Int> = []
+    private let testbed: DeviceTestbed
+    private var simulators: [Int: (hardware: LabModemHardware, modem: SimulatedModem, terminal: PseudoTerminal)] = [:]
 
-    init(testbed: UMockdevTestbed) { self.testbed = testbed }
+    init(testbed: DeviceTestbed) { self.testbed = testbed }
 
-    /// Adds the modem's devices (umockdev sends their `add` uevents) and serves its node.
+    /// Serves the modem on a new pseudo-terminal, then adds its devices with the terminal behind
+    /// its control node (the testbed sends their `add` uevents).
     func plug(_ number: Int) throws {
         guard simulators[number] == nil else { throw TestbedError("modem \(number) is already plugged") }
-        var hardware = LabModemHardware(number: number)
-        if pluggedBefore.contains(number) {
-            hardware.node = nextNode
-            nextNode += 1
-        }
-        try testbed.add(hardware.description)
+        let hardware = LabModemHardware(number: number)
+        let terminal = try SimulatedModem.openPTY()
         let modem = SimulatedModem(hardware.simulatorConfiguration)
-        try modem.serve(fd: try testbed.deviceDescriptor(hardware.controlNode))
-        simulators[number] = (hardware, modem)
-        pluggedBefore.insert(number)
+        do {
+            try modem.serve(fd: terminal.master)
+            try testbed.add(hardware.description, nodes: [hardware.controlNodeName: terminal.slavePath])
+        } catch {
+            modem.stop()
+            terminal.close()
+            throw error
+        }
+        simulators[number] = (hardware, modem, terminal)
     }
 
-    /// Sends `remove` for each of the modem's devices, deepest first, before removing them
-    /// (docs/lab.md: a removed device can no longer be announced), then stops its simulator.
+    /// Sends `remove` for each of the modem's devices, deepest first, before removing them (as
+    /// udev does: a removed device can no longer be announced), then stops its simulator and
+    /// closes its pseudo-terminal, which hangs up whoever still has the node open.
     func unplug(_ number: Int) throws {
-        guard let (hardware, modem) = simulators.removeValue(forKey: number) else { throw TestbedError("modem \(number) is not plugged") }
+        guard let (hardware, modem, terminal) = simulators.removeValue(forKey: number) else { throw TestbedError("modem \(number) is not plugged") }
         for device in hardware.devicesDeepestFirst { try testbed.uevent(device, "remove") }
         try testbed.remove(hardware.usbPath)
         modem.stop()
+        terminal.close()
     }
-
     /// `plug N`, `unplug N`, `fault N none|no-answer|gone`.
     func perform(_ line: String) throws {
         let words = line.split(separator: " ").map(String.init)

@@ -9,8 +9,8 @@ struct LabFiles {
     var hostPid: String { directory + "/labhost.pid" }
     var hostLog: String { directory + "/labhost.log" }
     var controlSocket: String { directory + "/control.sock" }
-    /// The testbed's root: `UMOCKDEV_DIR` for every process that must see the lab's modems.
-    var umockdevDirectory: String { directory + "/umockdev-dir" }
+    /// Written by the host once its modems are plugged and it takes commands.
+    var hostReady: String { directory + "/labhost.ready" }
     var farmFile: String { directory + "/farm.yaml" }
     var stateDirectory: String { directory + "/state" }
     /// The proxy `lab up` chose (or was given) for `lab run`.
@@ -24,25 +24,11 @@ struct LabFiles {
             throw .io(operation: "write", path: path, detail: error.message)
         }
     }
-
-    /// The testbed root the running host wrote, nil when no host is up.
-    func testbedRoot() -> String? {
-        (try? String(contentsOfFile: umockdevDirectory, encoding: .utf8))
-            .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
-            .flatMap { $0.isEmpty ? nil : $0 }
-    }
-
-    /// The environment that makes a process see the testbed's /sys and /dev.
-    func umockdevEnvironment() throws(LabError) -> [String: String] {
-        guard let root = testbedRoot() else {
-            throw .io(operation: "read", path: umockdevDirectory, detail: "no lab host is running: run `reconcile lab up` first")
-        }
-        return ["LD_PRELOAD": "libumockdev-preload.so.0", "UMOCKDEV_DIR": root]
-    }
 }
 
-/// Starts and stops the lab host (`reconcile lab host` under `umockdev-wrapper`), detached in its
-/// own session so that it outlives `lab up`.
+/// Starts and stops the lab host (`reconcile lab host` in the farm's network namespace and a mount
+/// namespace of its own, both made by `ip netns exec`), detached in its own session so that it
+/// outlives `lab up`.
 struct LabHostProcess {
     let files: LabFiles
     let name: String
@@ -57,24 +43,25 @@ struct LabHostProcess {
             }
             return pid
         }
-        let wrapper = try CommandRunner.locate("umockdev-wrapper")
+        let ip = try CommandRunner.locate("ip")
+        let farm = try LabTopology(name: name).farmNamespace
         let me: String
         do {
             me = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
         } catch {
             throw .io(operation: "resolve", path: "/proc/self/exe", detail: error.localizedDescription)
         }
-        try? FileManager.default.removeItem(atPath: files.umockdevDirectory)
+        try? FileManager.default.removeItem(atPath: files.hostReady)
         let pid: Int32
         do {
-            pid = try ProxySpawner.spawn([wrapper, me, "lab", "host", "--name", name, "--dir", files.directory, "--modems", String(modems)],
+            pid = try ProxySpawner.spawn([ip, "netns", "exec", farm, me, "lab", "host", "--name", name, "--dir", files.directory, "--modems", String(modems)],
                                          outputPath: files.hostLog)
         } catch {
             throw .hostDidNotStart(log: error.message)
         }
         try LabFiles.write("\(pid)\n", to: files.hostPid)
         let deadline = ContinuousClock.now + .seconds(15)
-        while files.testbedRoot() == nil {
+        while !FileManager.default.fileExists(atPath: files.hostReady) {
             var status: Int32 = 0
             guard waitpid(pid, &status, WNOHANG) == 0, ContinuousClock.now < deadline else {
                 kill(pid, SIGKILL)
@@ -85,19 +72,14 @@ struct LabHostProcess {
         return pid
     }
 
-    /// Stops our host (it removes its testbed) and its files.
+    /// Stops our host (its mounts end with its namespace) and removes its files.
     func stop() -> [String] {
         var removed: [String] = []
         if let pid = runningPid() {
             ProcessStopper.stop([pid])
             removed.append("lab host (pid \(pid))")
         }
-        // A host that died without its SIGTERM handler left its testbed behind.
-        if let root = files.testbedRoot(), (root as NSString).lastPathComponent.hasPrefix("umockdev."),
-           (try? FileManager.default.removeItem(atPath: root)) != nil {
-            removed.append("umockdev testbed \(root)")
-        }
-        for path in [files.hostPid, files.hostLog, files.umockdevDirectory, files.controlSocket, files.proxyBinary] {
+        for path in [files.hostPid, files.hostLog, files.hostReady, files.controlSocket, files.proxyBinary] {
             try? FileManager.default.removeItem(atPath: path)
         }
         return removed

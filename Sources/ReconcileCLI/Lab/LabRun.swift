@@ -1,8 +1,9 @@
 import ArgumentParser
 import Foundation
 
-/// `reconcile lab run`: the real reconciler inside the lab — in the farm namespace, seeing the
-/// testbed's modems through umockdev — against the lab's farm.yaml and state directory.
+/// `reconcile lab run`: the real reconciler inside the lab — in the farm's network namespace and
+/// the lab host's mount namespace, where its /sys, /dev and /run/udev show the simulated modems —
+/// against the lab's farm.yaml and state directory.
 struct LabRun: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
@@ -37,9 +38,12 @@ struct LabReconciler {
     struct Command {
         var argv: [String]
         var proxyNote: String
+        /// libudev refuses a /sys that is not sysfs unless told otherwise; the lab's is a tmpfs.
+        static let environment = ["SYSTEMD_DEVICE_VERIFY_SYSFS": "0"]
 
         /// Replaces this process, so that a signal to it reaches the reconciler itself.
         func exec() throws -> Never {
+            for (key, value) in Self.environment { setenv(key, value, 1) }
             let pointers: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
             execv(argv[0], pointers)
             throw LabError.io(operation: "run", path: argv[0], detail: String(cString: strerror(errno)))
@@ -50,7 +54,10 @@ struct LabReconciler {
         let files = lab.files
         let farm = LabFarm(files: files)
         try farm.prepare(rotationEvery: rotateEvery)
-        let environment = try files.umockdevEnvironment()
+        let topology = try LabTopology(name: lab.name)
+        guard let host = LabHostProcess(files: files, name: topology.name).runningPid() else {
+            throw .io(operation: "read", path: files.hostPid, detail: "no lab host is running: run `reconcile lab up` first")
+        }
         let chosenByUp = (try? String(contentsOfFile: files.proxyBinary, encoding: .utf8))
             .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty ? nil : $0 }
         let (proxy, note) = try proxyBinary == nil && chosenByUp != nil
@@ -62,10 +69,9 @@ struct LabReconciler {
         } catch {
             throw .io(operation: "resolve", path: "/proc/self/exe", detail: error.localizedDescription)
         }
-        let topology = try LabTopology(name: lab.name)
-        let argv = [try CommandRunner.locate("ip"), "netns", "exec", topology.farmNamespace, try CommandRunner.locate("env")]
-            + environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-            + [me] + arguments
+        // nsenter is single-threaded, as joining a mount namespace requires; it keeps the working directory.
+        let argv = [try CommandRunner.locate("nsenter"), "--target", String(host), "--mount", "--net",
+                    "--wd=" + FileManager.default.currentDirectoryPath, me] + arguments
             + ["--file", files.farmFile, "--state", files.stateDirectory, "--proxy-binary", proxy]
         return Command(argv: argv, proxyNote: note)
     }

@@ -56,20 +56,23 @@ struct IPRouteJSONTests {
     }
 
     @Test func addressesListEveryInterfaceWithItsIPv4Addresses() throws {
-        let dump = #"""
-        [{"ifindex":1,"ifname":"lo","flags":["LOOPBACK"],"addr_info":[]},
-         {"ifindex":3,"ifname":"wwan2","flags":["BROADCAST","UP","LOWER_UP"],"addr_info":[
-           {"family":"inet","local":"100.64.2.2","prefixlen":24},
-           {"family":"inet6","local":"fe80::1","prefixlen":64}]}]
+        // `ip -4 link show` lists every interface; `ip -4 address show` only those with an IPv4 address.
+        let links = #"""
+        [{"ifindex":1,"ifname":"lo","flags":["LOOPBACK"]},{"ifindex":3,"ifname":"wwan2","flags":["BROADCAST","UP","LOWER_UP"]},
+         {"ifindex":4,"ifname":"wwan3","flags":["BROADCAST","UP"]}]
         """#
-        let read = try IPRouteJSON.addresses(Data(dump.utf8))
-        #expect(read.addresses == ["lo": [], "wwan2": ["100.64.2.2/24"]])
-        #expect(read.up == ["wwan2"])
+        let addresses = #"""
+        [{"ifindex":3,"ifname":"wwan2","flags":["BROADCAST","UP","LOWER_UP"],"addr_info":[
+           {"family":"inet","local":"100.64.2.2","prefixlen":24}]}]
+        """#
+        let read = try IPRouteJSON.addresses(links: Data(links.utf8), addresses: Data(addresses.utf8))
+        #expect(read.addresses == ["lo": [], "wwan2": ["100.64.2.2/24"], "wwan3": []])
+        #expect(read.up == ["wwan2", "wwan3"])
     }
 
     @Test func garbageIsAnError() {
         #expect(throws: IPRouteJSONError.self) { try IPRouteJSON.rules(Data("RTNETLINK answers".utf8)) }
-        #expect(throws: IPRouteJSONError.self) { try IPRouteJSON.addresses(Data(#"{"ifname":"x"}"#.utf8)) }
+        #expect(throws: IPRouteJSONError.self) { try IPRouteJSON.addresses(links: Data(#"{"ifname":"x"}"#.utf8), addresses: Data("[]".utf8)) }
     }
 
     @Test func batchLinesSayExactlyWhatIsChanged() {

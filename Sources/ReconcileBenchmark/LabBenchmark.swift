@@ -1,0 +1,253 @@
+import Foundation
+
+/// `reconcile-bench lab [N…]`: the real daemon in a lab (`reconcile lab`, root) of N simulated
+/// modems, measured from outside as an operator would: how long a cold start takes until every
+/// modem is Ready, what a pass that finds nothing to do costs (wall and CPU, from the daemon's
+/// own per-pass log metadata), how many processes, written files and fsyncs such passes cause
+/// (counted with strace), and the idle daemon's RSS and CPU over a minute, with probes every 30 s.
+enum LabBenchmark {
+    struct Result: Encodable {
+        var modems: Int
+        var proxy: String
+        var coldConvergeSeconds: Double
+        var noopPasses: Int
+        var noopPassWallMillis: Double
+        var noopPassCPUMillis: Double
+        var noopPassMaxWallMillis: Double
+        var countedPasses: Int
+        var processesSpawnedPerPass: Double
+        var filesWrittenPerPass: Double
+        var fsyncsPerPass: Double
+        var idleSeconds: Double
+        var idleCPUPercent: Double
+        var idleRSSMegabytes: Double
+    }
+
+    static func run(sizes: [Int], idleSeconds: Int, proxy: String?) -> Int32 {
+        var results: [Result] = []
+        for size in sizes {
+            let lab = Lab(modems: size, proxy: proxy)
+            defer { lab.down() }
+            do {
+                results.append(try lab.measure(idleSeconds: idleSeconds))
+            } catch {
+                FileHandle.standardError.write(Data("reconcile-bench lab: \(size) modems: \(error)\n\(lab.logTail)\n".utf8))
+                return 1
+            }
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        guard let json = try? encoder.encode(results) else { return 1 }
+        print(String(decoding: json, as: UTF8.self))
+        return 0
+    }
+
+    /// One lab, named after this process so that it never meets another.
+    final class Lab {
+        let modems: Int
+        let proxy: String?
+        let name: String
+        let directory: String
+        var log: String { directory + "/daemon.log" }
+        private var daemon: Process?
+
+        init(modems: Int, proxy: String?) {
+            self.modems = modems
+            self.proxy = proxy
+            name = "pfb\(getpid())n\(modems)"
+            directory = NSTemporaryDirectory() + name
+        }
+
+        var logTail: String { String(((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").suffix(2000)) }
+
+        func measure(idleSeconds: Int) throws -> Result {
+            try reconcile(["lab", "up", "--modems", String(modems)] + labArguments + (proxy.map { ["--proxy-binary", $0] } ?? []), expect: [0])
+            try reconcile(runArguments + ["--dry-run"], expect: [2])
+            // Probes every 30 s, as the targets assume; no rotation while measuring.
+            let farmFile = directory + "/farm.yaml"
+            let farm = try String(contentsOfFile: farmFile, encoding: .utf8).replacingOccurrences(of: "interval: 5s", with: "interval: 30s")
+            try farm.write(toFile: farmFile, atomically: true, encoding: .utf8)
+
+            let started = ContinuousClock.now
+            let daemon = try spawnDaemon()
+            let deadline = started + .seconds(120 + modems)
+            while !allReady() {
+                guard daemon.isRunning, ContinuousClock.now < deadline else { throw BenchmarkError(message: "the lab did not converge") }
+                usleep(20_000)
+            }
+            let cold = LabBenchmark.seconds(ContinuousClock.now - started)
+            // Let the last actions of the cold start settle into a converged pass.
+            try waitForPass(after: logSize(), within: .seconds(90))
+
+            let idleStart = logSize()
+            let cpuBefore = try cpuSeconds(daemon.processIdentifier)
+            let idleClock = ContinuousClock.now
+            sleep(UInt32(idleSeconds))
+            let idleWall = LabBenchmark.seconds(ContinuousClock.now - idleClock)
+            let cpuAfter = try cpuSeconds(daemon.processIdentifier)
+            let rss = try rssMegabytes(daemon.processIdentifier)
+            let idlePasses = passes(since: idleStart)
+            guard idlePasses.actions == 0 else { throw BenchmarkError(message: "\(idlePasses.actions) actions while idle: not a converged lab") }
+
+            let counted = try countSyscalls(daemon.processIdentifier)
+            return Result(
+                modems: modems, proxy: proxy ?? "lab default", coldConvergeSeconds: cold.rounded(toPlaces: 2),
+                noopPasses: idlePasses.costs.count,
+                noopPassWallMillis: average(idlePasses.costs.map(\.wall)), noopPassCPUMillis: average(idlePasses.costs.map(\.cpu)),
+                noopPassMaxWallMillis: idlePasses.costs.map(\.wall).max() ?? 0,
+                countedPasses: counted.passes,
+                processesSpawnedPerPass: per(counted.spawned, counted.passes), filesWrittenPerPass: per(counted.written, counted.passes),
+                fsyncsPerPass: per(counted.fsyncs, counted.passes),
+                idleSeconds: idleWall.rounded(toPlaces: 1), idleCPUPercent: ((cpuAfter - cpuBefore) / idleWall * 100).rounded(toPlaces: 2),
+                idleRSSMegabytes: rss.rounded(toPlaces: 1))
+        }
+
+        func down() {
+            if let daemon, daemon.isRunning {
+                daemon.terminate()
+                daemon.waitUntilExit()
+            }
+            _ = try? reconcile(["lab", "down"] + labArguments, expect: [0])
+        }
+
+        private var labArguments: [String] { ["--name", name, "--dir", directory] }
+        private var runArguments: [String] { ["lab", "run"] + labArguments + ["--rotate-every", "24h", "--"] }
+
+        private func spawnDaemon() throws -> Process {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: try LabBenchmark.reconcilePath())
+            process.arguments = runArguments + ["daemon"]
+            FileManager.default.createFile(atPath: log, contents: nil)
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+            process.standardOutput = handle
+            process.standardError = handle
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+            daemon = process
+            return process
+        }
+
+        private func allReady() -> Bool {
+            (1...modems).allSatisfy { number in
+                let name = number < 10 ? "m0\(number)" : "m\(number)"
+                guard let data = FileManager.default.contents(atPath: "\(directory)/state/status/modems/\(name).json"),
+                      let status = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return false }
+                return status["phase"] as? String == "Ready"
+            }
+        }
+
+        private func logSize() -> Int { FileManager.default.contents(atPath: log)?.count ?? 0 }
+
+        /// The passes that ended in the log after `offset`: their cost, and how many actions ran.
+        private func passes(since offset: Int) -> (costs: [(wall: Double, cpu: Double)], actions: Int) {
+            let data = FileManager.default.contents(atPath: log) ?? Data()
+            let text = String(decoding: data.dropFirst(offset), as: UTF8.self)
+            var costs: [(Double, Double)] = []
+            var actions = 0
+            for line in text.split(separator: "\n") {
+                if line.contains("[Reconciler]") { actions += 1 }
+                guard let wall = value(of: "passMs", in: line), let cpu = value(of: "cpuMs", in: line) else { continue }
+                costs.append((wall, cpu))
+            }
+            return (costs, actions)
+        }
+
+        private func value(of key: String, in line: Substring) -> Double? {
+            guard let range = line.range(of: key + "=") else { return nil }
+            return Double(line[range.upperBound...].prefix { $0.isNumber || $0 == "." })
+        }
+
+        private func waitForPass(after offset: Int, within limit: Duration) throws {
+            let deadline = ContinuousClock.now + limit
+            while passes(since: offset).costs.isEmpty {
+                guard ContinuousClock.now < deadline else { throw BenchmarkError(message: "no pass ended within \(limit)") }
+                usleep(50_000)
+            }
+        }
+
+        /// strace on the daemon while passes run — rewriting farm.yaml unchanged wakes it, and
+        /// probes fall due — counting process starts, files opened for writing, renames and fsyncs.
+        private func countSyscalls(_ pid: Int32) throws -> (passes: Int, spawned: Int, written: Int, fsyncs: Int) {
+            let output = directory + "/strace.out"
+            let strace = Process()
+            strace.executableURL = URL(fileURLWithPath: "/usr/bin/strace")
+            strace.arguments = ["-f", "-qq", "-o", output, "-e", "trace=execve,fsync,fdatasync,rename,renameat,renameat2,openat,open,creat", "-p", String(pid)]
+            strace.standardError = FileHandle.nullDevice
+            try strace.run()
+            sleep(2)
+            let start = logSize()
+            let farmFile = directory + "/farm.yaml"
+            let farm = try Data(contentsOf: URL(fileURLWithPath: farmFile))
+            for _ in 0..<5 {
+                try farm.write(to: URL(fileURLWithPath: farmFile))
+                sleep(3)
+            }
+            sleep(2)
+            strace.interrupt()
+            strace.waitUntilExit()
+            let counted = passes(since: start)
+            guard counted.actions == 0 else { throw BenchmarkError(message: "\(counted.actions) actions while counting: not a converged lab") }
+            let lines = ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").split(separator: "\n")
+            let spawned = lines.filter { $0.contains("execve(") && !$0.contains("= -1") }.count
+            let fsyncs = lines.filter { $0.contains("fsync(") || $0.contains("fdatasync(") }.count
+            let written = lines.filter { line in
+                (line.contains("open") && (line.contains("O_WRONLY") || line.contains("O_RDWR") || line.contains("O_CREAT"))
+                    && !line.contains("\"/dev/") && !line.contains("\"/proc/") && !line.contains("= -1"))
+                    || line.contains("rename")
+            }.count
+            return (counted.costs.count, spawned, written, fsyncs)
+        }
+
+        @discardableResult
+        private func reconcile(_ arguments: [String], expect: Set<Int32>) throws -> Int32 {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: try LabBenchmark.reconcilePath())
+            process.arguments = arguments
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+            process.waitUntilExit()
+            guard expect.contains(process.terminationStatus) else {
+                throw BenchmarkError(message: "reconcile \(arguments.joined(separator: " ")) exited with \(process.terminationStatus)")
+            }
+            return process.terminationStatus
+        }
+    }
+
+    /// `reconcile` next to this executable (both are products of the same build).
+    static func reconcilePath() throws -> String {
+        let me = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        return (me as NSString).deletingLastPathComponent + "/reconcile"
+    }
+
+    /// utime + stime of a process, in seconds.
+    static func cpuSeconds(_ pid: Int32) throws -> Double {
+        let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+        guard let close = stat.lastIndex(of: ")") else { throw BenchmarkError(message: "unreadable /proc/\(pid)/stat") }
+        let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else {
+            throw BenchmarkError(message: "unreadable /proc/\(pid)/stat")
+        }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    static func rssMegabytes(_ pid: Int32) throws -> Double {
+        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "") else { throw BenchmarkError(message: "no VmRSS for \(pid)") }
+        return kilobytes / 1024
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+}
+
+private func average(_ values: [Double]) -> Double {
+    values.isEmpty ? 0 : (values.reduce(0, +) / Double(values.count)).rounded(toPlaces: 2)
+}
+
+private func per(_ count: Int, _ passes: Int) -> Double {
+    passes == 0 ? Double(count) : (Double(count) / Double(passes)).rounded(toPlaces: 2)
+}
