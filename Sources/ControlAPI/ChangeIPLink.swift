@@ -32,7 +32,7 @@ struct ChangeIPLink: Sendable {
                            modem: link.modem)
         }
         guard status.phase == .ready, status.ip != nil else {
-            let reason = status.conditions.first { $0.status != "True" }.map { ": \($0.type.rawValue) \($0.reason)" } ?? ""
+            let reason = status.reason.map { ": \($0)" } ?? ""
             throw APIError(409, "ModemNotReady", "\(link.modem) is \(status.phase.rawValue)\(reason); try again once it is Ready",
                            modem: link.modem, phase: status.phase.rawValue)
         }

@@ -72,11 +72,7 @@ enum DashboardAssets {
       }
       function reason(modem) {
         if (modem.phase === "Ready") return "";
-        const parts = [];
-        const condition = modem.conditions.find(function (c) { return c.status !== "True"; });
-        if (condition) parts.push(condition.reason + ": " + condition.message);
-        if (modem.waiting) parts.push(modem.waiting);
-        return parts.concat(modem.problems || []).join("; ");
+        return [modem.reason, modem.message].filter(Boolean).join(": ");
       }
       async function request(name, kind, button) {
         button.disabled = true;
@@ -114,7 +110,7 @@ enum DashboardAssets {
         const node = card(modem.name);
         const signal = modem.signal || {};
         const rows = [
-          ["Public IP", el("span", { class: "ip" }, [modem.ip || "-"])],
+          ["Public IP", el("span", { class: "ip" }, [modem.publicIP || modem.ip || "-"])],
           ["Signal", el("span", {}, [bars(signal.rsrp), signal.rsrp != null ? signal.rsrp + " dBm" : "-"])],
           ["Operator", [modem.operatorName, modem.radioTechnology].filter(Boolean).join(" ") || "-"],
           ["Ready for", modem.readySince ? duration((Date.now() - Date.parse(modem.readySince)) / 1000) : "-"],

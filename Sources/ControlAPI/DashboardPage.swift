@@ -53,7 +53,7 @@ enum DashboardPage {
     private static func row(_ modem: ModemReport, now: Date) -> String {
         let status = modem.status
         let cells = [
-            status.name, status.phase.rawValue, reason(status), status.ip ?? "-",
+            status.name, status.phase.rawValue, reason(status), status.publicIP ?? status.ip ?? "-",
             status.signal?.rsrp.map { "\($0) dBm" } ?? "-",
             [status.operatorName, status.radioTechnology].compactMap { $0 }.joined(separator: " "),
             modem.readySince.map { duration(now.timeIntervalSince($0)) } ?? "-",
@@ -62,12 +62,10 @@ enum DashboardPage {
         return "<tr data-modem=\"\(escape(status.name))\">" + cells.map { "<td>\(escape($0))</td>" }.joined() + "</tr>"
     }
 
-    /// Why a modem is not Ready: its first condition that is not True, what it waits for, its problems.
+    /// Why a modem is not Ready: the status file's reason and message (docs/status.md).
     static func reason(_ status: ModemStatus) -> String {
         guard status.phase != .ready else { return "" }
-        var parts = status.conditions.first { $0.status != "True" }.map { ["\($0.reason): \($0.message)"] } ?? []
-        if let waiting = status.waiting { parts.append(waiting) }
-        return (parts + status.problems).joined(separator: "; ")
+        return [status.reason, status.message].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ": ")
     }
 
     static func duration(_ seconds: TimeInterval) -> String {

@@ -55,7 +55,7 @@ enum ChangeIPLinkTests {
         let api = try Self.api(farm)
         let missing = await ControlAPITests.send(api, method, "/v1/link/" + (StatusFixture.linkTokens["m02"] ?? ""))
         #expect(missing.status == 409 && missing.error == "ModemNotReady" && missing.json?["phase"] == .string("Missing"))
-        #expect(missing.json?["message"]?.text.contains("Present NotPluggedIn") == true)
+        #expect(missing.json?["message"]?.text == "m02 is Missing: NotPluggedIn; try again once it is Ready")
         try FileManager.default.removeItem(atPath: farm.root + "/status/modems/m02.json")
         let unreported = await ControlAPITests.send(api, method, "/v1/link/" + (StatusFixture.linkTokens["m02"] ?? ""))
         #expect(unreported.status == 503 && unreported.error == "NoStatus")

@@ -51,7 +51,7 @@ final class StatusFixture: @unchecked Sendable {
 
     func writeModem(_ name: String, phase: String, ip: String?, rotations: Int = 0, lastRotation: Date? = nil) throws {
         let ready = phase == "Ready"
-        let kinds = ["Present", "SimReady", "Registered", "Connected", "Routed", "ProxyServing", "Healthy"]
+        let kinds = ["Present", "Responding", "SimReady", "Registered", "Connected", "Routed", "ProxyServing", "Healthy"]
         var modem: [String: Any] = [
             "name": name, "serial": "86000000000000\(name.suffix(1))", "enabled": true, "phase": phase,
             "conditions": kinds.map { kind -> [String: Any] in
@@ -66,6 +66,10 @@ final class StatusFixture: @unchecked Sendable {
             "signal": ["rsrp": -85, "rssi": -60], "operatorName": "SimNet", "radioTechnology": "lte", "httpPort": 20001, "socksPort": 20002,
         ]
         if let ip { modem["ip"] = ip }
+        if !ready {
+            modem["reason"] = phase == "Missing" ? "NotPluggedIn" : "Timeout"
+            modem["message"] = phase == "Missing" ? "not plugged in" : "the modem did not answer"
+        }
         if let lastRotation {
             modem["rotation"] = ["schedule": "never", "count": rotations, "last": ISO8601DateFormatter().string(from: lastRotation)]
         }
