@@ -27,8 +27,7 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         let logger = Logger(label: "proxyfarm.serve")
-        // Only the tokens are read: serve runs as a user that may not read the proxies' secrets.
-        let loaded = FarmFile.load(path: options.file, readingProxySecrets: false)
+        let loaded = FarmFile.load(path: options.file, reading: .api)
         for diagnostic in loaded.errors { printError(diagnostic.description) }
         guard let spec = loaded.spec else { throw ExitCode(1) }
         let stateDirectory = options.simulated ? SimulatedServe.temporaryStateDirectory() : options.absoluteStateDirectory

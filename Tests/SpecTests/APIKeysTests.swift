@@ -72,15 +72,17 @@ import Testing
             .hasPrefix("farm.yaml:6:11: error: defaults.link.token: unknown key 'token'") == true)
     }
 
-    /// `reconcile serve` reads only the tokens: unreadable passwords and PINs do not stop it.
-    @Test func serveReadsOnlyTheTokens() {
+    /// `reconcile serve` reads only the tokens, the reconciler only the passwords and PINs: neither
+    /// stops on a secret only the other has at hand.
+    @Test func eachProcessReadsOnlyItsOwnSecrets() {
         let environment = ["API_TOKEN": "api-token-0123456789abcdef", "LINK_M01": "link-m01-0123456789abcdef"]
         let yaml = farm(link: "link: { token: { env: LINK_M01 } }\n    pin: { file: secrets/absent.pin }")
         #expect(load(yaml, environment: environment).spec == nil)
-        let served = FarmFile.parse(yaml: yaml, file: "farm.yaml", baseDirectory: "/nonexistent", environment: environment,
-                                    readingProxySecrets: false)
+        let served = FarmFile.parse(yaml: yaml, file: "farm.yaml", baseDirectory: "/nonexistent", environment: environment, reading: .api)
         #expect(served.errors.isEmpty, "\(served.errors)")
-        let noToken = FarmFile.parse(yaml: yaml, file: "farm.yaml", baseDirectory: "/nonexistent", environment: [:], readingProxySecrets: false)
+        let noToken = FarmFile.parse(yaml: yaml, file: "farm.yaml", baseDirectory: "/nonexistent", environment: [:], reading: .api)
         #expect(noToken.errors.map(\.message) == ["environment variable API_TOKEN is not set", "environment variable LINK_M01 is not set"])
+        let reconciled = FarmFile.parse(yaml: farm(), file: "farm.yaml", baseDirectory: "/nonexistent", environment: ["ALICE_PW": "alice-pw"])
+        #expect(reconciled.errors.isEmpty && reconciled.spec?.modems[0].link?.token == .env("LINK_M01"), "\(reconciled.errors)")
     }
 }
