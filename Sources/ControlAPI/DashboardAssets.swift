@@ -106,24 +106,29 @@ enum DashboardAssets {
         made.set(name, node);
         return node;
       }
+      // The card's fields, made once per card: updates change their text, never the elements.
+      const fields = ["Public IP", "Signal", "Operator", "Ready for", "Last rotation", "Rotations today", "Ports"];
       function update(modem) {
         const node = card(modem.name);
+        const list = node.querySelector("dl");
+        if (!list.children.length) {
+          for (const term of fields) list.append(el("dt", {}, [term]), el("dd", { "data-field": term }));
+          list.querySelector('[data-field="Public IP"]').append(el("span", { class: "ip" }));
+        }
         const signal = modem.signal || {};
-        const rows = [
-          ["Public IP", el("span", { class: "ip" }, [modem.publicIP || modem.ip || "-"])],
-          ["Signal", el("span", {}, [bars(signal.rsrp), signal.rsrp != null ? signal.rsrp + " dBm" : "-"])],
-          ["Operator", [modem.operatorName, modem.radioTechnology].filter(Boolean).join(" ") || "-"],
-          ["Ready for", modem.readySince ? duration((Date.now() - Date.parse(modem.readySince)) / 1000) : "-"],
-          ["Last rotation", ago(modem.rotation.last) + (modem.rotation.lastKeptSameAddress ? " (same IP)" : "")],
-          ["Rotations today", String(modem.rotationsToday)],
-          ["Ports", (modem.httpPort || "-") + " / " + (modem.socksPort || "-")],
-        ];
+        const values = {
+          "Operator": [modem.operatorName, modem.radioTechnology].filter(Boolean).join(" ") || "-",
+          "Ready for": modem.readySince ? duration((Date.now() - Date.parse(modem.readySince)) / 1000) : "-",
+          "Last rotation": ago(modem.rotation.last) + (modem.rotation.lastKeptSameAddress ? " (same IP)" : ""),
+          "Rotations today": String(modem.rotationsToday),
+          "Ports": (modem.httpPort || "-") + " / " + (modem.socksPort || "-"),
+        };
+        for (const [term, text] of Object.entries(values)) list.querySelector('[data-field="' + term + '"]').textContent = text;
+        list.querySelector(".ip").textContent = modem.publicIP || modem.ip || "-";
+        list.querySelector('[data-field="Signal"]').replaceChildren(bars(signal.rsrp), signal.rsrp != null ? signal.rsrp + " dBm" : "-");
         node.className = "card " + modem.phase;
         node.querySelector(".phase").textContent = modem.phase;
         node.querySelector(".reason").textContent = reason(modem);
-        const list = node.querySelector("dl");
-        list.replaceChildren();
-        for (const [term, value] of rows) list.append(el("dt", {}, [term]), el("dd", {}, [value]));
         return node;
       }
       function summaryText(report) {

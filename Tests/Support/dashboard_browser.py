@@ -45,8 +45,10 @@ def log_in(driver, url, token):
 
 
 def card_text(driver, modem, selector):
-    found = driver.find_elements(By.CSS_SELECTOR, f'article[data-modem="{modem}"] {selector}')
-    return found[0].text if found else None
+    """Read in one script call: the page updates itself every 2 s, so a looked-up element may be gone by the next call."""
+    return driver.execute_script(
+        "const found = document.querySelector(arguments[0]); return found ? found.textContent : null;",
+        f'article[data-modem="{modem}"] {selector}')
 
 
 def wait_for(driver, what, condition, timeout):
