@@ -68,11 +68,13 @@ extension FarmSpec {
 /// diagnostic ever contains their text.
 struct SecretChecker {
     enum Kind: String {
-        case password, pin = "PIN"
+        case password, pin = "PIN", token
     }
 
     let baseDirectory: String
     let environment: [String: String]
+    /// Secrets of these kinds are not read (nor their files' modes looked at), only where they come from.
+    var unread: Set<Kind> = []
 
     /// The source named by a checked `password`/`pin` choice.
     static func source(of choice: CheckedValue?) -> SecretSource? {
@@ -92,11 +94,12 @@ struct SecretChecker {
         case .value:
             sink.warning(node.location, node.path, "plain-text \(kind.rawValue) in farm.yaml; prefer file or env")
         case .file(let path):
-            checkPermissions(path, node, into: &sink)
+            if !unread.contains(kind) { checkPermissions(path, node, into: &sink) }
         case .hash, .env:
             break
         }
         if case .hash = source { return }
+        guard !unread.contains(kind) else { return }
         do {
             let secret = try source.resolve(baseDirectory: baseDirectory, environment: environment)
             if let problem = Self.problem(with: secret, as: kind, user: user) {
@@ -108,12 +111,21 @@ struct SecretChecker {
         }
     }
 
+    /// Tokens are guessable below this length (`openssl rand -hex 16` gives 32).
+    static let minimumTokenLength = 16
+
     /// What makes a secret unusable, in words that do not reveal it.
     static func problem(with secret: String, as kind: Kind, user: String = "") -> String? {
         switch kind {
         case .pin:
             let digits = secret.unicodeScalars.allSatisfy { ("0"..."9").contains($0) }
             return digits && (4...8).contains(secret.count) ? nil : "must be 4-8 digits"
+        case .token:
+            let safe = secret.unicodeScalars.allSatisfy { scalar in
+                ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar) || "-._~".unicodeScalars.contains(scalar)
+            }
+            guard safe else { return "may hold only letters, digits, '-', '.', '_' and '~' (it goes into a URL)" }
+            return secret.count >= minimumTokenLength ? nil : "must be at least \(minimumTokenLength) characters long, so that it cannot be guessed"
         case .password:
             if secret.isEmpty { return "is empty" }
             let scalars = secret.unicodeScalars
