@@ -157,6 +157,9 @@ public protocol ModemControl: Sendable {
     /// Stops the session and releases its client id.
     func disconnect(_ modem: PluggedModem, session: DataSession) async throws
     func setOperatingMode(_ modem: PluggedModem, _ mode: OperatingMode) async throws
+    /// Frees what this process holds in the modems (control clients), keeping data sessions:
+    /// called when the process ends, normally or by SIGTERM/SIGINT.
+    func shutdown() async
 }
 
 /// A policy rule of the kind ProxyFarm writes (DESIGN §7).

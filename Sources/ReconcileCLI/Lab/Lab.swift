@@ -19,7 +19,7 @@ struct LabProxyOption: ParsableArguments {
 
     static let discussion = "--proxy-binary PATH: the proxy to run (default: an installed 3proxy, else the test stand-in)."
 
-    var requested: String? { root.proxyBinary == RootOptions.defaultProxyBinary ? nil : root.proxyBinary }
+    var requested: String? { root.proxyBinary == FarmLocation.proxyBinary ? nil : root.proxyBinary }
 }
 
 /// Which lab: its namespace prefix and its directory.

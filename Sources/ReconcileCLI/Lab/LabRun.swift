@@ -63,10 +63,16 @@ struct LabReconciler {
             throw .io(operation: "resolve", path: "/proc/self/exe", detail: error.localizedDescription)
         }
         let topology = try LabTopology(name: lab.name)
+        // The farm is named by the environment (FarmLocation), so every subcommand finds it and
+        // an explicit --file or --state among the arguments still wins.
+        var variables = environment
+        variables["PROXYFARM_FILE"] = files.farmFile
+        variables["PROXYFARM_STATE"] = files.stateDirectory
+        variables["PROXYFARM_PROXY_BINARY"] = proxy
+        variables["PROXYFARM_RUNTIME_DIR"] = files.stateDirectory + "/run"
         let argv = [try CommandRunner.locate("ip"), "netns", "exec", topology.farmNamespace, try CommandRunner.locate("env")]
-            + environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+            + variables.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
             + [me] + arguments
-            + ["--file", files.farmFile, "--state", files.stateDirectory, "--proxy-binary", proxy]
         return Command(argv: argv, proxyNote: note)
     }
 
