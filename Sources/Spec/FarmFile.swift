@@ -4,8 +4,16 @@ import Yams
 /// Reads and validates farm.yaml, collecting every problem in one run.
 public enum FarmFile {
     /// Reads the file at `path`; secrets named relative to it are looked up beside it.
+    /// The largest farm.yaml read: far above any real farm (a 1,000-modem file is about 100 KB),
+    /// small enough that refusing or reading one costs little time and memory.
+    public static let sizeLimit = 1 << 20
+
     public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> FarmLoadResult {
         var sink = DiagnosticSink(file: path)
+        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > sizeLimit {
+            sink.error(.start, "", "the file is \(size) bytes; farm.yaml may be at most \(sizeLimit) bytes (1 MiB)")
+            return FarmLoadResult(spec: nil, diagnostics: sink.sorted, source: "")
+        }
         guard FileManager.default.fileExists(atPath: path) else {
             let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
             sink.error(.start, "", "no such file (\(absolute)); name another farm file with --file PATH")
@@ -26,6 +34,10 @@ public enum FarmFile {
     /// Validates farm.yaml text; `file` names it in diagnostics, `baseDirectory` anchors relative secret files.
     public static func parse(yaml: String, file: String, baseDirectory: String, environment: [String: String]) -> FarmLoadResult {
         var sink = DiagnosticSink(file: file)
+        guard yaml.utf8.count <= sizeLimit else {
+            sink.error(.start, "", "the text is \(yaml.utf8.count) bytes; farm.yaml may be at most \(sizeLimit) bytes (1 MiB)")
+            return FarmLoadResult(spec: nil, diagnostics: sink.sorted, source: "")
+        }
         let root: Node?
         do {
             root = try Yams.compose(yaml: yaml)

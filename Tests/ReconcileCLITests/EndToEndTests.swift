@@ -219,11 +219,9 @@ import Testing
         let lab = try EndToEndLab(modems: 3)
         defer { lab.down() }
         try lab.prepareFarm()
-        // The lab's modems exist for processes under umockdev's preload with the testbed's root.
-        let root = try String(contentsOfFile: lab.directory + "/umockdev-dir", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        let run = try Subprocess.run("/usr/bin/env", ["LD_PRELOAD=libumockdev-preload.so.0", "UMOCKDEV_DIR=\(root)",
-                                                      try Subprocess.reconcile, "discover", "--output", "json",
-                                                      "--file", lab.directory + "/farm.yaml"])
+        // Inside the lab (its namespace, its umockdev testbed), finding the lab's farm.yaml as
+        // every subcommand does (issue 12: `lab run -- discover` used to fail on --state).
+        let run = try lab.reconcile("discover", "--output", "json")
         #expect(run.status == 0, "\(run.stderr)")
         let modems = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [[String: Any]], "\(run.stdout)")
         #expect(modems.count == 3)

@@ -52,7 +52,9 @@ import Testing
         process.executableURL = binary.appendingPathComponent("reconcile")
         process.arguments = arguments
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        process.environment = ["PF_TEST_ALICE": alice, "PF_TEST_BOB": bob, "PATH": "/usr/bin:/bin"]
+        // A repository checkout names its farm through the environment (README, "Where the farm is").
+        process.environment = ["PF_TEST_ALICE": alice, "PF_TEST_BOB": bob, "PATH": "/usr/bin:/bin",
+                               "PROXYFARM_FILE": "farm.yaml", "PROXYFARM_STATE": "state"]
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err

@@ -24,7 +24,11 @@ enum Subprocess {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        if let directory {
+            // Run in a directory as in a repository checkout: farm.yaml and state/ there.
+            process.currentDirectoryURL = URL(fileURLWithPath: directory)
+            process.environment = ProcessInfo.processInfo.environment.merging(["PROXYFARM_FILE": "farm.yaml", "PROXYFARM_STATE": "state"]) { _, new in new }
+        }
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("pf\(getpid())-\(UUID().uuidString)")
         let outPath = scratch.path + ".out", errPath = scratch.path + ".err"
         try #require(FileManager.default.createFile(atPath: outPath, contents: nil) && FileManager.default.createFile(atPath: errPath, contents: nil))

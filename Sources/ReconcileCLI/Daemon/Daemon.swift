@@ -29,6 +29,7 @@ struct Daemon: AsyncParsableCommand {
     }
 
     func run() async throws {
+        try FarmLocation.requireFarm(options.file)
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         let logger = Logger(label: "proxyfarm.daemon")
         let session: DaemonSession
