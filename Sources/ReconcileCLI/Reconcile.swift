@@ -12,6 +12,7 @@ struct Reconcile: AsyncParsableCommand {
             Exit codes: 0 converged (or, with --dry-run, nothing pending); 1 invalid input or a failed pass; \
             2 with --dry-run when changes are pending.
             """,
+        version: ProgramVersion.current,
         subcommands: [Apply.self, Validate.self, Schema.self, Discover.self, Daemon.self, Status.self, Rotate.self, Reset.self, Lab.self],
         defaultSubcommand: Apply.self)
 }

@@ -4,7 +4,8 @@ import Testing
 @Suite struct RequestCommandTests {
     static let farm = """
         version: 1
-        defaults: { apn: internet }
+        defaults: { apn: internet, proxy: { users: [alice] } }
+        users: { alice: { password: { value: "plain-Test-Password-1" } } }
         ports: { range: 20000-20999 }
         routing: { tableBase: 100, uidBase: 20000 }
         modems:
@@ -84,5 +85,11 @@ import Testing
             #expect(result.stderr.contains("nothing was changed"), "\(arguments)")
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty)
+    }
+
+    @Test func versionIsPrinted() throws {
+        let result = try Subprocess.run(try Subprocess.reconcile, ["--version"])
+        #expect(result.status == 0)
+        #expect(result.stdout == "0.1.0\n")
     }
 }
