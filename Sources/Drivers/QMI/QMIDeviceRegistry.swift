@@ -1,3 +1,5 @@
+import CQMI
+
 /// The open control devices of this process and their clients, kept across calls so that
 /// client ids are allocated once, not per request. Devices are never opened with SYNC (which
 /// would end every other process's sessions on a shared modem): ids a killed process left are
@@ -70,6 +72,12 @@ actor QMIDeviceRegistry {
     /// `handOver` (its session started) or `dropSession`.
     func sessionClient(on path: String, reusing cid: UInt8?) async throws -> QMIClient {
         let device = try await device(path)
+        if let cid, entries[path]?.clients[.wds]?.cid == cid {
+            // A rebooted (replugged) modem handed the remembered session's id to this process's
+            // own WDS client: the session died with the reboot, as InvalidClientId would say.
+            throw QMIError(.qmiError, device: path, operation: "reuse WDS client \(cid)",
+                           detail: "the modem gave this client id to another client since", protocolCode: Int(QMI_PROTOCOL_ERROR_INVALID_CLIENT_ID.rawValue))
+        }
         if let cid, let client = entries[path]?.sessions[cid] { return client }
         let allocate = { [self] () async throws -> QMIClient in
             let client = try await device.allocateClient(.wds, reusing: cid)

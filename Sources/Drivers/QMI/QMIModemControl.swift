@@ -142,8 +142,8 @@ public final class QMIModemControl: ModemControl {
     /// Stops the session (a session already gone counts as stopped) and frees its client id.
     public func disconnect(_ modem: PluggedModem, session: DataSession) async throws {
         try await guarded(modem) { path in
-            let wds = try await registry.sessionClient(on: path, reusing: session.clientID)
             do {
+                let wds = try await registry.sessionClient(on: path, reusing: session.clientID)
                 try await wds.stopNetwork(handle: session.packetDataHandle)
             } catch let error as QMIError where error.isUnknownClient {
                 // The modem rebooted: session and client id died with it.
