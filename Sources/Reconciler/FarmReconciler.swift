@@ -11,12 +11,14 @@ public struct FarmReconciler: Sendable {
     public var timeZone: TimeZone
     /// Called after every finished action (the daemon's watchdog heartbeat).
     public var progress: @Sendable () -> Void
-    /// Entries of requests/ already reported as not being requests: a daemon says so once.
-    let reported = ReportedOnce()
+    /// Entries of requests/ already reported as not being requests: a daemon passes the same one
+    /// to every pass, so it says so once.
+    public var reported: ReportedOnce
 
     public init(drivers: DriverSet, settings: ExecutorSettings = ExecutorSettings(),
                 logger: Logger = Logger(label: "proxyfarm.reconciler"), timeZone: TimeZone = .current,
-                progress: @escaping @Sendable () -> Void = {}) {
+                progress: @escaping @Sendable () -> Void = {}, reported: ReportedOnce = ReportedOnce()) {
+        self.reported = reported
         self.drivers = drivers
         self.settings = settings
         self.logger = logger
@@ -108,8 +110,10 @@ extension FarmReconciler {
 }
 
 /// Names already reported, so that a long-running process says each once rather than every pass.
-final class ReportedOnce: Sendable {
+public final class ReportedOnce: Sendable {
     private let seen = Mutex<Set<String>>([])
+
+    public init() {}
 
     func isNew(_ name: String) -> Bool { seen.withLock { $0.insert(name).inserted } }
 }

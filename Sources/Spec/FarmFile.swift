@@ -6,12 +6,12 @@ public enum FarmFile {
     /// Reads the file at `path`; secrets named relative to it are looked up beside it.
     /// The largest farm.yaml read: far above any real farm (a 1,000-modem file is about 100 KB),
     /// small enough that refusing or reading one costs little time and memory.
-    public static let sizeLimit = 1 << 20
+    public static let sizeLimit = 256 << 10
 
     public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> FarmLoadResult {
         var sink = DiagnosticSink(file: path)
         if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > sizeLimit {
-            sink.error(.start, "", "the file is \(size) bytes; farm.yaml may be at most \(sizeLimit) bytes (1 MiB)")
+            sink.error(.start, "", "the file is \(size) bytes; farm.yaml may be at most \(sizeLimit) bytes (256 KiB)")
             return FarmLoadResult(spec: nil, diagnostics: sink.sorted, source: "")
         }
         guard FileManager.default.fileExists(atPath: path) else {
@@ -35,7 +35,7 @@ public enum FarmFile {
     public static func parse(yaml: String, file: String, baseDirectory: String, environment: [String: String]) -> FarmLoadResult {
         var sink = DiagnosticSink(file: file)
         guard yaml.utf8.count <= sizeLimit else {
-            sink.error(.start, "", "the text is \(yaml.utf8.count) bytes; farm.yaml may be at most \(sizeLimit) bytes (1 MiB)")
+            sink.error(.start, "", "the text is \(yaml.utf8.count) bytes; farm.yaml may be at most \(sizeLimit) bytes (256 KiB)")
             return FarmLoadResult(spec: nil, diagnostics: sink.sorted, source: "")
         }
         let root: Node?

@@ -14,6 +14,12 @@ import Testing
     func manyProcessesBesideADaemon() throws {
         let lab = try EndToEndLab(modems: 2, rotateEvery: "15s")
         defer { lab.down() }
+        // Every subcommand finds the lab's farm, and an explicit --file still wins.
+        try lab.prepareFarm()
+        let validate = try lab.reconcile("validate")
+        #expect(validate.status == 0 && validate.stdout.contains("valid — 2 modems"), "\(validate.stderr)")
+        let elsewhere = try lab.reconcile("--dry-run", "--file", lab.directory + "/no-such-farm.yaml")
+        #expect(elsewhere.status == 1 && elsewhere.stderr.contains("no farm at \(lab.directory)/no-such-farm.yaml"), "\(elsewhere.stderr)")
         try lab.startDaemon()
         try lab.waitUntil("all Ready", timeout: .seconds(60)) { lab.allReady() }
         let scheduledBefore = rotations(lab, "m02")
@@ -43,6 +49,8 @@ import Testing
             #expect(inUse <= 2, "cdc-wdm\(node): \(inUse) DMS client ids held (the daemon's one, perhaps one in flight)")
         }
         #expect(rotations(lab, "m01") == 1, "the request was acted on once")
+        let ledgers = (try? FileManager.default.contentsOfDirectory(atPath: lab.state + "/run/qmi-clients")) ?? []
+        #expect(ledgers.count <= 1 + Self.rounds, "the daemon's, and at most one per SIGKILLed run: \(ledgers.count)")
     }
 
     private func rotations(_ lab: EndToEndLab, _ modem: String) -> Int {

@@ -25,7 +25,7 @@ import Spec
         let result = FarmFile.load(path: path)
 
         #expect(result.spec == nil)
-        #expect(result.diagnostics.map(\.message) == ["the file is \(text.utf8.count) bytes; farm.yaml may be at most 1048576 bytes (1 MiB)"])
+        #expect(result.diagnostics.map(\.message) == ["the file is \(text.utf8.count) bytes; farm.yaml may be at most 262144 bytes (256 KiB)"])
         #expect(result.source.isEmpty)
         #expect(messages(text).count == 1)
     }

@@ -48,6 +48,7 @@ final class QMIClientLedger: @unchecked Sendable {
             guard flock(other, LOCK_EX | LOCK_NB) == 0, Self.isLinked(other, at: path) else { continue }
             let all = Self.parse(Self.read(other))
             let mine = all.filter { $0.device == device }
+            if all.isEmpty { unlink(path) }
             guard !mine.isEmpty else { continue }
             update { $0.formUnion(mine) }
             let rest = all.subtracting(mine)
@@ -59,6 +60,17 @@ final class QMIClientLedger: @unchecked Sendable {
             adopted += mine
         }
         return adopted.sorted { ($0.service.rawValue, $0.cid) < ($1.service.rawValue, $1.cid) }
+    }
+
+    /// Removes this process's file when it lists nothing more (every id released): a normal exit
+    /// leaves no trace. One that still lists ids stays for the next process.
+    func closeIfEmpty() {
+        lock.lock()
+        defer { lock.unlock() }
+        guard fd >= 0, entries.isEmpty else { return }
+        unlink(directory + "/\(getpid())")
+        close(fd)
+        fd = -1
     }
 
     /// Rewrites this process's file; creates (and locks) it on first use. Best effort: without a

@@ -26,14 +26,13 @@ actor QMIDeviceRegistry {
     private var opening: [String: Task<QMIDevice, any Error>] = [:]
     private var allocating: [String: Task<QMIClient, any Error>] = [:]
     private let ledger: QMIClientLedger?
-    private var reclaimed: Set<String> = []
 
     init(options: QMIOpenOptions) {
         self.options = options
         ledger = options.ledgerDirectory.map(QMIClientLedger.init(directory:))
     }
 
-    /// The open device at `path`; its first open in this process frees the ids dead processes left.
+    /// The open device at `path`.
     private func device(_ path: String) async throws -> QMIDevice {
         if let entry = entries[path], entry.device.isGone { await discard(path) }
         if let entry = entries[path] { return entry.device }
@@ -43,7 +42,6 @@ actor QMIDeviceRegistry {
             defer { opening[path] = nil }
             let device = try await QMIDevice.open(path, options: options, sync: false)
             entries[path] = Entry(device: device)
-            if reclaimed.insert(path).inserted { await reclaimOrphans(on: device) }
             return device
         }
         opening[path] = task
@@ -119,11 +117,14 @@ actor QMIDeviceRegistry {
         ledger?.forget(.init(device: path, service: .wds, cid: cid))
     }
 
-    /// Frees the ids dead processes left on `device` (see `QMIClientLedger`): binds each without
+    /// Frees the ids dead processes left on `path` (see `QMIClientLedger`): binds each without
     /// asking the modem, then releases it. An id the modem no longer knows (it rebooted) is gone
-    /// already; the ledger forgets it either way.
-    private func reclaimOrphans(on device: QMIDevice) async {
+    /// already; the ledger forgets it either way. Cheap when there is nothing to free (a look at
+    /// a small directory), so every look at a modem does it: a daemon also frees what a killed
+    /// dry run left beside it.
+    func reclaimOrphans(on path: String) async throws {
         guard let ledger else { return }
+        let device = try await device(path)
         for orphan in ledger.adoptOrphans(on: device.path) {
             if let client = try? await device.allocateClient(orphan.service, reusing: orphan.cid) {
                 try? await device.release(client, keepCID: false)
@@ -155,6 +156,7 @@ actor QMIDeviceRegistry {
             }
             held[path] = nil
         }
+        ledger?.closeIfEmpty()
     }
 
     /// Best effort: a vanished or mute modem cannot be told anything, and that must not hang.

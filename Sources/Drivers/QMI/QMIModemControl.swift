@@ -20,6 +20,7 @@ public final class QMIModemControl: ModemControl {
 
     public func observe(_ modem: PluggedModem, remembered: DataSession?) async throws -> ModemState {
         try await guarded(modem) { path in
+            try await registry.reclaimOrphans(on: path)
             let dms = try await registry.client(.dms, on: path)
             let imei = try await dms.imei()
             let mode = try await dms.operatingMode()
@@ -170,6 +171,7 @@ public final class QMIModemControl: ModemControl {
     /// stay untouched: what `reconcile discover` shows.
     public func identity(_ modem: PluggedModem) async throws -> (imei: String, sim: SIMState) {
         try await guarded(modem) { path in
+            try await registry.reclaimOrphans(on: path)
             let imei = try await registry.client(.dms, on: path).imei()
             return (imei, try await simStatus(on: path).sim)
         }
