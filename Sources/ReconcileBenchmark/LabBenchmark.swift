@@ -108,6 +108,8 @@ enum LabBenchmark {
                 daemon.waitUntilExit()
             }
             _ = try? reconcile(["lab", "down"] + labArguments, expect: [0])
+            // The daemon's log and the strace output are ours.
+            try? FileManager.default.removeItem(atPath: directory)
         }
 
         private var labArguments: [String] { ["--name", name, "--dir", directory] }
