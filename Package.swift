@@ -13,6 +13,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         .target(name: "Spec", dependencies: [.product(name: "Yams", package: "Yams")]),
@@ -23,8 +25,14 @@ let package = Package(
         .target(name: "Drivers", dependencies: ["Reconciler", "CUDev", "CQMI", "CNetNamespace", .product(name: "Logging", package: "swift-log")]),
         .target(name: "ModemSimulator"),
         .target(name: "SimulatedDrivers", dependencies: ["Reconciler"]),
+        // `reconcile serve`: reads status files and files requests, never touches hardware.
+        .target(name: "ControlAPI", dependencies: [
+            "Reconciler", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdCore", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "ReconcileCLI", dependencies: [
-            "Drivers", "ModemSimulator", "SimulatedDrivers",
+            "Drivers", "ModemSimulator", "SimulatedDrivers", "ControlAPI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
@@ -42,6 +50,9 @@ let package = Package(
         .executableTarget(name: "DiscoveryProbe", dependencies: ["Drivers"], path: "Tests/DiscoveryProbe"),
         .testTarget(name: "ModemSimulatorTests", dependencies: ["ModemSimulator"]),
         .testTarget(name: "ReconcileCLITests", dependencies: ["ReconcileCLI"]),
+        .testTarget(name: "ControlAPITests", dependencies: [
+            "ControlAPI", .product(name: "Yams", package: "Yams"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -31,7 +31,7 @@ struct ApplyPass {
                 let store = try StateStore(root: options.absoluteStateDirectory)
                 let (result, farm) = try await backend.apply(reconciler, spec: spec, store: store, secrets: secrets, revision: revision)
                 print(Self.report(result, farm: farm))
-                if !result.converged { throw ExitCode(1) }
+                if !farm.converged { throw ExitCode.notConverged }
             }
         } catch let exit as ExitCode {
             throw exit
@@ -49,6 +49,7 @@ struct ApplyPass {
         case .json: print(try PlanPrinter.json(plan, revision: revision))
         }
         if !plan.isEmpty || !plan.deferred.isEmpty { throw ExitCode(2) }
+        if !plan.blocked.isEmpty { throw ExitCode.notConverged }
     }
 
     /// Failed actions go to stderr; the returned line sums the pass up.
@@ -57,7 +58,9 @@ struct ApplyPass {
             printError("reconcile: failed: \(failed.action.description): \(failed.failure?.reason ?? ""): \(failed.failure?.message ?? "")")
         }
         let phases = farm.phases.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
-        let verdict = result.converged ? "converged" : "not converged (\(result.remaining.actions.count) pending, \(result.remaining.deferred.count) waiting)"
+        let notReady = farm.modems - (farm.phases[Phase.ready.rawValue] ?? 0) - (farm.phases[Phase.disabled.rawValue] ?? 0)
+        let verdict = farm.converged ? "converged"
+            : "not converged (\(result.remaining.actions.count) pending, \(result.remaining.deferred.count) waiting, \(notReady) not Ready)"
         return "Applied \(result.applied.count) action(s) in \(result.rounds) round(s), \(result.failedActions) failed; farm \(verdict). Modems: \(phases.isEmpty ? "none" : phases)."
     }
 
@@ -65,6 +68,12 @@ struct ApplyPass {
         if let error = error as? any OperatorFacingError { return error.message }
         return String(describing: error)
     }
+}
+
+extension ExitCode {
+    /// The pass ran, but the farm is not converged: modems are not Ready (missing, cannot be read,
+    /// failed, still connecting) or work is left. 1 stays "invalid input or a failed pass".
+    static let notConverged = ExitCode(3)
 }
 
 func printError(_ line: String) {

@@ -40,7 +40,12 @@ enum PlanPrinter {
             out += "\(modem): waiting — \(why)\n"
         }
         if !plan.deferred.isEmpty { out += "\n" }
-        out += plan.isEmpty ? "No changes. The farm matches farm.yaml.\n" : summary(plan) + "\n"
+        for (modem, why) in plan.blocked.sorted(by: { $0.key < $1.key }) {
+            out += "\(modem): not ready — \(why)\n"
+        }
+        if !plan.blocked.isEmpty { out += "\n" }
+        out += plan.isEmpty ? (plan.blocked.isEmpty ? "No changes. The farm matches farm.yaml.\n" : "No changes, but the modems above cannot become Ready.\n")
+            : summary(plan) + "\n"
         return out
     }
 
@@ -66,6 +71,7 @@ enum PlanPrinter {
         var revision: String
         var actions: [Action]
         var deferred: [String: String]
+        var blocked: [String: String]
         var counts: Counts
     }
 
@@ -73,7 +79,7 @@ enum PlanPrinter {
         let value = JSONPlan(
             revision: revision,
             actions: plan.actions.map { .init(modem: $0.modem, action: $0.kind.name, symbol: String($0.kind.symbol), summary: $0.kind.summary, reason: $0.reason) },
-            deferred: plan.deferred, counts: counts(plan))
+            deferred: plan.deferred, blocked: plan.blocked, counts: counts(plan))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try encoder.encode(value), as: UTF8.self)

@@ -9,10 +9,12 @@ struct Reconcile: AsyncParsableCommand {
         commandName: "reconcile",
         abstract: "Make a farm of USB LTE modems match farm.yaml: one authenticated HTTP + SOCKS5 proxy pair per modem.",
         discussion: """
-            Exit codes: 0 converged (or, with --dry-run, nothing pending); 1 invalid input or a failed pass; \
-            2 with --dry-run when changes are pending.
+            Exit codes: 0 converged: every enabled modem Ready (with --dry-run: nothing pending, nothing blocked); \
+            1 invalid input or a pass that could not run; 2 with --dry-run when changes are pending; \
+            3 the pass ran but the farm is not converged (modems not Ready; with --dry-run: nothing pending, but modems \
+            are missing or cannot be read).
             """,
-        subcommands: [Apply.self, Validate.self, Schema.self, Discover.self, Daemon.self, Status.self, Rotate.self, Reset.self, Lab.self],
+        subcommands: [Apply.self, Validate.self, Schema.self, Discover.self, Daemon.self, Status.self, Rotate.self, Reset.self, Serve.self, Lab.self],
         defaultSubcommand: Apply.self)
 }
 

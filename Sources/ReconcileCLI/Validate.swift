@@ -12,7 +12,7 @@ struct Validate: AsyncParsableCommand {
     var file = "farm.yaml"
 
     func run() async throws {
-        let result = FarmFile.load(path: file)
+        let result = FarmFile.load(path: file, reading: .all)
         for diagnostic in result.diagnostics {
             FileHandle.standardError.write(Data((diagnostic.description + "\n").utf8))
         }

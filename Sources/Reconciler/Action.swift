@@ -12,6 +12,8 @@ public enum ActionKind: Sendable, Equatable {
     case rotate
     /// Disconnect, radio low-power, then online; the next round reconnects.
     case reset
+    /// One rung of the recovery of a modem that does not answer.
+    case recover(RecoveryRung)
     case network(NetworkChange)
     /// `config` holds secrets: never print it.
     case writeProxyConfig(config: String, uid: UInt32)
@@ -28,12 +30,13 @@ public enum ActionKind: Sendable, Equatable {
         case .network(let change):
             switch change {
             case .removeRoute, .removeRule: "-"
-            case .setAddress: "~"
+            case .setAddress, .setGuardLane, .setGuardFence: "~"
             case .addRoute, .addRule, .linkUp: "+"
+            case .removeGuardLane: "-"
             }
         case .writeProxyConfig, .reloadProxy: "~"
         case .disconnect, .stopProxy, .forget: "-"
-        case .rotate, .reset: "!"
+        case .rotate, .reset, .recover: "!"
         }
     }
 
@@ -47,6 +50,7 @@ public enum ActionKind: Sendable, Equatable {
         case .disconnect: "disconnect"
         case .rotate: "rotate"
         case .reset: "reset"
+        case .recover(let rung): "recover-\(rung.rawValue)"
         case .network(let change):
             switch change {
             case .setAddress: "set-address"
@@ -55,6 +59,9 @@ public enum ActionKind: Sendable, Equatable {
             case .removeRoute: "remove-route"
             case .addRule: "add-rule"
             case .removeRule: "remove-rule"
+            case .setGuardLane: "set-guard-lane"
+            case .removeGuardLane: "remove-guard-lane"
+            case .setGuardFence: "set-guard-fence"
             }
         case .writeProxyConfig: "write-proxy-config"
         case .startProxy: "start-proxy"
@@ -74,11 +81,12 @@ public enum ActionKind: Sendable, Equatable {
         case .disconnect(let session): "disconnect (client \(session.clientID))"
         case .rotate: "rotate"
         case .reset: "reset"
+        case .recover(let rung): "recover: \(rung.summary)"
         case .network(let change):
             switch change {
-            case .setAddress, .linkUp: change.description
+            case .setAddress, .linkUp, .setGuardLane, .setGuardFence: change.description
             case .addRoute, .addRule: "add \(change.description)"
-            case .removeRoute, .removeRule: "remove \(change.description)"
+            case .removeRoute, .removeRule, .removeGuardLane: "remove \(change.description)"
             }
         case .writeProxyConfig: "write proxy config"
         case .startProxy(let ports): "start proxy (ports \(ports.map(String.init).joined(separator: ", ")))"
@@ -93,7 +101,7 @@ public enum ActionKind: Sendable, Equatable {
         switch self {
         case .unlockSIM: .sim
         case .setRawIP: .dataFormat
-        case .setOnline, .connect, .disconnect, .rotate, .reset: .connection
+        case .setOnline, .connect, .disconnect, .rotate, .reset, .recover: .connection
         case .network: .network
         case .writeProxyConfig, .startProxy, .reloadProxy, .stopProxy: .proxy
         case .forget: .memory
@@ -128,9 +136,13 @@ public struct Plan: Sendable, Equatable {
     public var actions: [PlannedAction]
     /// Modems the planner left alone this time and why (backing off after failures).
     public var deferred: [String: String]
-    public init(actions: [PlannedAction] = [], deferred: [String: String] = [:]) {
+    /// Enabled modems that no action can bring to Ready now, and why: not plugged in, cannot be
+    /// read, a configuration problem. Their lanes are still protected; nothing else is done.
+    public var blocked: [String: String]
+    public init(actions: [PlannedAction] = [], deferred: [String: String] = [:], blocked: [String: String] = [:]) {
         self.actions = actions
         self.deferred = deferred
+        self.blocked = blocked
     }
 
     public var isEmpty: Bool { actions.isEmpty }

@@ -43,6 +43,9 @@ struct ActionRunner: Sendable {
                 _ = try? await withDeadline(limit, "disconnect") { try await control.disconnect(modem, session: session) }
             }
             try await cycleRadio(modem)
+        case .recover(let rung):
+            let modem = try needModem()
+            try await withDeadline(limit, "recovery: \(rung.summary)") { try await control.recover(modem, rung) }
         case .writeProxyConfig(let config, let uid):
             try await withDeadline(limit, "writing the proxy config") { try await proxies.writeConfig(modem: name, config: config, uid: uid) }
         case .startProxy(let ports):

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The seven conditions of one modem, each from what was observed and remembered.
+/// The eight conditions of one modem, each from what was observed and remembered.
 struct Conditions {
     var modem: DesiredModem
     var plugged: ObservedModem?
@@ -17,10 +17,10 @@ struct Conditions {
         }
         guard let state = plugged.state else {
             let message = plugged.failure.map { "cannot read the modem: \($0.reason): \($0.message)" } ?? "cannot read the modem"
-            return [present()] + [Condition.Kind.simReady, .registered, .connected].map { make($0, "Unknown", "NotRead", message) }
-                + [routed(network, state: nil), proxyServing(proxy), healthy()]
+            return [present(), responding(plugged)] + [Condition.Kind.simReady, .registered, .connected].map { make($0, "Unknown", "NotRead", message) }
+                + [routed(network), proxyServing(proxy), healthy()]
         }
-        return [present(), simReady(state), registered(state), connected(state), routed(network, state: state), proxyServing(proxy), healthy()]
+        return [present(), responding(plugged), simReady(state), registered(state), connected(state), routed(network), proxyServing(proxy), healthy()]
     }
 
     func make(_ kind: Condition.Kind, _ status: String, _ reason: String, _ message: String) -> Condition {
@@ -36,6 +36,17 @@ struct Conditions {
     func present() -> Condition {
         guard let plugged else { return make(.present, "False", "NotPluggedIn", "no plugged modem has serial or IMEI \(modem.serial)") }
         return make(.present, "True", "PluggedIn", "USB \(plugged.plugged.portPath), control \(plugged.plugged.controlDevice)")
+    }
+
+    /// Whether QMI answers, and how far the recovery of a modem that does not has come.
+    func responding(_ plugged: ObservedModem) -> Condition {
+        guard plugged.state == nil else { return make(.responding, "True", "Answers", "QMI answers") }
+        let failure = plugged.failure.map { "\($0.reason): \($0.message)" } ?? "no answer"
+        guard let recovery = memory.recovery else { return make(.responding, "False", "NoAnswer", failure) }
+        let (next, _) = recovery.next(powerCycle: modem.health.powerCycle)
+        let tried = recovery.lastRung.map { "; \(recovery.attempts) recovery step(s) tried, the last: \($0.summary)" } ?? ""
+        return make(.responding, "False", "NoAnswer",
+                    "no answer since \(timestamp(recovery.since)) (\(failure))\(tried); next: \(next.summary)")
     }
 
     func simReady(_ state: ModemState) -> Condition {
@@ -71,23 +82,34 @@ struct Conditions {
         return make(.connected, "True", "Connected", "address \(settings.address)/\(settings.prefixLength)")
     }
 
-    func routed(_ network: NetworkState, state: ModemState?) -> Condition {
+    /// The lane's protection (guard, rules, `unreachable` route) first, whether or not the modem
+    /// can be read; then whether it has an address to route.
+    func routed(_ network: NetworkState) -> Condition {
         if let failed = failed(.routed, in: [.network]) { return failed }
-        guard let interface = plugged?.plugged.interface else { return make(.routed, "False", "NoInterface", "the modem has no network interface yet") }
-        guard let state, state.session != nil, let settings = state.settings else {
-            return make(.routed, "False", "NotConnected", "waiting for an address")
+        let situation = LaneSituation(modem, plugged)
+        guard let routing = Planner.routing(for: modem, situation, network: network) else {
+            return make(.routed, "Unknown", "NoLane", "\(modem.name) has no lane")
         }
-        let routing = modem.routing(interface: interface, settings: settings)
         // Only this modem's share of the kernel: keeps the status of a large farm linear in its size.
-        let mine = NetworkState(addresses: network.addresses.filter { $0.key == interface }, upInterfaces: network.upInterfaces,
+        var lanes: [UInt32: GuardLane] = [:]
+        lanes[modem.uid] = network.egressGuard.lanes[modem.uid]
+        let mine = NetworkState(addresses: network.addresses.filter { $0.key == routing.interface }, upInterfaces: network.upInterfaces,
                                 routes: network.routes.filter { $0.table == modem.table },
-                                rules: network.rules.filter { $0.table == modem.table || $0.priority == modem.priority || isReply($0) })
-        let problems = routingMismatches(desired: [routing], observed: mine, ownedTables: modem.repliesPriority...modem.table)
-            .filter { $0.modem == modem.name }.flatMap(\.problems)
+                                rules: network.rules.filter { $0.table == modem.table || $0.priority == modem.priority || isReply($0) },
+                                egressGuard: GuardState(lanes: lanes, fence: network.egressGuard.fence, unreadable: network.egressGuard.unreadable))
+        let owned = OwnedKernel(tables: modem.repliesPriority...modem.table, uids: network.egressGuard.fence ?? modem.uid...modem.uid)
+        let problems = routingMismatches(desired: [routing], observed: mine, owned: owned).filter { $0.modem == modem.name }.flatMap(\.problems)
         guard problems.isEmpty else {
             return make(.routed, "False", "RoutesMismatch", "kernel differs: " + problems.joined(separator: "; "))
         }
-        return make(.routed, "True", "Routed", "table \(modem.table), uid \(modem.uid), from \(settings.address)")
+        guard routing.interface != nil else {
+            return make(.routed, "False", "NoInterface", "the modem has no network interface; its lane is closed (guard, uid rule, unreachable route)")
+        }
+        guard let address = routing.address else {
+            return make(.routed, "False", "NotConnected", "waiting for an address; the lane is closed (guard, uid rule, unreachable route)")
+        }
+        let kept = plugged?.state == nil ? " (kept as the kernel has it: the modem cannot be read)" : ""
+        return make(.routed, "True", "Routed", "table \(modem.table), uid \(modem.uid), from \(address.prefix { $0 != "/" })\(kept)")
     }
 
     /// One of this modem's reply rules, whatever its port.
@@ -103,6 +125,7 @@ struct Conditions {
         }
         guard let process = proxy?.process else { return make(.proxyServing, "False", "NotRunning", "the proxy is not running") }
         guard process.listening else { return make(.proxyServing, "False", "NotListening", "pid \(process.pid) does not listen on its ports") }
+        if let why = process.reloadFailure { return make(.proxyServing, "False", "ReloadFailed", "pid \(process.pid): \(why)") }
         guard proxy?.config == ProxyConfigRenderer.render(input) else {
             return make(.proxyServing, "False", "ConfigOutdated", "pid \(process.pid) runs an outdated config")
         }

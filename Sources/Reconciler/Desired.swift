@@ -30,7 +30,7 @@ public struct DesiredModem: Sendable, Equatable {
     public var ports: [Int] { [httpPort, socksPort].compactMap { $0 } }
 
     /// The routing this modem needs on `interface` with `settings` (nil while it has no session).
-    func routing(interface: String, settings: IPSettings?) -> ModemRouting {
+    func routing(interface: String?, settings: IPSettings?) -> ModemRouting {
         ModemRouting(modem: name, table: table, priority: priority, repliesPriority: repliesPriority, uid: uid, interface: interface,
                      proxyPorts: ports,
                      address: settings.map { "\($0.address)/\($0.prefixLength)" }, gateway: settings?.gateway)
@@ -41,11 +41,15 @@ public struct DesiredModem: Sendable, Equatable {
 public struct DesiredFarm: Sendable, Equatable {
     public var modems: [DesiredModem]
     public var ownedTables: ClosedRange<Int>
+    /// The uids of ProxyFarm's lanes (the egress guard's fence).
+    public var ownedUIDs: ClosedRange<UInt32>
     /// Time zone of rotation `at` times (the host's local zone in production).
     public var timeZone: TimeZone
     public var revision: String
 
     public func modem(named name: String) -> DesiredModem? { modems.first { $0.name == name } }
+
+    public var owned: OwnedKernel { OwnedKernel(tables: ownedTables, uids: ownedUIDs) }
 }
 
 extension DesiredFarm {
@@ -94,6 +98,7 @@ extension DesiredFarm {
                 proxy: proxy, rotation: modem.rotation, health: modem.health, problems: problems, placed: placed)
         }
         return DesiredFarm(modems: modems, ownedTables: OwnedRange.tables(base: spec.routing.tableBase),
+                           ownedUIDs: OwnedRange.uids(base: spec.routing.uidBase),
                            timeZone: timeZone, revision: revision)
     }
 

@@ -157,6 +157,8 @@ public protocol ModemControl: Sendable {
     /// Stops the session and releases its client id.
     func disconnect(_ modem: PluggedModem, session: DataSession) async throws
     func setOperatingMode(_ modem: PluggedModem, _ mode: OperatingMode) async throws
+    /// One rung of the recovery of a modem that does not answer (`RecoveryRung`).
+    func recover(_ modem: PluggedModem, _ rung: RecoveryRung) async throws
 }
 
 /// A policy rule of the kind ProxyFarm writes (DESIGN §7).
@@ -222,11 +224,15 @@ public struct NetworkState: Sendable, Equatable, Codable {
     public var routes: [TableRoute]
     /// Every rule, as a list: the kernel keeps duplicates, so duplicates show here.
     public var rules: [RoutingRule]
-    public init(addresses: [String: [String]] = [:], upInterfaces: Set<String> = [], routes: [TableRoute] = [], rules: [RoutingRule] = []) {
+    /// ProxyFarm's nftables table (EgressGuard.swift).
+    public var egressGuard: GuardState
+    public init(addresses: [String: [String]] = [:], upInterfaces: Set<String> = [], routes: [TableRoute] = [], rules: [RoutingRule] = [],
+                egressGuard: GuardState = GuardState()) {
         self.addresses = addresses
         self.upInterfaces = upInterfaces
         self.routes = routes
         self.rules = rules
+        self.egressGuard = egressGuard
     }
 }
 
@@ -240,6 +246,11 @@ public enum NetworkChange: Sendable, Hashable, Codable, CustomStringConvertible 
     case addRule(RoutingRule)
     /// Removes one instance of the rule (a duplicate needs one removal per extra copy).
     case removeRule(RoutingRule)
+    /// Writes one lane of the egress guard (added or replaced).
+    case setGuardLane(GuardLane)
+    case removeGuardLane(uid: UInt32)
+    /// Refuse every uid of the range that has no lane.
+    case setGuardFence(ClosedRange<UInt32>)
 
     public var description: String {
         switch self {
@@ -247,15 +258,28 @@ public enum NetworkChange: Sendable, Hashable, Codable, CustomStringConvertible 
         case .linkUp(let interface): "link \(interface) up"
         case .addRoute(let route), .removeRoute(let route): route.description
         case .addRule(let rule), .removeRule(let rule): rule.description
+        case .setGuardLane(let lane): lane.description
+        case .removeGuardLane(let uid): "guard uid \(uid)"
+        case .setGuardFence(let fence): "guard: refuse uids \(fence.lowerBound)-\(fence.upperBound) that have no lane"
+        }
+    }
+
+    /// Whether it changes the egress guard (applied by nftables) rather than routing.
+    public var isGuard: Bool {
+        switch self {
+        case .setGuardLane, .removeGuardLane, .setGuardFence: true
+        default: false
         }
     }
 }
 
-/// Addresses, tables and policy rules (netlink / iproute2 in production).
+/// Addresses, tables, policy rules and the egress guard (iproute2 and nftables in production).
 public protocol NetworkControl: Sendable {
-    /// `tables` is ProxyFarm's table range: routes outside it are not reported.
+    /// `tables` is ProxyFarm's table range: routes outside it are not reported. A guard that
+    /// cannot be read is reported in `egressGuard.unreadable`, never thrown: routing is still read.
     func observe(tables: ClosedRange<Int>) async throws -> NetworkState
-    /// Applies all changes in one batch; the caller re-observes to verify.
+    /// Applies all changes in one batch, guard changes first (one transaction); the caller
+    /// re-observes to verify.
     func apply(_ changes: [NetworkChange]) async throws
 }
 
@@ -266,10 +290,15 @@ public struct ProxyProcess: Sendable, Equatable, Codable {
     public var configPath: String
     /// Whether every expected port accepts connections.
     public var listening: Bool
-    public init(pid: Int32, configPath: String, listening: Bool) {
+    /// Why the last reload did not take (a config error on 3proxy's stderr, or no re-bind in
+    /// time); nil when it took or none is pending. Such a proxy runs on a config that is not
+    /// the file on disk, so it is restarted.
+    public var reloadFailure: String?
+    public init(pid: Int32, configPath: String, listening: Bool, reloadFailure: String? = nil) {
         self.pid = pid
         self.configPath = configPath
         self.listening = listening
+        self.reloadFailure = reloadFailure
     }
 }
 
@@ -296,7 +325,9 @@ public protocol ProxySupervisor: Sendable {
     func writeConfig(modem: String, config: String, uid: UInt32) async throws
     /// Starts the proxy in its own session and returns once `ports` listen.
     func start(modem: String, ports: [Int]) async throws -> ProxyProcess
-    /// SIGUSR1, then waits until `ports` listen again.
+    /// SIGUSR1, then a short wait for the verdict: throws when the proxy reported a config error,
+    /// died or is no longer ours; a reload still under way then is judged by the next `observe`
+    /// (`ProxyProcess.reloadFailure`), so a slow proxy holds up neither the pass nor other modems.
     func reload(modem: String, pid: Int32, ports: [Int]) async throws
     /// SIGTERM, SIGKILL after a grace period; removes the pid record.
     func stop(modem: String, pid: Int32) async throws

@@ -82,9 +82,14 @@ public struct Executor: Sendable {
         var observed = ObservedFarm()
         var plan = Plan()
         var fresh = false
+        var unanswered: [String: LaneFailure] = [:]
         while true {
             let now = drivers.clock.now()
-            observed = try await observer.observe(desired, memory: memory, extraProxies: extraProxies, probing: rounds == 0, now: now)
+            observed = try await observer.observe(desired, memory: memory, extraProxies: extraProxies, probing: rounds == 0, now: now,
+                                                  unanswered: unanswered)
+            for look in observed.modems.values where look.state == nil {
+                if let failure = look.failure { unanswered[look.plugged.usbPath] = failure }
+            }
             observed.requests = requests
             memory = remember(observed, desired, memory, now: now)
             plan = Planner.plan(desired: desired, observed: observed, memory: memory, now: now)
@@ -95,6 +100,11 @@ public struct Executor: Sendable {
             memory = round.memory
             applied += round.applied
             for (name, outcome) in round.outcomes { outcomes[name] = merged(outcomes[name], outcome) }
+            // A modem a recovery rung was tried on is asked again.
+            for entry in round.applied {
+                guard case .recover = entry.action.kind, let name = entry.action.modem, let path = observed.modems[name]?.plugged.usbPath else { continue }
+                unanswered[path] = nil
+            }
             let acted = requests.filter { request in round.applied.contains { request.isAnswered(by: $0.action) } }
             answered.formUnion(acted)
             requests.subtract(acted)
@@ -108,7 +118,8 @@ public struct Executor: Sendable {
         }
         if !fresh {
             let now = drivers.clock.now()
-            observed = try await observer.observe(desired, memory: memory, extraProxies: extraProxies, probing: false, now: now)
+            observed = try await observer.observe(desired, memory: memory, extraProxies: extraProxies, probing: false, now: now,
+                                                  unanswered: unanswered)
             memory = remember(observed, desired, memory, now: now)
             plan = Planner.plan(desired: desired, observed: observed, memory: memory, now: now)
         }

@@ -34,7 +34,10 @@ extension Executor {
         }
         let control: Set<ActionKind.Step> = [.sim, .dataFormat, .connection]
         lanes = await runLanes(lanes) { control.contains($0.kind.step) }
-        lanes = await applyNetwork(lanes, unowned: unowned.filter { $0.kind.step == .network }, desired: desired, observed: observed, result: &result)
+        let after: NetworkState?
+        (lanes, after) = await applyNetwork(lanes, unowned: unowned.filter { $0.kind.step == .network }, desired: desired, observed: observed,
+                                            result: &result)
+        lanes = await failClosed(lanes, desired: desired, observed: observed, network: after)
         lanes = await runLanes(lanes) { $0.kind.step == .proxy }
         for action in unowned where action.kind.step == .memory && !Task.isCancelled {
             guard case .forget(let serial) = action.kind else { continue }
@@ -83,6 +86,8 @@ extension Executor {
                 } catch {
                     let error = LaneFailure(error)
                     if case .unlockSIM = action.kind { lane.memory?.pinAttemptFailedAt = clock.now() }
+                    // A rung that did not work was still tried: the ladder moves on to the next.
+                    if case .recover = action.kind { lane.memory = lane.memory?.applying(action.kind, result: .done, now: clock.now()) }
                     lane.applied.append(AppliedAction(action: action, failure: error))
                     lane.outcome.failure = error
                     lane.outcome.failedStep = action.kind.step
@@ -95,13 +100,40 @@ extension Executor {
         return lanes.map { byName[$0.name] ?? $0 }
     }
 
-    /// All network changes of the round in one batch, then a fresh look to verify them: a change
-    /// that did not take is a failure of the modem it belongs to.
-    private func applyNetwork(_ lanes: [LaneWork], unowned: [PlannedAction], desired: DesiredFarm, observed: ObservedFarm,
-                              result: inout RoundResult) async -> [LaneWork] {
+    /// Stops the running proxy of every lane whose network step failed and whose protection
+    /// (guard, skeleton rules, `unreachable` route) is not verified in place: a proxy never keeps
+    /// serving a lane that could leak. Its later proxy steps are skipped anyway (the lane failed).
+    private func failClosed(_ lanes: [LaneWork], desired: DesiredFarm, observed: ObservedFarm, network: NetworkState?) async -> [LaneWork] {
+        let routing = Dictionary(Planner.routing(desired, observed: observed).map { ($0.modem, $0) }, uniquingKeysWith: { first, _ in first })
+        let runner = ActionRunner(drivers: drivers, settings: settings)
         var lanes = lanes
-        let actions = lanes.filter { !$0.failed }.flatMap { $0.actions.filter { $0.kind.step == .network } } + unowned
-        guard !actions.isEmpty, !Task.isCancelled else { return lanes }
+        for index in lanes.indices where lanes[index].outcome.failedStep == .network && !Task.isCancelled {
+            let lane = lanes[index]
+            guard let pid = observed.proxies[lane.name]?.process?.pid, let wanted = routing[lane.name] else { continue }
+            if let network, isProtected(wanted, in: network, owned: desired.owned) { continue }
+            let stop = PlannedAction(modem: lane.name, kind: .stopProxy(pid: pid),
+                                     reason: "fail closed: its egress guard or rules are not in place (\(lane.outcome.failure?.reason ?? "unknown"))")
+            var failure: LaneFailure?
+            do {
+                _ = try await runner.perform(stop, plugged: lane.plugged, memory: lane.memory ?? ModemMemory(serial: ""))
+            } catch {
+                failure = error
+            }
+            progress()
+            lanes[index].applied.append(AppliedAction(action: stop, failure: failure))
+        }
+        return lanes
+    }
+
+    /// All network changes of the round in one batch, then a fresh look to verify them: a change
+    /// that did not take is a failure of the modem it belongs to. Returns the look (nil when the
+    /// kernel could not be read).
+    private func applyNetwork(_ lanes: [LaneWork], unowned: [PlannedAction], desired: DesiredFarm, observed: ObservedFarm,
+                              result: inout RoundResult) async -> ([LaneWork], NetworkState?) {
+        var lanes = lanes
+        // Every lane's, also of a lane whose modem just failed: its protection never waits for the modem.
+        let actions = lanes.flatMap { $0.actions.filter { $0.kind.step == .network } } + unowned
+        guard !actions.isEmpty, !Task.isCancelled else { return (lanes, nil) }
         defer { progress() }
         let changes = actions.compactMap { action -> NetworkChange? in
             guard case .network(let change) = action.kind else { return nil }
@@ -118,7 +150,7 @@ extension Executor {
             batchFailure = error
         }
         let mismatches = after.map {
-            routingMismatches(desired: Planner.routing(desired, observed: observed), observed: $0, ownedTables: desired.ownedTables)
+            routingMismatches(desired: Planner.routing(desired, observed: observed), observed: $0, owned: desired.owned)
         } ?? []
         let problems = Dictionary(mismatches.map { ($0.modem, $0.problems) }, uniquingKeysWith: +)
         for action in actions {
@@ -141,7 +173,7 @@ extension Executor {
                 lanes[index].outcome.applied += 1
             }
         }
-        return lanes
+        return (lanes, after)
     }
 
     /// Rotation verification (issue 8): the first connect after a rotation or reset tells whether

@@ -29,6 +29,8 @@ public struct ModemMemory: Sendable, Equatable, Codable {
     /// Set after a PIN attempt that did not succeed: the PIN is never tried again automatically
     /// (three wrong tries lock the SIM). Cleared when the SIM is found ready.
     public var pinAttemptFailedAt: Date?
+    /// Set while the modem is plugged in but does not answer: how far its recovery has come.
+    public var recovery: Recovery?
 
     public init(serial: String) { self.serial = serial }
 }

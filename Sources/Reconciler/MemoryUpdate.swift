@@ -7,7 +7,11 @@ extension ModemMemory {
         var next = self
         if let modem {
             next.usbPath = modem.plugged.usbPath
+            if modem.state == nil, let failure = modem.failure, next.recovery == nil {
+                next.recovery = Recovery(since: now, failure: failure)
+            }
             if let state = modem.state {
+                next.recovery = nil
                 if let session = state.session {
                     next.session = session
                     if next.connectedAt == nil { next.connectedAt = now }
@@ -45,6 +49,10 @@ extension ModemMemory {
             next.resetsSinceHealthy += 1
             next.consecutiveHealthFailures = 0
             next.lastRotationSameAddress = nil
+        case .recover(let rung):
+            next.recovery?.attempts += 1
+            next.recovery?.last = now
+            next.recovery?.lastRung = rung
         default:
             break
         }

@@ -16,7 +16,10 @@ public enum Metrics {
         family("info", "gauge", "Spec revision the farm was last reconciled against.", [([("revision", farm.specRevision)], 1)])
         family("last_pass_timestamp_seconds", "gauge", "When the last pass ended (Unix time).", [([], farm.lastPass.timeIntervalSince1970)])
         family("last_pass_duration_seconds", "gauge", "How long the last pass took.", [([], farm.lastPassSeconds)])
-        family("converged", "gauge", "1 when the last pass left the farm converged.", [([], farm.converged ? 1 : 0)])
+        family("converged", "gauge", "1 when every enabled modem is Ready and the last pass left nothing to do.", [([], farm.converged ? 1 : 0)])
+        family("spec_valid", "gauge", "1 when farm.yaml is valid; 0 while an older valid farm.yaml is kept in force.",
+               [([], farm.specErrors == nil ? 1 : 0)])
+        family("spec_errors", "gauge", "Errors in farm.yaml (0 when it is valid).", [([], Double(farm.specErrors?.count ?? 0))])
         family("modems", "gauge", "Modems in farm.yaml by phase.", farm.phases.sorted { $0.key < $1.key }.map { ([("phase", $0.key)], Double($0.value)) })
         family("unclaimed_modems", "gauge", "Plugged modems no spec modem claims.", [([], Double(farm.unclaimedModems.count))])
 
@@ -30,6 +33,13 @@ public enum Metrics {
         family("modem_condition", "gauge", "1 when the condition is True.", sorted.flatMap { modem in
             modem.conditions.map { ([("modem", modem.name), ("condition", $0.type.rawValue)], $0.status == "True" ? 1.0 : 0.0) }
         })
+        family("modem_ip_info", "gauge", "The modem's address and the public address its probe saw; always 1.", sorted.compactMap { modem in
+            guard modem.ip != nil || modem.publicIP != nil else { return nil }
+            return ([("modem", modem.name), ("ip", modem.ip ?? ""), ("public_ip", modem.publicIP ?? "")], 1)
+        })
+        perModem("modem_guard_refused_packets_total", "counter", "Packets the egress guard refused to let the modem's proxy send elsewhere.") {
+            $0.guardRefusedPackets.map(Double.init)
+        }
         perModem("modem_signal_rssi_dbm", "gauge", "Received signal strength (dBm).") { $0.signal?.rssi.map(Double.init) }
         perModem("modem_signal_rsrp_dbm", "gauge", "Reference signal received power (dBm).") { $0.signal?.rsrp.map(Double.init) }
         perModem("modem_signal_rsrq_db", "gauge", "Reference signal received quality (dB).") { $0.signal?.rsrq.map(Double.init) }

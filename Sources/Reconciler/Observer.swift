@@ -30,11 +30,13 @@ struct Observer: Sendable {
 
     /// `extraProxies`: modems no longer in the spec that may still run a proxy of ours.
     /// Probes are taken for connected modems whose interval has passed, when `probing`.
-    func observe(_ desired: DesiredFarm, memory: [String: ModemMemory], extraProxies: Set<String>, probing: Bool, now: Date)
-        async throws(LaneFailure) -> ObservedFarm {
+    /// `unanswered`: modems (by USB path) that did not answer earlier in this pass; they are not
+    /// asked again, so one hung modem costs a pass one timeout, not one per round.
+    func observe(_ desired: DesiredFarm, memory: [String: ModemMemory], extraProxies: Set<String>, probing: Bool, now: Date,
+                 unanswered: [String: LaneFailure] = [:]) async throws(LaneFailure) -> ObservedFarm {
         let inventory = drivers.inventory
         let plugged = try await withDeadline(settings.observeTimeout, "listing plugged modems") { try await inventory.pluggedModems() }
-        let looks = await look(at: plugged, memory: memory)
+        let looks = await look(at: plugged, memory: memory, unanswered: unanswered)
         var observed = ObservedFarm()
         let bySerial = Dictionary(desired.modems.map { ($0.serial, $0) }, uniquingKeysWith: { first, _ in first })
         let serialByPath = Dictionary(memory.values.compactMap { m in m.usbPath.map { ($0, m.serial) } }, uniquingKeysWith: { first, _ in first })
@@ -59,12 +61,13 @@ struct Observer: Sendable {
     }
 
     /// Reads every plugged modem (identity and state), `batch` at a time.
-    private func look(at plugged: [PluggedModem], memory: [String: ModemMemory]) async -> [ObservedModem] {
+    private func look(at plugged: [PluggedModem], memory: [String: ModemMemory], unanswered: [String: LaneFailure]) async -> [ObservedModem] {
         let control = drivers.modems
         let limit = settings.observeTimeout
         let sessions = Dictionary(memory.values.flatMap { m in [m.serial, m.usbPath].compactMap { $0 }.map { ($0, m.session) } },
                                   uniquingKeysWith: { first, _ in first })
         return await boundedConcurrently(plugged, limit: settings.batch) { modem in
+            if let failure = unanswered[modem.usbPath] { return ObservedModem(plugged: modem, failure: failure) }
             let remembered = (modem.usbSerial.flatMap { sessions[$0] } ?? sessions[modem.usbPath]) ?? nil
             do {
                 let state = try await withDeadline(limit, "reading modem at \(modem.portPath)") { try await control.observe(modem, remembered: remembered) }

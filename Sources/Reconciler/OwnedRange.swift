@@ -18,6 +18,12 @@ public enum OwnedRange {
 
     public static func tables(base: Int) -> ClosedRange<Int> { base...(base + size - 1) }
 
+    /// The uids of every lane a farm can have (`uidBase + k`): the egress guard refuses the packets
+    /// of any of them that has no lane of its own.
+    public static func uids(base: Int) -> ClosedRange<UInt32> {
+        UInt32(clamping: base + modemIndices.lowerBound)...UInt32(clamping: base + modemIndices.upperBound - 1)
+    }
+
     /// The kernel's own tables (unspec, default, main, local). The default range 100–1099 spans
     /// 253–255, so no lane is ever given one and nothing in them is ever removed.
     public static let kernelTables: Set<Int> = [0, 253, 254, 255]

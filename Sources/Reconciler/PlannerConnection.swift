@@ -11,7 +11,9 @@ extension Planner {
         case .disabled(let observed):
             guard let session = observed?.state?.session else { return [] }
             return [action(.disconnect(session), "\(name) is disabled")]
-        case .missing, .unreadable:
+        case .unreadable(let observed):
+            return recoveryActions(modem, observed, memory, now: now, deferred: &deferred)
+        case .missing, .unplaced:
             return []
         case .active(let observed, let state):
             switch state.sim {
@@ -50,6 +52,19 @@ extension Planner {
             }
             return actions
         }
+    }
+
+    /// The next rung of the recovery ladder of a modem that does not answer, when it is due.
+    static func recoveryActions(_ modem: DesiredModem, _ observed: ObservedModem, _ memory: ModemMemory, now: Date,
+                                deferred: inout [String: String]) -> [PlannedAction] {
+        guard let recovery = memory.recovery, observed.failure != nil else { return [] }
+        let (rung, due) = recovery.next(powerCycle: modem.health.powerCycle)
+        guard due <= now else {
+            deferred[modem.name] = "not answering since \(timestamp(recovery.since)); next recovery (\(rung.summary)) in \(formatted(due.timeIntervalSince(now)))"
+            return []
+        }
+        let reason = "not answering since \(timestamp(recovery.since)) (\(recovery.failure.reason)); recovery step \(recovery.attempts + 1)"
+        return [PlannedAction(modem: modem.name, kind: .recover(rung), reason: reason)]
     }
 
     /// A reset after `failuresBeforeReset` consecutive health failures, with growing pauses

@@ -1,31 +1,61 @@
 extension Planner {
-    /// The routing every active modem should have (DESIGN §7); disabled and missing modems want none.
-    static func routing(_ desired: DesiredFarm, _ situations: [String: LaneSituation]) -> [ModemRouting] {
-        desired.modems.compactMap { modem in
-            guard case .active(let observed, let state)? = situations[modem.name], let interface = observed.plugged.interface else { return nil }
-            return modem.routing(interface: interface, settings: state.session == nil ? nil : state.settings)
+    /// The routing every enabled lane should have (DESIGN §7), whether or not its modem can be
+    /// read or is plugged in: a lane's guard, uid rule and `unreachable` route never depend on
+    /// sight. A modem that answers gets its address and default route as it reports them; one
+    /// that does not keeps what the kernel has (it cannot be changed, only protected); one that
+    /// is not plugged in keeps only the fail-closed parts. Disabled modems want none (the guard's
+    /// fence refuses their uid).
+    static func routing(_ desired: DesiredFarm, _ situations: [String: LaneSituation], network: NetworkState) -> [ModemRouting] {
+        desired.modems.compactMap { modem in situations[modem.name].flatMap { routing(for: modem, $0, network: network) } }
+    }
+
+    /// One modem's share of `routing(_:_:network:)`.
+    static func routing(for modem: DesiredModem, _ situation: LaneSituation, network: NetworkState) -> ModemRouting? {
+        switch situation {
+        case .active(let observed, let state):
+            return modem.routing(interface: observed.plugged.interface, settings: state.session == nil ? nil : state.settings)
+        case .unreadable(let observed):
+            guard let interface = observed.plugged.interface else { return modem.routing(interface: nil, settings: nil) }
+            return modem.routing(interface: interface, settings: keptSettings(of: modem, interface: interface, network))
+        case .missing:
+            return modem.routing(interface: nil, settings: nil)
+        case .disabled, .unplaced:
+            return nil
         }
+    }
+
+    /// The address and default route the kernel has for a modem that cannot be read, so they are
+    /// kept as they are; nil when either is gone (then only the fail-closed parts are wanted).
+    private static func keptSettings(of modem: DesiredModem, interface: String, _ network: NetworkState) -> IPSettings? {
+        guard let addresses = network.addresses[interface], addresses.count == 1 else { return nil }
+        let parts = addresses[0].split(separator: "/")
+        guard parts.count == 2, let length = Int(parts[1]) else { return nil }
+        for route in network.routes where route.table == modem.table {
+            if case .defaultVia(interface, let gateway) = route.kind {
+                return IPSettings(address: String(parts[0]), prefixLength: length, gateway: gateway)
+            }
+        }
+        return nil
     }
 
     /// The routing wanted for a look at the farm.
     static func routing(_ desired: DesiredFarm, observed: ObservedFarm) -> [ModemRouting] {
         let situations = Dictionary(uniqueKeysWithValues: desired.modems.map { ($0.name, LaneSituation($0, observed.modems[$0.name])) })
-        return routing(desired, situations)
+        return routing(desired, situations, network: observed.network)
     }
 
     /// Network changes from `networkChanges`, each given to the modem whose table or interface it
-    /// concerns (unowned leftovers to no modem), with a reason. Modems that could not be read are
-    /// left alone: what we cannot see, we do not tear down.
+    /// concerns (unowned leftovers to no modem), with a reason.
     static func networkActions(_ desired: DesiredFarm, _ situations: [String: LaneSituation], _ network: NetworkState)
         -> (byModem: [String: [PlannedAction]], unowned: [PlannedAction]) {
-        let wanted = routing(desired, situations)
-        let changes = networkChanges(desired: wanted, observed: network, ownedTables: desired.ownedTables)
+        let wanted = routing(desired, situations, network: network)
+        let changes = networkChanges(desired: wanted, observed: network, owned: desired.owned)
         let placed = desired.modems.filter(\.placed)
         let byTable = Dictionary(placed.map { ($0.table, $0) }, uniquingKeysWith: { first, _ in first })
         let byUid = Dictionary(placed.map { ($0.uid, $0) }, uniquingKeysWith: { first, _ in first })
         var byInterface: [String: DesiredModem] = [:]
-        for modem in desired.modems {
-            if case .active(let observed, _)? = situations[modem.name], let interface = observed.plugged.interface { byInterface[interface] = modem }
+        for routing in wanted {
+            if let interface = routing.interface, let modem = desired.modem(named: routing.modem) { byInterface[interface] = modem }
         }
         var byModem: [String: [PlannedAction]] = [:]
         var unowned: [PlannedAction] = []
@@ -35,13 +65,16 @@ extension Planner {
             case .addRoute(let route), .removeRoute(let route): byTable[route.table]
             case .addRule(let rule), .removeRule(let rule):
                 if case .uidTCPSourcePort(let uid, _) = rule.selector { byUid[uid] } else { byTable[rule.table] }
+            case .setGuardLane(let lane): byUid[lane.uid]
+            case .removeGuardLane(let uid): byUid[uid]
+            case .setGuardFence: nil
             }
             guard let owner else {
-                unowned.append(PlannedAction(modem: nil, kind: .network(change), reason: "no modem owns it"))
+                let reason = if case .setGuardFence = change { network.egressGuard.unreadable.map { "the guard cannot be read: \($0)" } ?? "missing" } else { "no modem owns it" }
+                unowned.append(PlannedAction(modem: nil, kind: .network(change), reason: reason))
                 continue
             }
             let situation = situations[owner.name]
-            if case .unreadable? = situation { continue }
             let reason = networkReason(change, owner: owner, situation: situation, wanted: wanted, network: network)
             byModem[owner.name, default: []].append(PlannedAction(modem: owner.name, kind: .network(change), reason: reason))
         }
@@ -76,6 +109,15 @@ extension Planner {
             return "no longer wanted"
         case .removeRoute:
             return "no longer wanted"
+        case .setGuardLane(let lane):
+            if let unreadable = network.egressGuard.unreadable { return "the guard cannot be read: \(unreadable)" }
+            guard let have = network.egressGuard.lanes[lane.uid] else { return "missing" }
+            if have.interface != lane.interface { return "interface changed from \(have.interface ?? "none")" }
+            return "proxy ports changed from " + (have.replyPorts.isEmpty ? "none" : have.replyPorts.map(String.init).joined(separator: ", "))
+        case .removeGuardLane:
+            return "no longer wanted"
+        case .setGuardFence:
+            return "missing"
         }
     }
 }

@@ -17,11 +17,14 @@ extension Planner {
         guard let process = observed.process else {
             return actions + [action(.startProxy(ports: input.ports), "not running")]
         }
-        if !process.listening {
-            return actions + [action(.stopProxy(pid: process.pid), "not listening on its ports"),
-                              action(.startProxy(ports: input.ports), "not listening on its ports")]
+        if let why = process.reloadFailure ?? (process.listening ? nil : "not listening on its ports") {
+            return actions + [action(.stopProxy(pid: process.pid), why), action(.startProxy(ports: input.ports), why)]
         }
-        if let change { actions.append(action(.reloadProxy(pid: process.pid, ports: input.ports), change)) }
+        if let change {
+            let dropped = ProxyConfigDiff.droppedUsers(current: observed.config, wanted: wanted)
+            let drops = dropped.isEmpty ? "" : "; drops the open connections of \(dropped.joined(separator: ", "))"
+            actions.append(action(.reloadProxy(pid: process.pid, ports: input.ports), change + drops))
+        }
         return actions
     }
 }

@@ -19,6 +19,15 @@ enum ProxyConfigDiff {
         return parts.isEmpty ? "users reordered" : parts.joined(separator: "; ")
     }
 
+    /// Users whose open connections a reload ends: 3proxy re-checks every open connection against
+    /// the new users table, so a user whose entry changed or went is cut off (shared/docs/3proxy.md).
+    static func droppedUsers(current: String?, wanted: String) -> [String] {
+        guard let current else { return [] }
+        let old = users(in: current)
+        let new = users(in: wanted)
+        return old.keys.filter { new[$0] != old[$0] }.sorted()
+    }
+
     /// User name → its whole `name:TYPE:secret` entry, from the `users` line(s).
     static func users(in config: String) -> [String: String] {
         var result: [String: String] = [:]

@@ -20,7 +20,10 @@ extension ProxyConfigRenderer {
         for limit in [input.bandwidth.inBitsPerSecond, input.bandwidth.outBitsPerSecond].compactMap({ $0 }) where limit < 1 {
             problems.append("bandwidth limit \(limit) must be at least 1 bit/s")
         }
-        if hasLineBreak(input.logDirectory) { problems.append("log directory must be one line") }
+        // A `%` makes 3proxy format the log name as a template instead of adding the date.
+        if hasLineBreak(input.logDirectory) || input.logDirectory.contains("%") {
+            problems.append("log directory must be one line without %")
+        }
         for user in input.users {
             guard isSafeName(user.name) else {
                 problems.append("user name \(user.name.debugDescription) is not a safe 3proxy token")
@@ -29,10 +32,24 @@ extension ProxyConfigRenderer {
             switch user.credential {
             case .clear(let password):
                 if hasLineBreak(password) { problems.append("password of user \(user.name) contains a line break or NUL") }
+                let most = ProxyLimits.passwordBytes(user: user.name)
+                if password.utf8.count > most {
+                    problems.append("password of user \(user.name) is \(password.utf8.count) bytes; 3proxy cuts HTTP Basic's "
+                                    + "user:password at \(ProxyLimits.credentialBytes) bytes, so it may have at most \(most)")
+                }
             case .hash(let hash):
+                if ProxyLimits.passwordBytes(user: user.name) < 1 {
+                    problems.append("user name \(user.name) leaves no room for a password in 3proxy's \(ProxyLimits.credentialBytes) bytes")
+                }
                 if !isSupportedHash(hash) {
                     problems.append("hash of user \(user.name) is not a 3proxy crypt hash ($1$ or $3$, at most 63 characters)")
                 }
+            }
+        }
+        if problems.isEmpty {
+            // Values above keep each line short; this makes sure, whatever the allow list holds.
+            for (index, line) in render(input).split(separator: "\n").enumerated() where line.utf8.count > ProxyLimits.lineBytes {
+                problems.append("config line \(index + 1) would be \(line.utf8.count) bytes; 3proxy reads at most \(ProxyLimits.lineBytes)")
             }
         }
         return problems

@@ -20,9 +20,10 @@ public enum ProxyConfigRenderer {
         lines.append("timeouts \(timeouts)")
         lines.append("log \(quoted(input.logDirectory + "/3proxy.log")) D")
         lines.append("rotate \(logFilesKept)")
-        if !input.users.isEmpty {
-            lines.append("users " + input.users.map { quoted(entry(for: $0)) }.joined(separator: " "))
-        }
+        // One user per line: 3proxy reads a config line with a 64 KiB buffer (a longer line is cut
+        // and breaks the parse) and takes at most 4094 words of it, so one line for all users would
+        // not hold a big farm; `users` lines add up.
+        lines += input.users.map { "users " + quoted(entry(for: $0)) }
         // Bandwidth rules are global and looked up per request: one rule per user gives each their own limit.
         for user in input.users {
             if let limit = input.bandwidth.inBitsPerSecond { lines.append("bandlimin \(limit) \(user.name)") }
@@ -31,7 +32,7 @@ public enum ProxyConfigRenderer {
         // A service copies the auth, ACL and maxconn in force when it is read: all three come first.
         lines.append("auth strong")
         lines.append("maxconn \(input.maxConnections)")
-        if let allow = allowLine(input) { lines.append(allow) }
+        lines += allowLines(input)
         if let port = input.httpPort { lines.append("proxy -p\(port) -i\(input.listen) -a") }
         if let port = input.socksPort { lines.append("socks -p\(port) -i\(input.listen)") }
         lines.append("flush")
@@ -41,14 +42,12 @@ public enum ProxyConfigRenderer {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// Users × client networks. A non-empty ACL ends in 3proxy's implicit deny (407), which also
-    /// refuses any authenticated user who is not on this modem. No users: no one can authenticate,
-    /// so there is nothing to allow.
-    static func allowLine(_ input: ProxyConfigInput) -> String? {
-        guard !input.users.isEmpty else { return nil }
-        let users = input.users.map(\.name).joined(separator: ",")
+    /// One line per user × client networks (one per user for the same line limits as `users`). A
+    /// non-empty ACL ends in 3proxy's implicit deny (407), which also refuses any authenticated user
+    /// who is not on this modem. No users: no one can authenticate, so there is nothing to allow.
+    static func allowLines(_ input: ProxyConfigInput) -> [String] {
         let sources = input.allow.isEmpty ? "*" : input.allow.map(\.description).joined(separator: ",")
-        return "allow \(users) \(sources)"
+        return input.users.map { "allow \($0.name) \(sources)" }
     }
 
     static func entry(for user: ProxyConfigInput.ProxyUser) -> String {

@@ -59,3 +59,8 @@ func formatted(_ interval: Double) -> String {
     let shown = parts.drop { $0.0 == 0 }.prefix(2).filter { $0.0 != 0 }
     return shown.isEmpty ? "0s" : shown.map { "\($0.0)\($0.1)" }.joined()
 }
+
+/// `2026-11-30T03:20:12Z`: a moment in reasons and status messages (ISO 8601, UTC, like the status files).
+func timestamp(_ date: Date) -> String {
+    date.formatted(.iso8601)
+}

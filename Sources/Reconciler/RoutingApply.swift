@@ -19,9 +19,9 @@ public struct RoutingPass: Sendable {
 /// DESIGN §7's routing step, verified like nmstate does. Nothing is sent when nothing differs.
 /// A failed change does not throw: it shows in `applyError` and in the mismatches of its modem.
 /// What throws is a kernel that cannot be read, or an apply error that is not operator-facing.
-public func applyRouting(_ desired: [ModemRouting], using network: any NetworkControl, ownedTables: ClosedRange<Int>) async throws -> RoutingPass {
-    let before = try await network.observe(tables: ownedTables)
-    let changes = networkChanges(desired: desired, observed: before, ownedTables: ownedTables)
+public func applyRouting(_ desired: [ModemRouting], using network: any NetworkControl, owned: OwnedKernel) async throws -> RoutingPass {
+    let before = try await network.observe(tables: owned.tables)
+    let changes = networkChanges(desired: desired, observed: before, owned: owned)
     guard !changes.isEmpty else { return RoutingPass(changes: [], mismatches: []) }
     var applyError: (any OperatorFacingError)?
     do {
@@ -29,7 +29,7 @@ public func applyRouting(_ desired: [ModemRouting], using network: any NetworkCo
     } catch let error as any OperatorFacingError {
         applyError = error
     }
-    let after = try await network.observe(tables: ownedTables)
+    let after = try await network.observe(tables: owned.tables)
     return RoutingPass(changes: changes, applyError: applyError,
-                       mismatches: routingMismatches(desired: desired, observed: after, ownedTables: ownedTables))
+                       mismatches: routingMismatches(desired: desired, observed: after, owned: owned))
 }

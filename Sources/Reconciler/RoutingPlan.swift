@@ -1,6 +1,6 @@
-/// What one modem's egress needs from the kernel (DESIGN §7, docs/routing.md): its address on its
-/// interface, its table, its three rules, and one rule per proxy port that routes the proxy's
-/// replies to its clients by the main table.
+/// What one modem's egress needs from the kernel (DESIGN §7, docs/routing.md): its lane in the
+/// egress guard, its address on its interface, its table, its three rules, and one rule per proxy
+/// port that routes the proxy's replies to its clients by the main table.
 public struct ModemRouting: Sendable, Hashable, Codable {
     /// The modem's name, used only to say whose mismatch it is.
     public var modem: String
@@ -10,8 +10,9 @@ public struct ModemRouting: Sendable, Hashable, Codable {
     public var repliesPriority: Int
     /// The uid its proxy runs as (`uidrange U-U`).
     public var uid: UInt32
-    /// The modem's network interface, e.g. `wwan2`.
-    public var interface: String
+    /// The modem's network interface, e.g. `wwan2`; nil while it is not plugged in (then only the
+    /// uid rule, the `unreachable` route and a guard lane that lets nothing out are kept).
+    public var interface: String?
     /// The ports its proxy listens on (HTTP, SOCKS).
     public var proxyPorts: [Int]
     /// The modem's current address in CIDR form (`100.64.2.7/24`, a bare address means /32);
@@ -21,7 +22,7 @@ public struct ModemRouting: Sendable, Hashable, Codable {
     /// The gateway the network reported, if any.
     public var gateway: String?
 
-    public init(modem: String, table: Int, priority: Int, repliesPriority: Int, uid: UInt32, interface: String, proxyPorts: [Int],
+    public init(modem: String, table: Int, priority: Int, repliesPriority: Int, uid: UInt32, interface: String?, proxyPorts: [Int],
                 address: String? = nil, gateway: String? = nil) {
         self.modem = modem
         self.table = table
@@ -40,8 +41,9 @@ public struct ModemRouting: Sendable, Hashable, Codable {
     /// The rules this modem needs, in the order they are added: the reply rules first, so that a
     /// reloaded proxy's replies never leave through the modem, not even between two rule adds.
     var rules: [RoutingRule] {
-        var selectors: [RoutingRule.Selector] = [.uidRange(uid, uid), .oif(interface)]
-        if let address { selectors.append(.from(String(address.prefix { $0 != "/" }))) }
+        var selectors: [RoutingRule.Selector] = [.uidRange(uid, uid)]
+        if let interface { selectors.append(.oif(interface)) }
+        if let address, interface != nil { selectors.append(.from(String(address.prefix { $0 != "/" }))) }
         return replyRules + selectors.map { RoutingRule(priority: priority, selector: $0, table: table) }
     }
 
@@ -55,7 +57,20 @@ public struct ModemRouting: Sendable, Hashable, Codable {
 
     /// The fail-closed floor, always present in the modem's table.
     var unreachableRoute: TableRoute { TableRoute(table: table, kind: .unreachableDefault) }
-    var defaultRoute: TableRoute { TableRoute(table: table, kind: .defaultVia(interface: interface, gateway: gateway)) }
+    var defaultRoute: TableRoute? { interface.map { TableRoute(table: table, kind: .defaultVia(interface: $0, gateway: gateway)) } }
+    /// Its lane in the egress guard.
+    public var guardLane: GuardLane { GuardLane(uid: uid, interface: interface, replyPorts: proxyPorts) }
+}
+
+/// What ProxyFarm owns in the kernel: its tables and rule priorities, and the uids of its lanes
+/// (the guard's fence).
+public struct OwnedKernel: Sendable, Hashable {
+    public var tables: ClosedRange<Int>
+    public var uids: ClosedRange<UInt32>
+    public init(tables: ClosedRange<Int>, uids: ClosedRange<UInt32>) {
+        self.tables = tables
+        self.uids = uids
+    }
 }
 
 /// The minimal network changes that make `observed` what `desired` needs (DESIGN §7).
@@ -65,15 +80,23 @@ public struct ModemRouting: Sendable, Hashable, Codable {
 /// the reply rules (`uidrange U-U ipproto tcp sport P lookup main` at a priority of the range);
 /// nothing else is ever changed. Ours that no desired modem needs (a removed modem, the
 /// `from` rule of an old address) are removed, and duplicate rules are collapsed to one. The
-/// changes are ordered so that a modem is never left open: addresses and links first, then new
-/// routes and rules, and only then removals. A modem whose interface is absent gets only its
-/// rules and the `unreachable` route (its address, link and default route cannot be set).
+/// changes are ordered so that a modem is never left open: the guard first, then addresses and
+/// links, then new routes and rules, and only then removals. A modem whose interface is absent
+/// gets only its rules and the `unreachable` route (its address, link and default route cannot be
+/// set). Every guard lane is written, and lanes of uids no modem has any more are removed; the
+/// fence refuses every other uid of ProxyFarm's range.
 ///
 /// Applying the result and observing again gives no changes: `networkChanges` is idempotent.
-public func networkChanges(desired: [ModemRouting], observed: NetworkState, ownedTables: ClosedRange<Int>) -> [NetworkChange] {
-    var setup: [NetworkChange] = [], additions: [NetworkChange] = [], removals: [NetworkChange] = []
-    for difference in routingDifferences(desired: desired, observed: observed, ownedTables: ownedTables) {
+public func networkChanges(desired: [ModemRouting], observed: NetworkState, owned: OwnedKernel) -> [NetworkChange] {
+    var guarding: [NetworkChange] = [], setup: [NetworkChange] = [], additions: [NetworkChange] = [], removals: [NetworkChange] = []
+    for difference in routingDifferences(desired: desired, observed: observed, owned: owned) {
         switch difference.kind {
+        case .guardLaneDiffers(let lane, _):
+            guarding.append(.setGuardLane(lane))
+        case .unwantedGuardLane(let uid):
+            guarding.append(.removeGuardLane(uid: uid))
+        case .guardFenceDiffers(let fence):
+            guarding.append(.setGuardFence(fence))
         case .interfaceMissing:
             break
         case .addressDiffers(let interface, _, let want):
@@ -95,21 +118,33 @@ public func networkChanges(desired: [ModemRouting], observed: NetworkState, owne
             removals += Array(repeating: .removeRule(rule), count: extra)
         }
     }
-    return setup + additions + removals
+    return guarding + setup + additions + removals
 }
 
 /// Where the kernel's state differs from what `desired` needs, per modem: the verification after
 /// an apply (an empty result means converged). Leftovers that belong to no modem come last, with
 /// a nil `modem`.
-public func routingMismatches(desired: [ModemRouting], observed: NetworkState, ownedTables: ClosedRange<Int>) -> [RoutingMismatch] {
+public func routingMismatches(desired: [ModemRouting], observed: NetworkState, owned: OwnedKernel) -> [RoutingMismatch] {
     var problems: [String?: [String]] = [:]
     var order: [String?] = []
-    for difference in routingDifferences(desired: desired, observed: observed, ownedTables: ownedTables) {
+    for difference in routingDifferences(desired: desired, observed: observed, owned: owned) {
         guard let text = difference.problem else { continue }
         if problems[difference.modem] == nil { order.append(difference.modem) }
         problems[difference.modem, default: []].append(text)
     }
     return order.map { RoutingMismatch(modem: $0, problems: problems[$0] ?? []) }
+}
+
+/// Whether the kernel holds everything that keeps `routing`'s lane from leaking, whatever else
+/// differs: its guard lane and the fence, its uid and oif rules, its `unreachable` route. A proxy
+/// runs only while this holds (DESIGN §7).
+public func isProtected(_ routing: ModemRouting, in observed: NetworkState, owned: OwnedKernel) -> Bool {
+    let kernelGuard = observed.egressGuard
+    guard kernelGuard.unreadable == nil, kernelGuard.fence == owned.uids, kernelGuard.lanes[routing.uid] == routing.guardLane,
+          observed.routes.contains(routing.unreachableRoute) else { return false }
+    var skeleton = [RoutingRule(priority: routing.priority, selector: .uidRange(routing.uid, routing.uid), table: routing.table)]
+    if let interface = routing.interface { skeleton.append(RoutingRule(priority: routing.priority, selector: .oif(interface), table: routing.table)) }
+    return skeleton.allSatisfy(observed.rules.contains)
 }
 
 /// One modem's (or nobody's) differences between the kernel and the desired routing.
@@ -138,6 +173,9 @@ private struct RoutingDifference {
         case unwantedRoute(TableRoute)
         case unwantedRule(RoutingRule, copies: Int)
         case duplicateRule(RoutingRule, extra: Int)
+        case guardLaneDiffers(GuardLane, unreadable: String?)
+        case unwantedGuardLane(UInt32)
+        case guardFenceDiffers(ClosedRange<UInt32>)
     }
     var modem: String?
     var kind: Kind
@@ -155,13 +193,18 @@ private struct RoutingDifference {
         case .unwantedRoute(let route): "unexpected route \(route)"
         case .unwantedRule(let rule, let copies): "unexpected \(rule)" + (copies > 1 ? " (\(copies) copies)" : "")
         case .duplicateRule(let rule, let extra): "\(rule) present \(extra + 1) times"
+        case .guardLaneDiffers(let lane, let unreadable):
+            "missing \(lane)" + (unreadable.map { " (the guard cannot be read: \($0))" } ?? "")
+        case .unwantedGuardLane(let uid): "unexpected guard lane for uid \(uid)"
+        case .guardFenceDiffers(let fence): "guard does not refuse uids \(fence.lowerBound)-\(fence.upperBound)"
         }
     }
 }
 
 /// The one comparison both planning and verification use, so they can never disagree.
-private func routingDifferences(desired: [ModemRouting], observed: NetworkState, ownedTables: ClosedRange<Int>) -> [RoutingDifference] {
-    var differences: [RoutingDifference] = []
+private func routingDifferences(desired: [ModemRouting], observed: NetworkState, owned: OwnedKernel) -> [RoutingDifference] {
+    let ownedTables = owned.tables
+    var differences = guardDifferences(desired: desired, observed: observed.egressGuard, owned: owned)
     var wantedRoutes: [TableRoute: String] = [:]
     var wantedRules: [RoutingRule: String] = [:]
     /// Tables whose default route an add replaces in place (a route's identity is table + metric).
@@ -169,23 +212,23 @@ private func routingDifferences(desired: [ModemRouting], observed: NetworkState,
     let observedRoutes = Set(observed.routes)
 
     for modem in desired {
-        let present = observed.addresses[modem.interface]
+        let present = modem.interface.flatMap { observed.addresses[$0] }
         var routes = [modem.unreachableRoute]
-        if present == nil {
-            differences.append(RoutingDifference(modem: modem.modem, kind: .interfaceMissing(modem.interface)))
+        if let interface = modem.interface, present == nil {
+            differences.append(RoutingDifference(modem: modem.modem, kind: .interfaceMissing(interface)))
         }
-        if let present, let cidr = modem.cidr {
-            routes.append(modem.defaultRoute)
+        if let interface = modem.interface, let present, let cidr = modem.cidr, let defaultRoute = modem.defaultRoute {
+            routes.append(defaultRoute)
             replacedDefaults.insert(modem.table)
             if present != [cidr] {
-                differences.append(RoutingDifference(modem: modem.modem, kind: .addressDiffers(interface: modem.interface, have: present, want: cidr)))
-                if observedRoutes.contains(modem.defaultRoute) {
-                    differences.append(RoutingDifference(modem: modem.modem, kind: .routeLostWithAddress(modem.defaultRoute)))
+                differences.append(RoutingDifference(modem: modem.modem, kind: .addressDiffers(interface: interface, have: present, want: cidr)))
+                if observedRoutes.contains(defaultRoute) {
+                    differences.append(RoutingDifference(modem: modem.modem, kind: .routeLostWithAddress(defaultRoute)))
                 }
             }
         }
-        if present != nil, !observed.upInterfaces.contains(modem.interface) {
-            differences.append(RoutingDifference(modem: modem.modem, kind: .linkDown(modem.interface)))
+        if let interface = modem.interface, present != nil, !observed.upInterfaces.contains(interface) {
+            differences.append(RoutingDifference(modem: modem.modem, kind: .linkDown(interface)))
         }
         for route in routes {
             wantedRoutes[route] = modem.modem
@@ -223,6 +266,26 @@ private func routingDifferences(desired: [ModemRouting], observed: NetworkState,
     for route in observed.routes where isOurs(route.table, ownedTables) && wantedRoutes[route] == nil && seenRoutes.insert(route).inserted {
         if case .defaultVia = route.kind, replacedDefaults.contains(route.table) { continue }
         differences.append(RoutingDifference(modem: owner(table: route.table, priority: nil, in: desired), kind: .unwantedRoute(route)))
+    }
+    return differences
+}
+
+/// The guard's lanes and fence against what `desired` needs. An unreadable guard has no lanes.
+private func guardDifferences(desired: [ModemRouting], observed: GuardState, owned: OwnedKernel) -> [RoutingDifference] {
+    var differences: [RoutingDifference] = []
+    var wanted: Set<UInt32> = []
+    for modem in desired {
+        let lane = modem.guardLane
+        wanted.insert(lane.uid)
+        if observed.unreadable != nil || observed.lanes[lane.uid] != lane {
+            differences.append(RoutingDifference(modem: modem.modem, kind: .guardLaneDiffers(lane, unreadable: observed.unreadable)))
+        }
+    }
+    for uid in observed.lanes.keys.sorted() where !wanted.contains(uid) {
+        differences.append(RoutingDifference(modem: desired.first { $0.uid == uid }?.modem, kind: .unwantedGuardLane(uid)))
+    }
+    if observed.unreadable != nil || observed.fence != owned.uids {
+        differences.append(RoutingDifference(modem: nil, kind: .guardFenceDiffers(owned.uids)))
     }
     return differences
 }

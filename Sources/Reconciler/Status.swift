@@ -3,7 +3,7 @@ import Foundation
 /// Kubernetes-style condition (DESIGN §5). `since` changes only when `status` changes.
 public struct Condition: Sendable, Codable, Equatable {
     public enum Kind: String, Sendable, Codable, CaseIterable {
-        case present = "Present", simReady = "SimReady", registered = "Registered", connected = "Connected"
+        case present = "Present", responding = "Responding", simReady = "SimReady", registered = "Registered", connected = "Connected"
         case routed = "Routed", proxyServing = "ProxyServing", healthy = "Healthy"
     }
     public var type: Kind
@@ -49,7 +49,10 @@ public struct ModemStatus: Sendable, Codable, Equatable {
     public var serial: String
     public var enabled: Bool
     public var phase: Phase
-    /// Present, SimReady, Registered, Connected, Routed, ProxyServing, Healthy, in that order.
+    /// Why the modem is not Ready (absent when it is): the reason and message of what holds it back.
+    public var reason: String?
+    public var message: String?
+    /// Present, Responding, SimReady, Registered, Connected, Routed, ProxyServing, Healthy, in that order.
     public var conditions: [Condition]
     public var imei: String?
     public var usbPath: String?
@@ -57,6 +60,9 @@ public struct ModemStatus: Sendable, Codable, Equatable {
     public var controlDevice: String?
     public var interface: String?
     public var ip: String?
+    /// The address the last successful health probe saw the modem egress from, when the probe URL
+    /// reports one (behind carrier NAT it differs from `ip`).
+    public var publicIP: String?
     public var prefixLength: Int?
     public var gateway: String?
     public var dns: [String]
@@ -68,6 +74,9 @@ public struct ModemStatus: Sendable, Codable, Equatable {
     public var uid: UInt32
     public var table: Int
     public var proxyPid: Int32?
+    /// Packets the egress guard refused to let the proxy's uid send elsewhere than through its
+    /// modem, since the guard's table was last written.
+    public var guardRefusedPackets: Int?
     public var rotation: Rotation
     public var health: Health
     /// Why the modem is waiting (backing off after failures, pause between resets).
@@ -84,6 +93,8 @@ public struct FarmStatus: Sendable, Codable, Equatable {
     public var specRevision: String
     public var lastPass: Date
     public var lastPassSeconds: Double
+    /// Every enabled modem is Ready and the pass left nothing to do (no pending or failed action,
+    /// no modem waiting).
     public var converged: Bool
     public var modems: Int
     /// Count of modems in each phase (every phase listed, zeros included).

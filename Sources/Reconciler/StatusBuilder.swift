@@ -17,18 +17,21 @@ public enum StatusBuilder {
             let old = previous?.condition(conditions[index].type)
             conditions[index].since = old?.status == conditions[index].status ? old?.since ?? now : now
         }
+        let phase = phase(modem, plugged: plugged, conditions: conditions, failure: failure)
+        let why = phase == .ready ? nil : explanation(modem, conditions: conditions, failure: failure, waiting: waiting)
         return ModemStatus(
             name: modem.name, serial: modem.serial, enabled: modem.enabled,
-            phase: phase(modem, plugged: plugged, conditions: conditions, failure: failure),
+            phase: phase, reason: why?.reason, message: why?.message,
             conditions: conditions, imei: state?.imei, usbPath: plugged?.plugged.usbPath, usbPort: plugged?.plugged.portPath,
             controlDevice: plugged?.plugged.controlDevice, interface: plugged?.plugged.interface,
             ip: state?.session == nil ? nil : state?.settings?.address,
+            publicIP: memory.lastProbeResult?.ok == true ? memory.lastProbeResult?.publicIP : nil,
             prefixLength: state?.session == nil ? nil : state?.settings?.prefixLength,
             gateway: state?.session == nil ? nil : state?.settings?.gateway,
             dns: state?.session == nil ? [] : state?.settings?.dns ?? [],
             signal: state?.signal, operatorName: state?.registration.operatorName, radioTechnology: state?.registration.radioTechnology,
             httpPort: modem.httpPort, socksPort: modem.socksPort, uid: modem.uid, table: modem.table,
-            proxyPid: proxy?.process?.pid,
+            proxyPid: proxy?.process?.pid, guardRefusedPackets: observed.network.egressGuard.refusedPackets[modem.uid],
             rotation: .init(schedule: schedule(modem.rotation), count: memory.rotations, last: memory.lastRotation,
                             lastKeptSameAddress: memory.lastRotationSameAddress),
             health: .init(url: modem.health.url, lastProbe: memory.lastProbe,
@@ -49,6 +52,18 @@ public enum StatusBuilder {
         return .ready
     }
 
+    /// Why a modem is not Ready, most telling first: its configuration, the failure of this pass,
+    /// the first condition that does not hold, a wait.
+    static func explanation(_ modem: DesiredModem, conditions: [Condition], failure: LaneFailure?, waiting: String?)
+        -> (reason: String, message: String) {
+        if !modem.problems.isEmpty { return ("ConfigError", modem.problems.joined(separator: "; ")) }
+        if let failure { return (failure.reason, failure.message + (waiting.map { "; \($0)" } ?? "")) }
+        if let blocking = conditions.first(where: { $0.status != "True" && $0.type != .healthy }) ?? conditions.first(where: { $0.status != "True" }) {
+            return (blocking.reason, "\(blocking.type.rawValue): \(blocking.message)")
+        }
+        return ("Waiting", waiting ?? "the last pass left work to do")
+    }
+
     static func schedule(_ rotation: Rotation) -> String {
         switch rotation {
         case .never: "never"
@@ -62,8 +77,9 @@ public enum StatusBuilder {
                             passEnded: Date, converged: Bool, failedActions: Int) -> FarmStatus {
         var phases = Dictionary(uniqueKeysWithValues: Phase.allCases.map { ($0.rawValue, 0) })
         for modem in modems { phases[modem.phase.rawValue, default: 0] += 1 }
+        let allReady = modems.allSatisfy { !$0.enabled || $0.phase == .ready }
         return FarmStatus(specRevision: revision, lastPass: passEnded, lastPassSeconds: passEnded.timeIntervalSince(passStarted),
-                          converged: converged, modems: modems.count, phases: phases,
+                          converged: converged && allReady, modems: modems.count, phases: phases,
                           unclaimedModems: observed.unclaimed.map(\.portPath).sorted(), failedActions: failedActions)
     }
 }

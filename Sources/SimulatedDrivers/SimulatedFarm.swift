@@ -9,7 +9,7 @@ public actor SimulatedFarm {
     /// Which driver call a fault applies to.
     public enum Operation: String, Sendable, Hashable {
         case inventory, observeModem, unlockSIM, setRawIP, connect, disconnect, setOperatingMode
-        case observeNetwork, applyNetwork, observeProxies, writeConfig, startProxy, reloadProxy, stopProxy, probe
+        case observeNetwork, applyNetwork, observeProxies, writeConfig, startProxy, reloadProxy, stopProxy, probe, recover
     }
 
     public enum Fault: Sendable, Equatable {
@@ -34,6 +34,8 @@ public actor SimulatedFarm {
         var stickyAddress = false
         var generation = 0
         var session: DataSession?
+        /// QMI stopped answering (the commonest EC25 failure) until the modem is re-enumerated.
+        var hung: Bool?
         var clientIDs: Set<UInt8> = []
         var nextHandle: UInt32 = 1
 
@@ -60,6 +62,8 @@ public actor SimulatedFarm {
     var released = false
     var active: [String: Int] = [:]
     var unhealthy: Set<String> = []
+    /// Recovery rungs applied, as `serial rung`, in order.
+    public internal(set) var recoveries: [String] = []
     /// Every call as `operation key`, in order: lets tests check ordering.
     public private(set) var calls: [String] = []
     /// The most modems that had a control call in flight at the same time.
@@ -98,6 +102,9 @@ public actor SimulatedFarm {
 
     /// The next rotations of this modem keep the same address (some networks do).
     public func setStickyAddress(serial: String) { update(serial) { $0.stickyAddress = true } }
+
+    /// The modem's QMI stops answering until its USB device is re-enumerated or power-cycled.
+    public func hang(serial: String) { update(serial) { $0.hung = true } }
 
     /// The network drops the session (as after a carrier-side reset), with a new address next time.
     public func dropSession(serial: String) { update(serial) { $0.session = nil; $0.generation += 1 } }

@@ -8,6 +8,8 @@ extension SimulatedFarm {
     /// Adds a rule as another program would (ProxyFarm must leave it alone unless it is ours).
     public func addRule(_ rule: RoutingRule) { networkState.rules.append(rule) }
     public func addRoute(_ route: TableRoute) { networkState.routes.append(route) }
+    /// Changes the kernel behind ProxyFarm's back, as an operator's `ip rule flush` or `nft flush ruleset` would.
+    public func tamper(_ change: (inout NetworkState) -> Void) { change(&networkState) }
 
     func observeNetwork(tables: ClosedRange<Int>) async throws -> NetworkState {
         _ = try await gate(.observeNetwork, "")
@@ -43,6 +45,8 @@ extension SimulatedFarm {
             case .removeRule(let rule):
                 guard let index = state.rules.firstIndex(of: rule) else { throw missing(rule.description) }
                 state.rules.remove(at: index)
+            case .setGuardLane, .removeGuardLane, .setGuardFence:
+                state.egressGuard = state.egressGuard.applying(change)
             }
         }
         networkState = state

@@ -22,6 +22,7 @@ extension SimulatedFarm {
     func observe(_ plugged: PluggedModem, remembered: DataSession?) async throws -> ModemState {
         _ = try await gate(.observeModem, key(plugged), tracked: true)
         let modem = modems[try index(of: plugged)]
+        if modem.hung == true { throw SimulatedError(reason: "Timeout", message: "\(modem.plugged.controlDevice): no answer") }
         return ModemState(imei: modem.imei, sim: modem.sim, pinRetriesLeft: modem.sim == .pinRequired ? modem.pinTries : nil,
                           operatingMode: modem.mode, rawIPAgreed: modem.rawIP,
                           registration: Registration(registered: modem.registered, operatorName: modem.registered ? "SimNet" : nil,
@@ -84,6 +85,25 @@ extension SimulatedFarm {
         }
         modems[index].mode = mode
         if mode == .online { modems[index].registered = modems[index].sim == .ready }
+    }
+
+    /// Like the lab's simulators: a hung modem comes back only when its USB device is
+    /// re-enumerated or power-cycled, as a rebooted modem (no session, raw-IP to be set again).
+    func recover(_ plugged: PluggedModem, _ rung: RecoveryRung) async throws {
+        guard try await gate(.recover, key(plugged), tracked: true) else { return }
+        let index = try index(of: plugged)
+        switch rung {
+        case .reopen:
+            break
+        case .resetQMI:
+            if modems[index].hung == true { throw SimulatedError(reason: "Timeout", message: "\(plugged.controlDevice): no answer") }
+        case .reenumerate, .powerCycle:
+            modems[index].hung = nil
+            modems[index].session = nil
+            modems[index].rawIP = false
+            modems[index].generation += 1
+        }
+        recoveries.append("\(modems[index].imei) \(rung.rawValue)")
     }
 
     func probe(interface: String) async -> ProbeResult {

@@ -26,17 +26,35 @@ struct FarmBuilder {
         sink = farmChecks.sink
         warnUnusedUsers(root["users"], modems: modemValues, defaults: defaults)
 
-        guard let version = root["version"]?.integer, root["modems"] != nil, modems.count == modemValues.count else {
+        let api = buildAPI(root["api"])
+        guard let version = root["version"]?.integer, root["modems"] != nil, modems.count == modemValues.count,
+              root["api"] == nil || api != nil else {
             return nil
         }
-        return FarmSpec(version: version, portRange: portRange, routing: routing, users: users, modems: modems)
+        return FarmSpec(version: version, portRange: portRange, routing: routing, users: users, modems: modems, api: api)
+    }
+
+    private mutating func buildAPI(_ api: CheckedValue?) -> APISettings? {
+        guard let api else { return nil }
+        secrets.check(api["token"], as: .token, into: &sink)
+        guard let listen = api["listen"]?.text.flatMap(ListenAddress.init), let token = SecretChecker.source(of: api["token"]) else {
+            return nil
+        }
+        return APISettings(listen: listen, token: token)
+    }
+
+    /// A modem's link, its `minInterval` inherited from `defaults.link`; nil without a token.
+    private mutating func buildLink(own: CheckedValue?, merged: CheckedValue?) -> LinkSettings? {
+        secrets.check(own?["token"], as: .token, into: &sink)
+        guard let token = SecretChecker.source(of: own?["token"]) else { return nil }
+        return LinkSettings(token: token, minInterval: merged?["minInterval"]?.duration ?? LinkSettings.defaultMinInterval)
     }
 
     private mutating func buildUsers(_ value: CheckedValue?) -> [User] {
         guard let value else { return [] }
         return value.fields.sorted { $0.key < $1.key }.compactMap { name, user in
             let password = user["password"]
-            secrets.check(password, as: .password, into: &sink)
+            secrets.check(password, as: .password, user: name, into: &sink)
             return SecretChecker.source(of: password).map { User(name: name, password: $0) }
         }
     }
@@ -63,7 +81,8 @@ struct FarmBuilder {
             ports: PortRequest(http: modem["ports"]?["http"]?.integer, socks: modem["ports"]?["socks"]?.integer),
             proxy: proxy, health: health,
             rotation: Self.rotation(merged["rotation"]),
-            enabled: modem["enabled"]?.boolean ?? true)
+            enabled: modem["enabled"]?.boolean ?? true,
+            link: buildLink(own: modem["link"], merged: merged["link"]))
     }
 
     private mutating func buildProxy(_ proxy: CheckedValue?, users shorthand: [String]?, modem: CheckedValue) -> ProxySettings? {
@@ -93,7 +112,8 @@ struct FarmBuilder {
             url: health?["url"]?.text ?? fallback.url,
             interval: health?["interval"]?.duration ?? fallback.interval,
             timeout: health?["timeout"]?.duration ?? fallback.timeout,
-            failuresBeforeReset: health?["failuresBeforeReset"]?.integer ?? fallback.failuresBeforeReset)
+            failuresBeforeReset: health?["failuresBeforeReset"]?.integer ?? fallback.failuresBeforeReset,
+            powerCycle: health?["powerCycle"]?.boolean ?? fallback.powerCycle)
         guard settings.timeout < settings.interval else {
             let culprit = health?["timeout"] ?? health?["interval"]
             sink.error(culprit?.location ?? .start, culprit?.path ?? "health",

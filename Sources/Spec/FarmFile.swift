@@ -1,10 +1,32 @@
 import Foundation
 import Yams
 
+/// Whose secrets a load reads to check them. Each process reads only its own, so that each can
+/// run with only its own secrets at hand: the reconciler has no need of the API's tokens, and
+/// `reconcile serve` (unprivileged) none of the proxies' passwords and SIM PINs.
+public enum SecretUse: Sendable {
+    /// Passwords and PINs: the reconciler's passes and the daemon.
+    case proxies
+    /// The API's and links' tokens: `reconcile serve`.
+    case api
+    /// Every secret: `reconcile validate`.
+    case all
+
+    var unread: Set<SecretChecker.Kind> {
+        switch self {
+        case .proxies: [.token]
+        case .api: [.password, .pin]
+        case .all: []
+        }
+    }
+}
+
 /// Reads and validates farm.yaml, collecting every problem in one run.
 public enum FarmFile {
     /// Reads the file at `path`; secrets named relative to it are looked up beside it.
-    public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> FarmLoadResult {
+    /// `reading` says whose secrets are read to check them (see `SecretUse`).
+    public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment,
+                            reading: SecretUse = .proxies) -> FarmLoadResult {
         var sink = DiagnosticSink(file: path)
         guard FileManager.default.fileExists(atPath: path) else {
             let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
@@ -20,11 +42,13 @@ public enum FarmFile {
             return FarmLoadResult(spec: nil, diagnostics: sink.sorted, source: String(decoding: data, as: UTF8.self))
         }
         let directory = (path as NSString).deletingLastPathComponent
-        return parse(yaml: yaml, file: path, baseDirectory: directory.isEmpty ? "." : directory, environment: environment)
+        return parse(yaml: yaml, file: path, baseDirectory: directory.isEmpty ? "." : directory, environment: environment,
+                     reading: reading)
     }
 
     /// Validates farm.yaml text; `file` names it in diagnostics, `baseDirectory` anchors relative secret files.
-    public static func parse(yaml: String, file: String, baseDirectory: String, environment: [String: String]) -> FarmLoadResult {
+    public static func parse(yaml: String, file: String, baseDirectory: String, environment: [String: String],
+                             reading: SecretUse = .proxies) -> FarmLoadResult {
         var sink = DiagnosticSink(file: file)
         let root: Node?
         do {
@@ -40,7 +64,7 @@ public enum FarmFile {
         var checker = StructureChecker(sink: sink)
         let checked = checker.check(root, as: FarmKeys.root, path: "")
         var builder = FarmBuilder(sink: checker.sink,
-                                  secrets: SecretChecker(baseDirectory: baseDirectory, environment: environment))
+                                  secrets: SecretChecker(baseDirectory: baseDirectory, environment: environment, unread: reading.unread))
         let spec = checked.flatMap { builder.build($0) }
         sink = builder.sink
         return FarmLoadResult(spec: sink.hasErrors ? nil : spec, diagnostics: sink.sorted, source: yaml)

@@ -5,10 +5,11 @@ enum FarmKeys {
     static let root: ValueType = .object([
         Key("version", .integer(1...1), required: true,
             doc: "Schema version of this file. Only 1 exists."),
-        Key("defaults", .object(inheritable),
+        Key("defaults", .object(inheritable + [Key("link", .object(linkShared), doc: "Change-IP link settings every modem inherits.")]),
             doc: "Settings every modem inherits; a modem overrides any of them key by key."),
         Key("ports", .object(portAllocation), doc: "Automatic port allocation."),
         Key("routing", .object(routing), doc: "Per-modem routing tables and proxy uids."),
+        Key("api", .object(api), doc: "The control API and dashboard of `reconcile serve`; without it serve refuses to start."),
         Key("users", .dictionary(names: .userName, values: .object(user)),
             doc: "Proxy users by name (letters, digits, '.', '_', '-')."),
         Key("modems", .list(of: .object(modemOwn + inheritable), unique: false, nonEmpty: false), required: true,
@@ -21,6 +22,19 @@ enum FarmKeys {
     static let portAllocation: [Key] = [
         Key("range", .text(.portRange), default: .string(portRangeDefault),
             doc: "Ports (FIRST-LAST) from which modems that name no ports get a sticky allocation."),
+    ]
+
+    static let api: [Key] = [
+        Key("listen", .text(.listenAddress), required: true,
+            doc: "IP address and port the API listens on, e.g. \"127.0.0.1:8080\" or \"[::1]:8080\"."),
+        Key("token", tokenSource, required: true,
+            doc: "The operator's bearer token for the API and the dashboard: exactly one of file, env, value."),
+    ]
+
+    /// `link` keys a modem may inherit from `defaults.link`.
+    static let linkShared: [Key] = [
+        Key("minInterval", .text(.duration), default: .string(FarmBuilder.text(LinkSettings.defaultMinInterval)),
+            doc: "The link rotates the modem at most this often; a call sooner is refused with the seconds to wait."),
     ]
 
     static let user: [Key] = [
@@ -72,6 +86,8 @@ enum FarmKeys {
         Key("timeout", .text(.duration), default: .string(FarmBuilder.text(HealthSettings().timeout)), doc: "Time a probe may take; shorter than interval."),
         Key("failuresBeforeReset", .integer(1...100), default: .integer(HealthSettings().failuresBeforeReset),
             doc: "Consecutive failed probes after which the modem is reset."),
+        Key("powerCycle", .boolean, default: .bool(HealthSettings().powerCycle),
+            doc: "When QMI stops answering and USB re-enumeration did not bring it back: power-cycle the modem's hub port with uhubctl (needs a hub that switches port power)."),
     ]
 
     static let rotation: ValueType = .wordOr("never", .oneOf([
@@ -89,6 +105,10 @@ enum FarmKeys {
         Key("ports", .object(modemPorts), doc: "Explicit proxy ports."),
         Key("users", .list(of: .text(.userName), unique: true, nonEmpty: false),
             doc: "Shorthand for proxy.users on this modem."),
+        Key("link", .object([
+            Key("token", tokenSource, required: true,
+                doc: "The secret in the customer's change-IP link /v1/link/TOKEN: exactly one of file, env, value."),
+        ] + linkShared), doc: "The customer's change-IP link of this modem (served by `reconcile serve`)."),
     ]
 
     static let modemPorts: [Key] = [
@@ -101,6 +121,12 @@ enum FarmKeys {
         Key("hash", .text(.cryptHash), doc: "3proxy crypt hash: $1$... (openssl passwd -1) or $3$...; at most 63 characters."),
         Key("env", .text(.envName), doc: "Environment variable of the reconciler holding the password."),
         Key("value", .text(.secretText), doc: "The password itself (validate warns: prefer file or env)."),
+    ], secret: true)
+
+    static let tokenSource: ValueType = .oneOf([
+        Key("file", .text(.filePath), doc: "File holding the token (mode 0600); relative to farm.yaml."),
+        Key("env", .text(.envName), doc: "Environment variable of `reconcile serve` holding the token."),
+        Key("value", .text(.secretText), doc: "The token itself, quoted (validate warns: prefer file or env)."),
     ], secret: true)
 
     static let pinSource: ValueType = .oneOf([

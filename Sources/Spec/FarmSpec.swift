@@ -10,13 +10,17 @@ public struct FarmSpec: Sendable, Equatable {
     public var users: [User]
     /// Modems in file order, defaults already applied.
     public var modems: [ModemSpec]
+    /// The control API of `reconcile serve`; nil when farm.yaml has no `api:`.
+    public var api: APISettings?
 
-    public init(version: Int = 1, portRange: ClosedRange<Int>, routing: RoutingSettings, users: [User], modems: [ModemSpec]) {
+    public init(version: Int = 1, portRange: ClosedRange<Int>, routing: RoutingSettings, users: [User], modems: [ModemSpec],
+                api: APISettings? = nil) {
         self.version = version
         self.portRange = portRange
         self.routing = routing
         self.users = users
         self.modems = modems
+        self.api = api
     }
 
     public func user(named name: String) -> User? { users.first { $0.name == name } }
@@ -86,10 +90,13 @@ public struct ModemSpec: Sendable, Equatable {
     public var health: HealthSettings
     public var rotation: Rotation
     public var enabled: Bool
+    /// The customer's change-IP link; nil when the modem has none.
+    public var link: LinkSettings?
 
     public init(serial: String, name: String, apn: String, ipType: IPType = .ipv4, pin: SecretSource? = nil,
                 ports: PortRequest = PortRequest(), proxy: ProxySettings, health: HealthSettings = HealthSettings(),
-                rotation: Rotation = .never, enabled: Bool = true) {
+                rotation: Rotation = .never, enabled: Bool = true, link: LinkSettings? = nil) {
+        self.link = link
         self.serial = serial
         self.name = name
         self.apn = apn
@@ -154,12 +161,16 @@ public struct HealthSettings: Sendable, Equatable {
     public var interval: Duration
     public var timeout: Duration
     public var failuresBeforeReset: Int
+    /// The last rung of the recovery of a modem whose QMI does not answer: power-cycle its USB hub
+    /// port with `uhubctl` (needs a hub that switches port power).
+    public var powerCycle: Bool
     public init(url: String = "http://connectivitycheck.gstatic.com/generate_204", interval: Duration = .seconds(30),
-                timeout: Duration = .seconds(5), failuresBeforeReset: Int = 3) {
+                timeout: Duration = .seconds(5), failuresBeforeReset: Int = 3, powerCycle: Bool = false) {
         self.url = url
         self.interval = interval
         self.timeout = timeout
         self.failuresBeforeReset = failuresBeforeReset
+        self.powerCycle = powerCycle
     }
 }
 
@@ -193,4 +204,57 @@ public struct CIDR: Sendable, Hashable, CustomStringConvertible {
         self.prefixLength = prefixLength
     }
     public var description: String { "\(address)/\(prefixLength)" }
+}
+
+/// `api:` — where `reconcile serve` listens and the operator's token (DESIGN §10).
+public struct APISettings: Sendable, Equatable {
+    public var listen: ListenAddress
+    public var token: SecretSource
+    public init(listen: ListenAddress, token: SecretSource) {
+        self.listen = listen
+        self.token = token
+    }
+}
+
+/// `modems[].link:` — the customer's change-IP link of one modem.
+public struct LinkSettings: Sendable, Equatable {
+    public static let defaultMinInterval = Duration.seconds(60)
+    /// The secret path segment of `/v1/link/TOKEN`.
+    public var token: SecretSource
+    /// The link rotates the modem at most this often.
+    public var minInterval: Duration
+    public init(token: SecretSource, minInterval: Duration = defaultMinInterval) {
+        self.token = token
+        self.minInterval = minInterval
+    }
+}
+
+/// An IP literal and a port: `127.0.0.1:8080`, `[::1]:8080`.
+public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    /// `port` 0 asks the kernel for a free one (tests).
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    public init?(_ text: String) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port) else {
+            return nil
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") {
+            host = String(host.dropFirst().dropLast())
+            guard host.contains(":") else { return nil }
+        } else if host.contains(":") {
+            return nil
+        }
+        guard IPAddress(host) != nil else { return nil }
+        self.host = host
+        self.port = port
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }

@@ -51,15 +51,30 @@ extension SecretSource {
     }
 }
 
+extension FarmSpec {
+    /// Every secret file farm.yaml names (passwords, PINs), as absolute or farm.yaml-relative
+    /// paths made whole: what the daemon watches so that a changed password is applied at once.
+    public func secretFiles(baseDirectory: String) -> [String] {
+        let sources = users.map(\.password) + modems.compactMap(\.pin)
+        let paths = sources.compactMap { source -> String? in
+            guard case .file(let path) = source else { return nil }
+            return SecretSource.absolute(path, baseDirectory: baseDirectory)
+        }
+        return Array(Set(paths)).sorted()
+    }
+}
+
 /// Validates the secrets farm.yaml refers to: they are read only to check them, and no
 /// diagnostic ever contains their text.
 struct SecretChecker {
     enum Kind: String {
-        case password, pin = "PIN"
+        case password, pin = "PIN", token
     }
 
     let baseDirectory: String
     let environment: [String: String]
+    /// Secrets of these kinds are not read (nor their files' modes looked at), only where they come from.
+    var unread: Set<Kind> = []
 
     /// The source named by a checked `password`/`pin` choice.
     static func source(of choice: CheckedValue?) -> SecretSource? {
@@ -72,20 +87,22 @@ struct SecretChecker {
         }
     }
 
-    func check(_ choice: CheckedValue?, as kind: Kind, into sink: inout DiagnosticSink) {
+    /// `user` names the password's owner (its length bounds the password's).
+    func check(_ choice: CheckedValue?, as kind: Kind, user: String = "", into sink: inout DiagnosticSink) {
         guard let choice, let node = choice.choice?.value, let source = Self.source(of: choice) else { return }
         switch source {
         case .value:
             sink.warning(node.location, node.path, "plain-text \(kind.rawValue) in farm.yaml; prefer file or env")
         case .file(let path):
-            checkPermissions(path, node, into: &sink)
+            if !unread.contains(kind) { checkPermissions(path, node, into: &sink) }
         case .hash, .env:
             break
         }
         if case .hash = source { return }
+        guard !unread.contains(kind) else { return }
         do {
             let secret = try source.resolve(baseDirectory: baseDirectory, environment: environment)
-            if let problem = Self.problem(with: secret, as: kind) {
+            if let problem = Self.problem(with: secret, as: kind, user: user) {
                 let origin = if case .value = source { "" } else { " from \(source)" }
                 sink.error(node.location, node.path, "the \(kind.rawValue)\(origin) \(problem)")
             }
@@ -94,12 +111,21 @@ struct SecretChecker {
         }
     }
 
+    /// Tokens are guessable below this length (`openssl rand -hex 16` gives 32).
+    static let minimumTokenLength = 16
+
     /// What makes a secret unusable, in words that do not reveal it.
-    static func problem(with secret: String, as kind: Kind) -> String? {
+    static func problem(with secret: String, as kind: Kind, user: String = "") -> String? {
         switch kind {
         case .pin:
             let digits = secret.unicodeScalars.allSatisfy { ("0"..."9").contains($0) }
             return digits && (4...8).contains(secret.count) ? nil : "must be 4-8 digits"
+        case .token:
+            let safe = secret.unicodeScalars.allSatisfy { scalar in
+                ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar) || "-._~".unicodeScalars.contains(scalar)
+            }
+            guard safe else { return "may hold only letters, digits, '-', '.', '_' and '~' (it goes into a URL)" }
+            return secret.count >= minimumTokenLength ? nil : "must be at least \(minimumTokenLength) characters long, so that it cannot be guessed"
         case .password:
             if secret.isEmpty { return "is empty" }
             let scalars = secret.unicodeScalars
@@ -109,8 +135,10 @@ struct SecretChecker {
             if scalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
                 return "contains a line break or another control character, which cannot be written safely into a 3proxy config; choose another password"
             }
-            if secret.utf8.count > 255 {
-                return "is longer than 255 bytes, more than SOCKS5 can carry"
+            let most = ProxyLimits.passwordBytes(user: user)
+            if secret.utf8.count > most {
+                return "is \(secret.utf8.count) bytes; 3proxy cuts HTTP Basic's user:password at \(ProxyLimits.credentialBytes) bytes, "
+                    + "so a password of user \(user) may have at most \(most)"
             }
             return nil
         }

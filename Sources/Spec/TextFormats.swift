@@ -15,7 +15,7 @@ enum Scalar: Sendable, Equatable {
 /// The formats of farm.yaml's text values. `pattern` is the JSON Schema's regular expression and
 /// also the validator's first check, so both agree on what is well-formed.
 enum TextFormat: Sendable, CaseIterable {
-    case name, userName, serial, apn, ipType, ipAddress, cidr, duration, bandwidth, timeOfDay, portRange, url
+    case name, userName, serial, apn, ipType, ipAddress, listenAddress, cidr, duration, bandwidth, timeOfDay, portRange, url
     case cryptHash, envName, filePath, secretText
 
     var pattern: String? {
@@ -31,7 +31,7 @@ enum TextFormat: Sendable, CaseIterable {
         case .url: "^https?://[^\\s\"]+$"
         case .cryptHash: "^\\$[13]\\$[^\\s\"]+$"
         case .envName: "^[A-Za-z_][A-Za-z0-9_]*$"
-        case .ipType, .ipAddress, .cidr, .filePath, .secretText: nil
+        case .ipType, .ipAddress, .listenAddress, .cidr, .filePath, .secretText: nil
         }
     }
 
@@ -50,6 +50,7 @@ enum TextFormat: Sendable, CaseIterable {
         case .apn: "an APN of letters, digits, '.', '_', '-'"
         case .ipType: "ipv4, ipv6 or ipv4v6"
         case .ipAddress: "an IP address such as 0.0.0.0 or ::1"
+        case .listenAddress: "an IP address and port such as \"127.0.0.1:8080\" or \"[::1]:8080\""
         case .cidr: "a network such as 192.168.1.0/24 (or a single IP address)"
         case .duration: "a duration such as 30s, 10m or 2h"
         case .bandwidth: "a bandwidth such as 500kbit, 20mbit or 1gbit"
@@ -96,6 +97,9 @@ enum TextFormat: Sendable, CaseIterable {
             guard IPAddress(text) != nil else {
                 return .failure(FormatProblem("\(shown) is not \(expectation) (host and interface names are not allowed here)"))
             }
+            return .success(.text(text))
+        case .listenAddress:
+            guard ListenAddress(text) != nil else { return .failure(FormatProblem("\(shown) is not \(expectation)")) }
             return .success(.text(text))
         case .cidr: return CIDR.parse(text).map(Scalar.cidr)
         case .duration: return Self.parseDuration(text)

@@ -22,7 +22,8 @@ final class EndToEndLab: @unchecked Sendable {
     var inet: String { name + "-inet" }
     var state: String { directory + "/state" }
 
-    init(modems: Int, rotateEvery: String = "10m") throws {
+    /// `proxyBinary`: the proxy `lab up` chooses (default: an installed 3proxy, else the stand-in).
+    init(modems: Int, rotateEvery: String = "10m", proxyBinary: String? = nil) throws {
         try #require(geteuid() == 0, "the end-to-end lab needs root")
         for tool in ["nsenter", "curl", "ip", "python3"] {
             try #require(Subprocess.which(tool) != nil, "\(tool) missing: run scripts/install-deps")
@@ -31,7 +32,8 @@ final class EndToEndLab: @unchecked Sendable {
         directory = NSTemporaryDirectory() + name + "-lab"
         self.modems = modems
         self.rotateEvery = rotateEvery
-        let up = try lab("up", "--modems", String(modems))
+        let up = try Subprocess.run(try Subprocess.reconcile, ["lab", "up", "--modems", String(modems), "--name", name, "--dir", directory]
+                                    + (proxyBinary.map { ["--proxy-binary", $0] } ?? []))
         try #require(up.status == 0, "lab up failed: \(up.stderr)")
     }
 
@@ -98,6 +100,12 @@ final class EndToEndLab: @unchecked Sendable {
         if let signal = Subprocess.reap(daemon), signal != SIGTERM {
             Issue.record("the daemon was killed by signal \(signal); log tail:\n\(daemonLog.suffix(3000))")
         }
+    }
+
+    /// The daemon this test started is still running: a crash is a failure, not something to restart.
+    func expectDaemonAlive() throws {
+        let running = daemon?.isRunning == true
+        #expect(running, "the daemon died; log tail:\n\(daemonLog.suffix(2000))")
     }
 
     var daemonLog: String { (try? String(contentsOfFile: directory + "/reconcile-daemon.log", encoding: .utf8)) ?? "" }

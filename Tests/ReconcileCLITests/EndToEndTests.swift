@@ -62,7 +62,7 @@ import Testing
         #expect(try lab.egress(1) == lab.address("m01"))
     }
 
-    @Test("hot-plug: an unplugged modem goes Missing (proxy stopped, rules gone, others undisturbed) and comes back with its ports and uid",
+    @Test("hot-plug: an unplugged modem goes Missing (proxy stopped, lane closed, others undisturbed) and comes back with its ports and uid",
           .enabled(if: EndToEndLab.canRun, "\(EndToEndLab.requirement)"))
     func hotPlug() throws {
         let lab = try EndToEndLab(modems: 3)
@@ -82,8 +82,14 @@ import Testing
         #expect(again.status != 0 && again.stderr.contains("modem 3 is not plugged"), "\(again.stderr)")
         try lab.waitUntil("m03 Missing") { lab.phase("m03") == "Missing" }
         try lab.waitUntil("m03's proxy stopped") { try lab.proxyProcesses()["m03"] == nil }
-        try lab.waitUntil("m03's rules removed") { try !lab.rules().contains { $0.hasSuffix("lookup \(m03Table)") } }
-        #expect(try lab.rules() == others, "the other modems' rules are untouched")
+        // Its lane stays closed: only the uid rule is left in its table, and its guard lets nothing out.
+        try lab.waitUntil("m03's oif and from rules removed") {
+            try lab.rules().filter { $0.hasSuffix("lookup \(m03Table)") } == ["\(m03Table):\tfrom all uidrange \(m03Uid)-\(m03Uid) lookup \(m03Table)"]
+        }
+        let guardLane = try Subprocess.run("/usr/sbin/ip", ["netns", "exec", lab.farm, "nft", "list", "chain", "inet", "proxyfarm", "lane_\(m03Uid)"])
+        #expect(!guardLane.stdout.contains("oifname") && guardLane.stdout.contains("counter"), "\(guardLane.stdout)")
+        #expect(try lab.rules().filter { !$0.hasSuffix("lookup \(m03Table)") && !$0.contains("uidrange \(m03Uid)-\(m03Uid) ") } == others,
+                "the other modems' rules are untouched")
         #expect(lab.proxyPid("m01") == pids[0] && lab.proxyPid("m02") == pids[1], "the other proxies keep running")
         #expect(try lab.egress(1) == lab.address("m01"))
 

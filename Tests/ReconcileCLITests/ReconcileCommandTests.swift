@@ -69,7 +69,7 @@ import Testing
         #expect(plan.status == 2, "\(plan.stderr)")
         #expect(plan.stderr.contains("simulated farm (no hardware)"))
         #expect(plan.stdout.contains("m01:\n  + set raw-IP data format — device and kernel do not both use raw-IP\n  + connect (apn internet, ipv4) — not connected\n"))
-        #expect(plan.stdout.hasSuffix("Plan: 18 to add, 2 to change, 0 to remove, 0 to restart.\n"), "\(plan.stdout)")
+        #expect(plan.stdout.hasSuffix("Plan: 18 to add, 5 to change, 0 to remove, 0 to restart.\n"), "\(plan.stdout)")
         #expect(!plan.stdout.contains("\u{1B}["), "no colour when stdout is not a terminal")
         let apply = try Self.reconcile(["--simulated", "--batch", "1"], in: directory)
         #expect(apply.status == 0, "\(apply.stderr)")
@@ -102,7 +102,7 @@ import Testing
         #expect(run.status == 2)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
         let counts = try #require(json["counts"] as? [String: Int])
-        #expect(counts == ["add": 18, "change": 2, "remove": 0, "restart": 0])
+        #expect(counts == ["add": 18, "change": 5, "remove": 0, "restart": 0], "2 configs, 2 guard lanes, the fence")
         let actions = try #require(json["actions"] as? [[String: Any]])
         #expect(actions.first?["modem"] as? String == "m01")
         #expect(actions.contains { $0["action"] as? String == "connect" && $0["reason"] as? String == "not connected" })
@@ -143,12 +143,18 @@ import Testing
     }
 
     /// Without --simulated the real drivers look at this machine, which has no modems: a dry run
-    /// (which changes nothing, so it is safe on the test host) finds nothing it may do.
-    @Test func realDriversOnAMachineWithoutModemsPlanNothing() throws {
-        let run = try Self.reconcile(["--dry-run"], in: try Self.scratch())
-        #expect(run.status == 0, "\(run.stderr)")
-        #expect(run.stdout == "No changes. The farm matches farm.yaml.\n")
+    /// (which changes nothing, so it is safe on the test host) would only close the lanes of the
+    /// missing modems, and says they are missing.
+    @Test func realDriversOnAMachineWithoutModemsOnlyCloseTheirLanes() throws {
+        let run = try Self.reconcile(["--dry-run", "--output", "json"], in: try Self.scratch())
+        #expect(run.status == 2, "\(run.stderr)")
         #expect(!run.stderr.contains("simulated"))
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        let actions = try #require(json["actions"] as? [[String: Any]]).compactMap { $0["action"] as? String }
+        #expect(Set(actions).isSubset(of: ["set-guard-lane", "set-guard-fence", "add-rule", "add-route"]), "\(actions)")
+        #expect(actions.filter { $0 == "set-guard-lane" }.count == 2)
+        let blocked = try #require(json["blocked"] as? [String: String])
+        #expect(blocked.keys.sorted() == ["m01", "m02"] && blocked.values.allSatisfy { $0.hasPrefix("not plugged in") }, "\(blocked)")
     }
 
     @Test func invalidFarmFileFailsWithLineAndColumn() throws {

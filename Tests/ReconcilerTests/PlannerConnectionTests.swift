@@ -73,14 +73,18 @@ import Testing
         #expect(plan.actions.allSatisfy { $0.modem == "m02" })
     }
 
-    @Test func missingModemLosesItsProxyAndRoutesButNothingElse() async throws {
+    @Test func missingModemLosesItsProxyAndRoutesButKeepsItsLaneClosed() async throws {
         var farm = try await Converged.make()
         farm.observed.modems["m03"] = nil
         let plan = farm.plan()
         #expect(plan.actions.allSatisfy { $0.modem == "m03" && $0.reason == "m03 is not plugged in" })
         #expect(plan.actions.contains { $0.kind.name == "stop-proxy" })
-        #expect(plan.actions.filter { $0.kind.name == "remove-rule" }.count == 3 + 2)
+        let removed = plan.actions.filter { $0.kind.name == "remove-rule" || $0.kind.name == "remove-route" }.map(\.kind.summary)
+        #expect(removed.count == 3, "the oif and from rules and the default route go: \(removed)")
+        #expect(!removed.contains { $0.contains("uidrange 20003-20003 lookup") || $0.contains("unreachable") })
+        #expect(plan.actions.contains { $0.kind == .network(.setGuardLane(GuardLane(uid: 20003, interface: nil, replyPorts: [20004, 20005]))) })
         #expect(!plan.actions.contains { $0.kind.step == .connection })
+        #expect(plan.blocked["m03"]?.hasPrefix("not plugged in") == true)
     }
 
     @Test func unreadableModemIsLeftAlone() async throws {

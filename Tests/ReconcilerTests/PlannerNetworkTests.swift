@@ -68,8 +68,8 @@ import Testing
         }
         let isM03s = { (rule: RoutingRule) in rule.table == 103 || rule.selector == .uidTCPSourcePort(uid: 20003, port: 20004)
             || rule.selector == .uidTCPSourcePort(uid: 20003, port: 20005) }
-        let m03s = before.rules.filter(isM03s).map(\.description) + before.routes.filter { $0.table == 103 }.map(\.description)
-        #expect(m03s.count == 7)
+        let m03s = before.rules.filter(isM03s).map(\.description) + before.routes.filter { $0.table == 103 }.map(\.description) + ["guard uid 20003"]
+        #expect(m03s.count == 8)
         #expect(Set(removed) == Set(m03s))
         let result = try await shrunk.pass()
         #expect(result.converged)
@@ -110,6 +110,7 @@ import Testing
         farm.desired.modems[index].httpPort = 21000
         let network = farm.plan().actions.filter { $0.kind.step == .network }.map(\.description)
         #expect(network == [
+            "m02: guard uid 20002: out only via wwan1, replies from 20003, 21000 — proxy ports changed from 20002, 20003",
             "m02: add rule 100 uidrange 20002-20002 ipproto tcp sport 21000 lookup 254 — missing",
             "m02: remove rule 100 uidrange 20002-20002 ipproto tcp sport 20002 lookup 254 — stale: the proxy now listens on 21000, 20003",
         ])

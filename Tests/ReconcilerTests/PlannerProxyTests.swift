@@ -17,7 +17,9 @@ import Testing
                                            revision: "rev2", timeZone: farm.desired.timeZone)
         let plan = farm.plan()
         #expect(Set(plan.actions.compactMap(\.modem)) == ["m02", "m04"])
-        #expect(plan.lines.contains { $0.hasPrefix("m02: reload proxy (pid ") && $0.hasSuffix("— user bob's password changed") })
+        // 3proxy re-checks open connections after a reload: the plan says whose it will cut.
+        #expect(plan.lines.contains { $0.hasPrefix("m02: reload proxy (pid ")
+            && $0.hasSuffix("— user bob's password changed; drops the open connections of bob") })
         #expect(plan.lines.contains("m04: write proxy config — user bob's password changed"))
         #expect(!plan.actions.contains { $0.kind.name == "start-proxy" || $0.kind.name == "stop-proxy" })
         for secret in TestSecrets.all { #expect(!plan.lines.joined().contains(secret)) }
@@ -38,6 +40,28 @@ import Testing
         #expect(plan.lines.contains("m01: start proxy (ports 20000, 20001) — not running"))
         #expect(plan.actions(for: "m02").map(\.kind.name) == ["stop-proxy", "start-proxy"])
         #expect(plan.actions(for: "m02").allSatisfy { $0.reason == "not listening on its ports" })
+    }
+
+    /// A removed user's connections go too; an added user cuts nobody's.
+    @Test func reloadNamesTheUsersWhoseConnectionsItDrops() async throws {
+        var farm = try await Converged.make(count: 2)
+        let index = try #require(farm.desired.modems.firstIndex { $0.name == "m01" })
+        farm.desired.modems[index].proxy?.users = [.init(name: "bob", credential: .clear(TestSecrets.bob))]
+        let reload = try #require(farm.plan().actions(for: "m01").first { $0.kind.name == "reload-proxy" })
+        #expect(reload.reason == "user bob added; user alice removed; drops the open connections of alice")
+        farm.desired.modems[index].proxy?.users.append(.init(name: "alice", credential: .clear(TestSecrets.alice)))
+        farm.desired.modems[index].proxy?.users.sort { $0.name < $1.name }
+        #expect(farm.plan().actions(for: "m01").first { $0.kind.name == "reload-proxy" }?.reason == "user bob added")
+    }
+
+    /// A reload that 3proxy refused (or never finished) leaves it on an old config: restarted.
+    @Test func failedReloadRestartsTheProxy() async throws {
+        var farm = try await Converged.make(count: 2)
+        farm.observed.proxies["m02"]?.process?.reloadFailure = "reload failed: 3proxy reported a config error"
+        let plan = farm.plan()
+        #expect(plan.actions(for: "m02").map(\.kind.name) == ["stop-proxy", "start-proxy"])
+        #expect(plan.actions(for: "m02").allSatisfy { $0.reason == "reload failed: 3proxy reported a config error" })
+        #expect(plan.actions(for: "m01").isEmpty)
     }
 
     @Test func strayOnOurPortIsStopped() async throws {

@@ -90,7 +90,8 @@ import Testing
         #expect(memory.nextAttemptNotBefore == start + 20)
         farm.memory[farm.serialOf("m01")] = memory
         let deferred = farm.plan(at: start + 19)
-        #expect(deferred.isEmpty && deferred.deferred["m01"] == "backing off after Timeout: next attempt in 1s")
+        #expect(deferred.actions.allSatisfy { $0.kind.step == .network }, "only the lane's kernel side is never deferred")
+        #expect(deferred.deferred["m01"] == "backing off after Timeout: next attempt in 1s")
         #expect(farm.plan(at: start + 20).actions.contains { $0.kind.name == "connect" })
         let healed = memory.recordingSuccess()
         #expect(healed.consecutiveFailures == 0 && healed.nextAttemptNotBefore == nil && healed.lastFailure == nil)

@@ -27,6 +27,8 @@ import Testing
             User(name: "carol", password: .value("carol-example-password")),
         ])
         #expect(spec.modems.map(\.name) == ["m01", "m02", "m03", "m04-spare"])
+        #expect(spec.api == APISettings(listen: ListenAddress(host: "127.0.0.1", port: 8080), token: .file("secrets/api-token")))
+        #expect(spec.modems.filter { $0.link == nil }.map(\.name) == ["m03", "m04-spare"])
     }
 
     @Test func usersShorthandOverridesOnlyTheUsers() throws {
@@ -35,7 +37,7 @@ import Testing
         #expect(try modem("m01") == ModemSpec(
             serial: "860000000000001", name: "m01", apn: "internet", ipType: .ipv4, pin: .file("secrets/m01.pin"),
             ports: PortRequest(http: 20001, socks: 20002), proxy: proxy, health: HealthSettings(),
-            rotation: .every(.seconds(600)), enabled: true))
+            rotation: .every(.seconds(600)), enabled: true, link: LinkSettings(token: .file("secrets/m01-link"), minInterval: .seconds(120))))
     }
 
     @Test func nestedOverridesMergeKeyByKeyAndRotationReplacesWhole() throws {
@@ -45,14 +47,15 @@ import Testing
         #expect(try modem("m02") == ModemSpec(
             serial: "860000000000002", name: "m02", apn: "internet.operator.example", ipType: .ipv4v6, pin: .value("4321"),
             ports: PortRequest(http: 20003), proxy: proxy, health: HealthSettings(),
-            rotation: .at([TimeOfDay(hour: 4, minute: 0), TimeOfDay(hour: 16, minute: 30)]), enabled: true))
+            rotation: .at([TimeOfDay(hour: 4, minute: 0), TimeOfDay(hour: 16, minute: 30)]), enabled: true,
+            link: LinkSettings(token: .value("example-m02-link-5d0c8a37e1f94b26"), minInterval: .seconds(60))))
     }
 
     @Test func healthOverridesAndAllocatedPorts() throws {
         let m03 = try modem("m03")
         #expect(m03.ports == PortRequest())
         #expect(m03.health == HealthSettings(url: "http://connectivitycheck.gstatic.com/generate_204", interval: .seconds(60),
-                                             timeout: .seconds(10), failuresBeforeReset: 5))
+                                             timeout: .seconds(10), failuresBeforeReset: 5, powerCycle: true))
         #expect(m03.rotation == .never)
         #expect(m03.proxy == defaultProxy)
     }

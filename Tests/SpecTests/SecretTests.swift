@@ -96,6 +96,27 @@ import Testing
         #expect(load(farm(password: "{ file: fine }"), base: directory.path).diagnostics.isEmpty)
     }
 
+    /// 3proxy cuts HTTP Basic's decoded `user:password` at 255 bytes: "alice" leaves 249 for the password.
+    @Test func passwordsMustFitHTTPBasicWithTheirUserName() {
+        let fits = String(repeating: "p", count: 249)
+        #expect(load(farm(password: "{ env: ALICE_PW }"), environment: ["ALICE_PW": fits]).diagnostics.isEmpty)
+        #expect(report(farm(password: "{ env: ALICE_PW }"), environment: ["ALICE_PW": fits + "é"]) == [
+            "farm.yaml:5:22: error: users.alice.password.env: the password from env ALICE_PW is 251 bytes; 3proxy cuts "
+                + "HTTP Basic's user:password at 255 bytes, so a password of user alice may have at most 249",
+        ])
+        #expect(report(farm(password: "{ value: \"\(fits)p\" }")).contains { $0.contains("is 250 bytes;") && !$0.contains(fits) })
+    }
+
+    /// The daemon watches these: file passwords and PINs, relative to farm.yaml, each once.
+    @Test func secretFilesAreListedWhole() {
+        var spec = FarmSpec(portRange: 20000...20999, routing: RoutingSettings(), users: [
+            User(name: "alice", password: .file("secrets/alice")), User(name: "bob", password: .env("BOB_PW")),
+            User(name: "carol", password: .file("/etc/proxyfarm/carol")),
+        ], modems: [])
+        spec.modems = [ModemSpec(serial: "1", name: "m01", apn: "internet", pin: .file("secrets/alice"), proxy: ProxySettings())]
+        #expect(spec.secretFiles(baseDirectory: "/srv/farm") == ["/etc/proxyfarm/carol", "/srv/farm/secrets/alice"])
+    }
+
     @Test func pinsAreFourToEightDigits() {
         #expect(report(farm(password: "{ env: ALICE_PW }", pin: "    pin: { env: SIM_PIN }"),
                        environment: ["ALICE_PW": "pw", "SIM_PIN": "12ab"]) == [

@@ -5,7 +5,7 @@ import Testing
 /// Validates `yaml` as "farm.yaml" with a controlled environment, secrets relative to `base`.
 func load(_ yaml: String, environment: [String: String] = ["ALICE_PW": "alice-test-password"],
           base: String = "/nonexistent") -> FarmLoadResult {
-    FarmFile.parse(yaml: yaml, file: "farm.yaml", baseDirectory: base, environment: environment)
+    FarmFile.parse(yaml: yaml, file: "farm.yaml", baseDirectory: base, environment: environment, reading: .all)
 }
 
 /// The diagnostics of `yaml` as the operator reads them (`farm.yaml:L:C: error: path: message`).

@@ -3,11 +3,17 @@ services, with 3proxy's answers (407 with Proxy-Authenticate, 403 for an explici
 target cannot be reached, SOCKS4 and no-auth refused). Imported by `3proxy-standin` before it drops
 privileges; never writes a password anywhere. MD5-crypt (`$1$`) is implemented here because the
 `crypt` module is deprecated (removed in Python 3.13).
+
+3proxy's byte limits (its source): HTTP Basic's decoded `user:password` is cut at 255 bytes
+(proxy.c de64(…, 255)), a `CL` password is kept and compared to 255 bytes (conf.c h_users,
+auth.c strongauth). After a reload every open connection is authenticated again against the new
+users and its own service's ACL, and closed when that fails (sockmap.c, unless `noforce`).
 """
-import base64, hashlib, ipaddress, select, socket, struct, threading, time
+import base64, binascii, hashlib, ipaddress, select, socket, struct, sys, threading, time
 import encodings.idna  # noqa: F401  loaded now: after setuid the interpreter's own files may be unreadable
 
 ITOA64 = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+CREDENTIAL_BYTES = 255
 
 
 def md5crypt(password: bytes, salt: bytes) -> str:
@@ -84,26 +90,33 @@ class Farm:
         self.users = {}
         self.log_path = None
         self.log_file = None
+        self.log_day = None
+        self.rotate = 0
+        self.version = 0
+        self.paused = 0
         self.lock = threading.Lock()
         self.services = []
 
-    def check_password(self, user, password) -> bool:
+    def check_password(self, user: str, password: bytes) -> bool:
         kind, secret = self.users.get(user, (None, None))
         if kind == "CL":
-            return password == secret
+            return password[:CREDENTIAL_BYTES] == secret.encode("utf-8", "surrogateescape")[:CREDENTIAL_BYTES]
         if kind == "CR":
             salt = secret.split("$")[2]
-            return md5crypt(password.encode(), salt.encode()) == secret
+            return md5crypt(password, salt.encode()) == secret
         return False
 
     def log(self, service, code, user, client, target, sent, received, request):
+        """logstdout: the open dated file, or stdout when none could be opened."""
+        if self.log_path is None:
+            return
+        stamp = time.strftime("%d-%m-%Y %H:%M:%S")
+        line = (f"{stamp} {service.kind.upper()}.{service.port} {code:05d} {user or '-'} "
+                f"{client[0]}:{client[1]} {target} {sent} {received} {request}\n")
         with self.lock:
-            if not self.log_file:
-                return
-            stamp = time.strftime("%d-%m-%Y %H:%M:%S")
-            self.log_file.write(f"{stamp} {service.kind.upper()}.{service.port} {code:05d} {user or '-'} "
-                                f"{client[0]}:{client[1]} {target} {sent} {received} {request}\n")
-            self.log_file.flush()
+            out = self.log_file or sys.stdout
+            out.write(line)
+            out.flush()
 
 
 class Service(threading.Thread):
@@ -115,6 +128,7 @@ class Service(threading.Thread):
         self.slots = threading.BoundedSemaphore(maxconn)
         self.port, self.address, self.anonymous = Service.options(kind, args)
         self.stopped = threading.Event()
+        self.paused = farm.paused
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
@@ -139,7 +153,7 @@ class Service(threading.Thread):
         return port, address, anonymous
 
     def run(self):
-        while not self.stopped.is_set():
+        while not self.stopped.is_set() and self.farm.paused == self.paused:
             if not select.select([self.sock], [], [], 0.1)[0]:
                 continue
             try:
@@ -181,7 +195,12 @@ class Service(threading.Thread):
         user, password = None, None
         for name, value in headers:
             if name.strip().lower() == "proxy-authorization" and value.split()[0].lower() == "basic":
-                user, _, password = base64.b64decode(value.split()[1]).decode().partition(":")
+                try:
+                    decoded = base64.b64decode(value.split()[1])[:CREDENTIAL_BYTES]
+                except (binascii.Error, IndexError):
+                    continue
+                name_bytes, _, password = decoded.partition(b":")
+                user = name_bytes.decode("utf-8", "surrogateescape")
         request = f"{method} {target} {version}"
         if self.strong and not (user is not None and self.farm.check_password(user, password)):
             self.farm.log(self, 4, user, peer, "-", 0, 0, request)
@@ -223,8 +242,23 @@ class Service(threading.Thread):
                     kept.append(f"Forwarded: for={peer[0]}")
                 upstream.sendall("\r\n".join([f"{method} {path} {version}"] + kept + ["Connection: close", "", ""])
                                  .encode("latin-1") + body)
-            sent, received = relay(client, upstream)
+            sent, received = relay(client, upstream, self.recheck(user, password, peer, target_ip, port))
         self.farm.log(self, 0, user, peer, f"{target_ip}:{port}", sent, received, request)
+
+    def recheck(self, user, password, peer, target_ip, port):
+        """What an open connection runs when the config version moved on: 3proxy authenticates it
+        again (new users, this service's ACL) and closes it when that fails."""
+        version = self.farm.version
+
+        def still_allowed() -> bool:
+            nonlocal version
+            if self.farm.version == version:
+                return True
+            version = self.farm.version
+            if self.strong and not self.farm.check_password(user, password or b""):
+                return False
+            return self.decide(user, peer, target_ip, port) == "ok"
+        return still_allowed
 
     def serve_socks(self, client, peer):
         version = client.recv(1)
@@ -235,11 +269,11 @@ class Service(threading.Thread):
         if wanted not in methods:
             return client.sendall(b"\x05\xff")
         client.sendall(bytes([5, wanted]))
-        user = None
+        user, password = None, b""
         if wanted == 2:
             recv_exact(client, 1)
-            name = recv_exact(client, recv_exact(client, 1)[0]).decode()
-            password = recv_exact(client, recv_exact(client, 1)[0]).decode()
+            name = recv_exact(client, recv_exact(client, 1)[0]).decode("utf-8", "surrogateescape")
+            password = recv_exact(client, recv_exact(client, 1)[0])
             if self.strong and not self.farm.check_password(name, password):
                 self.farm.log(self, 4, name, peer, "-", 0, 0, "CONNECT")
                 return client.sendall(b"\x01\x01")
@@ -268,7 +302,7 @@ class Service(threading.Thread):
             upstream.settimeout(None)
             address, bound = upstream.getsockname()[:2]
             client.sendall(b"\x05\x00\x00\x01" + socket.inet_aton(address) + struct.pack(">H", bound))
-            sent, received = relay(client, upstream)
+            sent, received = relay(client, upstream, self.recheck(user, password, peer, target_ip, port))
         self.farm.log(self, 0, user, peer, f"{target_ip}:{port}", sent, received, "CONNECT")
 
 
@@ -282,13 +316,18 @@ def recv_exact(sock, count) -> bytes:
     return data
 
 
-def relay(client, upstream):
-    """Copies both ways until both sides have closed; returns bytes (to upstream, to client)."""
+def relay(client, upstream, still_allowed):
+    """Copies both ways until both sides have closed, or a reload's re-check fails; returns bytes
+    (to upstream, to client). 3proxy re-checks when its copy loop next wakes: a second at most here."""
     client.settimeout(None)
     open_ends, counts = {client: upstream, upstream: client}, {client: 0, upstream: 0}
+    idle = 0
     while open_ends:
-        ready = select.select(list(open_ends), [], [], 1800)[0]
-        if not ready:
+        ready = select.select(list(open_ends), [], [], 1)[0]
+        if not still_allowed():
+            break
+        idle = 0 if ready else idle + 1
+        if idle >= 1800:
             break
         for sock in ready:
             if sock not in open_ends:

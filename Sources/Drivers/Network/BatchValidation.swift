@@ -16,6 +16,8 @@ enum BatchValidation {
             routeProblem(route)
         case .addRule(let rule), .removeRule(let rule):
             ruleProblem(rule)
+        case .setGuardLane, .removeGuardLane, .setGuardFence:
+            nil
         }
     }
 
@@ -42,7 +44,7 @@ enum BatchValidation {
     }
 
     /// Linux names: 1–15 bytes; ProxyFarm's are letters, digits and `_.-`.
-    private static func interfaceProblem(_ name: String) -> String? {
+    static func interfaceProblem(_ name: String) -> String? {
         let allowed = name.utf8.allSatisfy { byte in
             (byte >= 0x30 && byte <= 0x39) || (byte | 0x20 >= 0x61 && byte | 0x20 <= 0x7A) || byte == 0x5F || byte == 0x2E || byte == 0x2D
         }

@@ -2,8 +2,9 @@ import Foundation
 import Reconciler
 
 /// The network driver, with iproute2's `ip`: it observes links, addresses, routes and rules with
-/// one `ip -json -batch -` (one process per pass), and applies a whole farm's changes in one
-/// `ip -force -batch -`.
+/// one `ip -json -batch -`, and applies a whole farm's changes in one `ip -force -batch -`. The
+/// egress guard goes through nftables (`NFTablesGuard`: one `nft` read per look), before any
+/// routing change.
 ///
 /// Why `ip` and not netlink directly: one batch of 300 changes takes ~10 ms, a dump ~6 ms, so a
 /// netlink library would buy nothing measurable, while `ip` output is what operators read and
@@ -15,17 +16,19 @@ public struct IPRouteNetworkControl: NetworkControl {
     public var ipTool: String
     /// Upper bound for one `ip` run.
     public var timeout: Duration
+    public var egressGuard: NFTablesGuard
 
-    public init(namespace: String? = nil, ipTool: String = "ip", timeout: Duration = .seconds(10)) {
+    public init(namespace: String? = nil, ipTool: String = "ip", nftTool: String = "nft", timeout: Duration = .seconds(10)) {
         self.namespace = namespace
         self.ipTool = ipTool
         self.timeout = timeout
+        egressGuard = NFTablesGuard(namespace: namespace, nftTool: nftTool, ipTool: ipTool, timeout: timeout)
     }
 
     /// `-4` lists only interfaces that have an IPv4 address under `address show`, so `link show`
     /// says which interfaces exist and which are up. Each command prints one JSON list per line.
     public func observe(tables: ClosedRange<Int>) async throws -> NetworkState {
-        try await read(["-N", "-4", "-json", "-batch", "-"], input: "link show\naddress show\nroute show table all\nrule show\n") {
+        var state = try await read(["-N", "-4", "-json", "-batch", "-"], input: "link show\naddress show\nroute show table all\nrule show\n") {
             data throws(IPRouteJSONError) in
             let lists = data.split(separator: UInt8(ascii: "\n")).map { Data($0) }
             guard lists.count == 4 else { throw IPRouteJSONError("\(lists.count) JSON lists for 4 commands") }
@@ -33,6 +36,8 @@ public struct IPRouteNetworkControl: NetworkControl {
             return NetworkState(addresses: links.addresses, upInterfaces: links.up,
                                 routes: try IPRouteJSON.routes(lists[2], tables: tables), rules: try IPRouteJSON.rules(lists[3]))
         }
+        state.egressGuard = await egressGuard.observe()
+        return state
     }
 
     /// Sends every change in one `ip -4 -force -batch -`: `-force` keeps going past a line the
@@ -41,9 +46,19 @@ public struct IPRouteNetworkControl: NetworkControl {
     /// or newline in a name would smuggle in another command: such changes are never sent.
     public func apply(_ changes: [NetworkChange]) async throws {
         var failures: [NetworkError.FailedChange] = []
+        let guarding = changes.filter(\.isGuard)
+        if !guarding.isEmpty {
+            let current = await egressGuard.observe()
+            do {
+                try await egressGuard.apply(guarding, to: current)
+            } catch {
+                guard case .changesFailed(let failed) = error else { throw error }
+                failures += failed
+            }
+        }
         var lines: [String] = []
         var changeOfLine: [Int: NetworkChange] = [:]
-        for change in changes {
+        for change in changes where !change.isGuard {
             if let problem = BatchValidation.problem(in: change) {
                 failures.append(.init(change: change.description, answer: "not sent: \(problem)"))
                 continue
@@ -78,6 +93,8 @@ public struct IPRouteNetworkControl: NetworkControl {
             ["rule add " + ruleSpec(rule)]
         case .removeRule(let rule):
             ["rule del " + ruleSpec(rule)]
+        case .setGuardLane, .removeGuardLane, .setGuardFence:
+            []
         }
     }
 

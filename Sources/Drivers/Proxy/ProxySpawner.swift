@@ -5,16 +5,20 @@ public enum ProxySpawner {
     /// glibc's `POSIX_SPAWN_SETSID` (a GNU extension Swift does not import).
     static let setSessionFlag: Int32 = 0x80
 
-    /// Spawns `arguments` (the first is an absolute path) with stdin from /dev/null, stdout and
-    /// stderr appended to `outputPath`, no other descriptor, every signal at its default and none
-    /// blocked, whatever the caller had.
-    public static func spawn(_ arguments: [String], outputPath: String) throws(ProxySupervisorError) -> Int32 {
+    /// Spawns `arguments` (the first is an absolute path) with stdin from /dev/null, stdout
+    /// appended to `outputPath` and stderr to `errorPath` (the same file when nil), no other
+    /// descriptor, every signal at its default and none blocked, whatever the caller had.
+    public static func spawn(_ arguments: [String], outputPath: String, errorPath: String? = nil) throws(ProxySupervisorError) -> Int32 {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_APPEND, 0o640)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        if let errorPath {
+            posix_spawn_file_actions_addopen(&actions, 2, errorPath, O_WRONLY | O_CREAT | O_APPEND, 0o640)
+        } else {
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        }
         // Nothing else of ours may leak into a process that outlives us: not the state lock (a
         // proxy holding it would lock out the next reconciler), not a pipe a test waits on.
         closeOtherDescriptors(&actions)

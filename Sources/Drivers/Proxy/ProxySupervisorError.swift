@@ -3,8 +3,8 @@ import Reconciler
 
 /// What went wrong while supervising a modem's 3proxy, in the operator's words.
 ///
-/// 3proxy's own stderr is quoted (its tail) because it exits 0 on config errors and says why only
-/// there; its messages name a directive and a line number, never a value.
+/// 3proxy's own stderr (`3proxy.err`) is quoted (its tail) because it exits 0 on config errors
+/// and says why only there; its messages name a directive and a line number, never a value.
 public enum ProxySupervisorError: OperatorFacingError, Equatable {
     /// The configured 3proxy binary is not on PATH (or not executable at the given path).
     case binaryMissing(binary: String)
@@ -16,8 +16,8 @@ public enum ProxySupervisorError: OperatorFacingError, Equatable {
     case portInUse(modem: String, ports: [Int], pids: [Int32])
     /// The process exited, or its ports did not all listen in time, after a start.
     case notListening(modem: String, ports: [Int], exited: Bool, stderrTail: String)
-    /// The ports did not re-bind after SIGUSR1, or 3proxy reported a config error.
-    case reloadFailed(modem: String, stderrTail: String)
+    /// After SIGUSR1 the proxy exited, stopped being ours, or reported a config error.
+    case reloadFailed(modem: String, why: String, stderrTail: String)
     /// The pid is not this modem's 3proxy (dead, reused, or somebody else's): it is never signalled.
     case notOurProcess(modem: String, pid: Int32)
     /// The process outlived SIGKILL.
@@ -54,8 +54,8 @@ public enum ProxySupervisorError: OperatorFacingError, Equatable {
         case .notListening(let modem, let ports, let exited, let tail):
             "\(modem): 3proxy \(exited ? "exited" : "did not listen on all of \(ports.map(String.init).joined(separator: ","))")"
                 + " after start" + Self.quoting(tail)
-        case .reloadFailed(let modem, let tail):
-            "\(modem): 3proxy did not come back after reload (SIGUSR1)" + Self.quoting(tail)
+        case .reloadFailed(let modem, let why, let tail):
+            "\(modem): reload (SIGUSR1) failed: \(why)" + Self.quoting(tail)
         case .notOurProcess(let modem, let pid):
             "\(modem): pid \(pid) is not this modem's 3proxy; it was not signalled"
         case .stopTimedOut(let modem, let pid):

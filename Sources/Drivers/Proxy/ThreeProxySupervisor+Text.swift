@@ -22,10 +22,17 @@ extension ThreeProxySupervisor {
         path.split(separator: "/").last ?? Substring(path)
     }
 
-    /// Lines 3proxy wrote since `offset` that are not warnings: config errors, failed services.
-    static func errorLines(_ path: String, from offset: Int) -> [Substring] {
-        output(path, from: offset).split(separator: "\n").filter { !$0.contains("Warning") }
+    /// The config errors 3proxy wrote on stderr since `offset`: every way its config reader gives
+    /// up ends in one of these lines (conf.c readconfig). Other stderr lines are not about the
+    /// config: warnings, and `printf(): Bad file descriptor`, which 3proxy 1.0 prints when a client
+    /// thread logs while a reload reopens the log. Access lines go to stdout and never count.
+    static func configErrors(_ path: String, from offset: Int) -> [Substring] {
+        output(path, from: offset).split(separator: "\n").filter { line in
+            configErrorPrefixes.contains { line.hasPrefix($0) }
+        }
     }
+
+    static let configErrorPrefixes = ["Parse error line ", "Command: '", "Unknown command: '", "No memory for configuration"]
 
     /// The last lines 3proxy wrote since `offset`, on one line, for an error message.
     static func tail(_ path: String, from offset: Int) -> String {
@@ -33,8 +40,9 @@ extension ThreeProxySupervisor {
         return String(lines.joined(separator: " | ").suffix(600))
     }
 
+    /// A file shorter than `offset` was truncated (logrotate's copytruncate): all of it is new.
     private static func output(_ path: String, from offset: Int) -> String {
-        guard let bytes = ProcFS.read(path), bytes.count > offset else { return "" }
-        return String(decoding: bytes[offset...], as: UTF8.self)
+        guard let bytes = ProcFS.read(path) else { return "" }
+        return String(decoding: bytes[(bytes.count < offset ? 0 : offset)...], as: UTF8.self)
     }
 }

@@ -6,9 +6,11 @@ import Reconciler
 ///
 /// Layout under the state directory: `proxies/<modem>.cfg` (0600, owned by the modem's uid so the
 /// proxy can re-read it after dropping privileges), `proxies/<modem>.pid` (written by us: no
-/// `pidfile`/`daemon`), and `log/proxies/<modem>/` (owned by the uid) for 3proxy's dated logs and
-/// its stdout/stderr (`3proxy.out`). Because 3proxy exits 0 on config errors and says why only on
-/// stderr, every start and reload is judged by what the kernel shows: the ports listen.
+/// `pidfile`/`daemon`), `proxies/<modem>.reload` (a reload not yet judged), and
+/// `log/proxies/<modem>/` (owned by the uid) for 3proxy's dated logs, its stdout (`3proxy.out`:
+/// access lines when no log file is open) and its stderr (`3proxy.err`: config errors). Because
+/// 3proxy exits 0 on config errors and says why only on stderr, every start and reload is judged
+/// by what the kernel shows (alive, still ours, the ports listen) and by that stderr.
 public struct ThreeProxySupervisor: ProxySupervisor {
     public let stateDirectory: String
     /// `3proxy` (looked up on PATH) or a path.
@@ -17,15 +19,19 @@ public struct ThreeProxySupervisor: ProxySupervisor {
     public let gracePeriod: Duration
     /// How long a start or reload may take until every port listens.
     public let readinessTimeout: Duration
+    /// How long `reload` waits inside a pass for the verdict; a reload still under way then is
+    /// judged by the next look (`observe`), so a slow proxy never holds up the pass.
+    public let reloadWait: Duration
     /// Run the proxies inside this named network namespace (`ip netns exec`), e.g. in a lab.
     public let networkNamespace: String?
 
     public init(stateDirectory: String, binary: String = "3proxy", gracePeriod: Duration = .seconds(5),
-                readinessTimeout: Duration = .seconds(10), networkNamespace: String? = nil) {
+                readinessTimeout: Duration = .seconds(10), reloadWait: Duration = .seconds(3), networkNamespace: String? = nil) {
         self.stateDirectory = Self.absolute(stateDirectory)
         self.binary = binary
         self.gracePeriod = gracePeriod
         self.readinessTimeout = readinessTimeout
+        self.reloadWait = reloadWait
         self.networkNamespace = networkNamespace
     }
 
@@ -33,8 +39,10 @@ public struct ThreeProxySupervisor: ProxySupervisor {
     public func pidPath(modem: String) -> String { "\(stateDirectory)/proxies/\(modem).pid" }
     /// Where the rendered config should point `log` (ProxyConfigInput.logDirectory).
     public func logDirectory(modem: String) -> String { "\(stateDirectory)/log/proxies/\(modem)" }
-    /// 3proxy's stdout and stderr, appended across starts.
+    /// 3proxy's stdout, appended across starts.
     public func outputPath(modem: String) -> String { logDirectory(modem: modem) + "/3proxy.out" }
+    /// 3proxy's stderr, appended across starts: what starts and reloads are judged by.
+    public func errorPath(modem: String) -> String { logDirectory(modem: modem) + "/3proxy.err" }
 
     // MARK: ProxySupervisor
 
@@ -51,7 +59,8 @@ public struct ThreeProxySupervisor: ProxySupervisor {
                 ProxySpawner.reap(pid)
                 if isOurProxy(pid, modem: modem) {
                     let listening = expected.allSatisfy { holders[$0]?.contains(pid) == true }
-                    process = ProxyProcess(pid: pid, configPath: configPath(modem: modem), listening: listening)
+                    process = ProxyProcess(pid: pid, configPath: configPath(modem: modem), listening: listening,
+                                           reloadFailure: pendingReloadFailure(modem: modem, pid: pid, ports: expected))
                 } else {
                     removeRecord(modem: modem, ifPID: pid)
                 }
@@ -86,15 +95,15 @@ public struct ThreeProxySupervisor: ProxySupervisor {
         var info = stat()
         guard stat(config, &info) == 0 else { throw ProxySupervisorError.configMissing(modem: modem, path: config) }
         if let pid = recordedPID(modem: modem), isOurProxy(pid, modem: modem) {
-            return try await awaitStart(modem: modem, pid: pid, ports: ports, uid: info.st_uid, outputOffset: nil)
+            return try await awaitStart(modem: modem, pid: pid, ports: ports, uid: info.st_uid, errorOffset: nil)
         }
         let busy = ProcFS.listenersInNamespace(namespacePath, ports: Set(ports))
         if !busy.isEmpty {
             throw ProxySupervisorError.portInUse(modem: modem, ports: busy.keys.sorted(), pids: Set(busy.values.joined()).sorted())
         }
         try prepareLogDirectory(modem: modem, uid: info.st_uid, gid: info.st_gid)
-        let output = outputPath(modem: modem)
-        let offset = try prepareOutput(output, uid: info.st_uid, gid: info.st_gid)
+        _ = try prepareOutput(outputPath(modem: modem), uid: info.st_uid, gid: info.st_gid)
+        let offset = try prepareOutput(errorPath(modem: modem), uid: info.st_uid, gid: info.st_gid)
         var arguments = [program, config]
         if let networkNamespace {
             guard let ip = ProxySpawner.locate("ip", extraDirectories: ["/usr/sbin", "/sbin"]) else {
@@ -102,29 +111,9 @@ public struct ThreeProxySupervisor: ProxySupervisor {
             }
             arguments = [ip, "netns", "exec", networkNamespace] + arguments
         }
-        let pid = try ProxySpawner.spawn(arguments, outputPath: output)
+        let pid = try ProxySpawner.spawn(arguments, outputPath: outputPath(modem: modem), errorPath: errorPath(modem: modem))
         try AtomicFile.write(Data("\(pid)\n".utf8), to: pidPath(modem: modem))
-        return try await awaitStart(modem: modem, pid: pid, ports: ports, uid: info.st_uid, outputOffset: offset)
-    }
-
-    public func reload(modem: String, pid: Int32, ports: [Int]) async throws {
-        guard isOurProxy(pid, modem: modem) else { throw ProxySupervisorError.notOurProcess(modem: modem, pid: pid) }
-        let expected = Set(ports)
-        let before = Set(ProcFS.listeners(of: pid, ports: expected).values.joined())
-        let output = outputPath(modem: modem)
-        let offset = ProcFS.read(output)?.count ?? 0
-        guard kill(pid, SIGUSR1) == 0 else { throw ProxySupervisorError.io(operation: "signal", path: "pid \(pid)", errno: errno) }
-        // 3proxy notices the signal on its next tick, then closes and re-binds every listener:
-        // only fresh sockets on every port prove the new config was read.
-        let outcome = try await poll {
-            guard ProcFS.isAlive(pid) else { return .failed }
-            let now = ProcFS.listeners(of: pid, ports: expected)
-            let fresh = now.keys.count == expected.count && now.values.allSatisfy { $0.isDisjoint(with: before) }
-            return fresh && Self.errorLines(output, from: offset).isEmpty ? .ready : .waiting
-        }
-        if outcome != .ready {
-            throw ProxySupervisorError.reloadFailed(modem: modem, stderrTail: Self.tail(output, from: offset))
-        }
+        return try await awaitStart(modem: modem, pid: pid, ports: ports, uid: info.st_uid, errorOffset: offset)
     }
 
     public func stop(modem: String, pid: Int32) async throws {
@@ -155,12 +144,12 @@ public struct ThreeProxySupervisor: ProxySupervisor {
         return arguments.dropLast().contains { Self.baseName($0) == program }
     }
 
-    private var namespacePath: String { networkNamespace.map { "/run/netns/\($0)" } ?? "/proc/self/ns/net" }
+    var namespacePath: String { networkNamespace.map { "/run/netns/\($0)" } ?? "/proc/self/ns/net" }
 
-    private enum PollOutcome { case ready, waiting, failed }
+    enum PollOutcome { case ready, waiting, failed }
 
-    private func poll(_ check: () -> PollOutcome) async throws -> PollOutcome {
-        let deadline = ContinuousClock.now + readinessTimeout
+    func poll(within limit: Duration? = nil, _ check: () -> PollOutcome) async throws -> PollOutcome {
+        let deadline = ContinuousClock.now + (limit ?? readinessTimeout)
         while true {
             let outcome = check()
             if outcome != .waiting || ContinuousClock.now >= deadline { return outcome }
@@ -169,16 +158,16 @@ public struct ThreeProxySupervisor: ProxySupervisor {
     }
 
     /// Ready = alive, every port listens, privileges dropped (`setuid` is the config's last line,
-    /// so the whole file has been read) and nothing but warnings on stderr since the spawn.
-    private func awaitStart(modem: String, pid: Int32, ports: [Int], uid: uid_t, outputOffset: Int?) async throws -> ProxyProcess {
-        let output = outputPath(modem: modem)
+    /// so the whole file has been read) and no config error on stderr since the spawn.
+    private func awaitStart(modem: String, pid: Int32, ports: [Int], uid: uid_t, errorOffset: Int?) async throws -> ProxyProcess {
+        let errors = errorPath(modem: modem)
         let expected = Set(ports)
         let outcome = try await poll {
             ProxySpawner.reap(pid)
             guard ProcFS.isAlive(pid) else { return .failed }
             let listening = Set(ProcFS.listeners(of: pid, ports: expected).keys) == expected
             let dropped = uid == 0 || ProcFS.realUID(pid) == uid
-            let clean = outputOffset.map { Self.errorLines(output, from: $0).isEmpty } ?? true
+            let clean = errorOffset.map { Self.configErrors(errors, from: $0).isEmpty } ?? true
             return listening && dropped && clean ? .ready : .waiting
         }
         guard outcome == .ready else {
@@ -187,8 +176,9 @@ public struct ThreeProxySupervisor: ProxySupervisor {
             _ = try await waitForExit(pid, within: .seconds(5))
             removeRecord(modem: modem, ifPID: pid)
             throw ProxySupervisorError.notListening(modem: modem, ports: ports, exited: exited,
-                                                    stderrTail: Self.tail(output, from: outputOffset ?? 0))
+                                                    stderrTail: Self.tail(errors, from: errorOffset ?? 0))
         }
+        try adoptLogs(modem: modem, uid: uid)
         return ProxyProcess(pid: pid, configPath: configPath(modem: modem), listening: true)
     }
 
@@ -214,6 +204,7 @@ public struct ThreeProxySupervisor: ProxySupervisor {
     private func removeRecord(modem: String, ifPID pid: Int32) {
         guard recordedPID(modem: modem) == pid else { return }
         unlink(pidPath(modem: modem))
+        unlink(reloadPath(modem: modem))
     }
 
     private func prepareLogDirectory(modem: String, uid: uid_t, gid: gid_t) throws {

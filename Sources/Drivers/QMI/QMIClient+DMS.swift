@@ -39,9 +39,17 @@ extension QMIClient {
 
     /// DMS Set Operating Mode (low-power drops the radio and every data session).
     public func setOperatingMode(_ mode: OperatingMode) async throws {
+        try await setOperatingMode(mode == .online ? QMI_DMS_OPERATING_MODE_ONLINE : QMI_DMS_OPERATING_MODE_LOW_POWER, named: mode.rawValue)
+    }
+
+    /// DMS Set Operating Mode reset: the modem reboots itself (and leaves the USB bus for a moment).
+    public func resetModem() async throws {
+        try await setOperatingMode(QMI_DMS_OPERATING_MODE_RESET, named: "reset")
+    }
+
+    private func setOperatingMode(_ value: QmiDmsOperatingMode, named name: String) async throws {
         let dms = DMSPointer(typed(QmiClientDms.self))
-        let operation = "Set Operating Mode \(mode.rawValue)"
-        let value = mode == .online ? QMI_DMS_OPERATING_MODE_ONLINE : QMI_DMS_OPERATING_MODE_LOW_POWER
+        let operation = "Set Operating Mode \(name)"
         try await request(operation) { begin in
             let input = qmi_message_dms_set_operating_mode_input_new()
             defer { qmi_message_dms_set_operating_mode_input_unref(input) }

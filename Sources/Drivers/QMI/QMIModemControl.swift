@@ -166,6 +166,18 @@ public final class QMIModemControl: ModemControl {
         }
     }
 
+    /// DMS Set Operating Mode reset (a recovery rung).
+    func resetModem(_ modem: PluggedModem) async throws {
+        try await guarded(modem) { path in
+            try await registry.client(.dms, on: path).resetModem()
+        }
+    }
+
+    /// Closes the modem's device without talking to it, so that the next call opens it afresh.
+    func discard(_ modem: PluggedModem) async {
+        await registry.discard(modem.controlDevice)
+    }
+
     /// Closes every device, keeping data sessions and their client ids alive in the modems —
     /// what a reconciler does on exit, so the next run finds and reuses them.
     public func shutdown() async {

@@ -5,15 +5,18 @@ import Reconciler
 /// sources (the udev hot-plug monitor), systemd notification, and the loop that ties them together.
 public struct DaemonRuntime: Sendable {
     public var specFile: String
+    /// Secret files farm.yaml names (watched like farm.yaml itself).
+    public var secretFiles: [String]
     public var stateDirectory: String
     /// Quiet time before a burst of file events becomes one wake-up.
     public var debounce: Duration
     public var loop: DaemonLoop.Configuration
     public var notifier: any DaemonNotifier
 
-    public init(specFile: String, stateDirectory: String, debounce: Duration = .milliseconds(300),
+    public init(specFile: String, secretFiles: [String] = [], stateDirectory: String, debounce: Duration = .milliseconds(300),
                 loop: DaemonLoop.Configuration = DaemonLoop.Configuration(), notifier: any DaemonNotifier = SystemdDaemonNotifier()) {
         self.specFile = specFile
+        self.secretFiles = secretFiles
         self.stateDirectory = stateDirectory
         self.debounce = debounce
         self.loop = loop
@@ -26,7 +29,7 @@ public struct DaemonRuntime: Sendable {
         let (reloads, stops) = signals.forDaemon()
         let watches: [any WakeSource]
         do {
-            watches = try DaemonWatches.make(specFile: specFile, stateDirectory: stateDirectory, debounce: debounce)
+            watches = try DaemonWatches.make(specFile: specFile, secretFiles: secretFiles, stateDirectory: stateDirectory, debounce: debounce)
         } catch {
             reloads.stop()
             throw error

@@ -3,6 +3,7 @@ import Drivers
 import Foundation
 import Logging
 import Reconciler
+import Spec
 
 /// `reconcile daemon`: one pass at start, then one whenever farm.yaml changes, a modem is plugged
 /// or unplugged, a request is filed, a probe or rotation falls due, SIGHUP asks for it, or the
@@ -41,7 +42,11 @@ struct Daemon: AsyncParsableCommand {
             printError("reconcile: error: \(ApplyPass.describe(error))")
             throw ExitCode(1)
         }
-        let runtime = DaemonRuntime(specFile: options.file, stateDirectory: options.absoluteStateDirectory, debounce: debounce.duration,
+        // The secret files named at start: a changed password is applied at once (a file named
+        // only later is picked up by the next pass that farm.yaml's change or the resync runs).
+        let base = (options.file as NSString).deletingLastPathComponent
+        let secrets = FarmFile.load(path: options.file).spec?.secretFiles(baseDirectory: base.isEmpty ? "." : base) ?? []
+        let runtime = DaemonRuntime(specFile: options.file, secretFiles: secrets, stateDirectory: options.absoluteStateDirectory, debounce: debounce.duration,
                                     loop: DaemonLoop.Configuration(periodicPass: resync.duration))
         do {
             try await runtime.run(extraSources: hotplug) { reasons, heartbeat in

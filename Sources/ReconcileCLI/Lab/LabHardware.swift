@@ -44,6 +44,7 @@ struct LabModemHardware: Sendable, Equatable {
             A: manufacturer=Quectel
             A: product=EC25
             A: serial=\(usbSerial ?? "0")
+            A: authorized=1
 
             P: \(interface)
             E: DEVTYPE=usb_interface

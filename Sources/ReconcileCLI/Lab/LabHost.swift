@@ -24,9 +24,10 @@ struct LabHost: ParsableCommand {
         for number in 1...modems { try rack.plug(number) }
         let server = try ControlSocket(listeningAt: files.controlSocket)
         let termination = Self.removeSocketOnTermination(files.controlSocket)
+        let reenumeration = rack.watchReenumeration()
         // Written last: its presence tells `lab up` that the modems are plugged and commands are taken.
         try LabFiles.write("\(getpid())\n", to: files.hostReady)
-        withExtendedLifetime(termination) {
+        withExtendedLifetime((termination, reenumeration)) {
             server.serve { line in
                 do {
                     try rack.perform(line)
@@ -51,16 +52,54 @@ struct LabHost: ParsableCommand {
     }
 }
 
-/// The modems plugged into the testbed and their simulators; commands come one at a time.
+/// The modems plugged into the testbed and their simulators; commands and re-enumerations come
+/// one at a time (`lock`).
 final class LabRack: @unchecked Sendable {
     private let testbed: DeviceTestbed
     private var simulators: [Int: (hardware: LabModemHardware, modem: SimulatedModem, terminal: PseudoTerminal)] = [:]
+    private let lock = NSLock()
+    /// When each plugged modem's `authorized` attribute was last written, as last seen.
+    private var authorizedWritten: [Int: timespec] = [:]
 
     init(testbed: DeviceTestbed) { self.testbed = testbed }
 
+    /// Like the kernel, re-enumerates a modem whose `authorized` attribute was written back to 1
+    /// (a recovery rung of the reconciler): it leaves the bus and comes back as a fresh device, its
+    /// simulator restarted — which is how a hung modem comes back in the lab. Polled every 100 ms.
+    func watchReenumeration() -> DispatchSourceTimer {
+        let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "lab.reenumeration"))
+        timer.schedule(deadline: .now(), repeating: .milliseconds(100))
+        timer.setEventHandler { [self] in
+            lock.withLock {
+                for (number, entry) in simulators {
+                    let attribute = entry.hardware.usbPath + "/authorized"
+                    let written = Self.modified(attribute)
+                    let seen = authorizedWritten[number]
+                    authorizedWritten[number] = written
+                    guard let seen, let written, seen.tv_sec != written.tv_sec || seen.tv_nsec != written.tv_nsec,
+                          (try? String(contentsOfFile: attribute, encoding: .utf8))?.hasPrefix("1") == true else { continue }
+                    try? unplugLocked(number)
+                    try? plugLocked(number)
+                    authorizedWritten[number] = Self.modified(attribute)
+                }
+            }
+        }
+        timer.resume()
+        return timer
+    }
+
     /// Serves the modem on a new pseudo-terminal, then adds its devices with the terminal behind
     /// its control node (the testbed sends their `add` uevents).
+    private static func modified(_ path: String) -> timespec? {
+        var info = stat()
+        return stat(path, &info) == 0 ? info.st_mtim : nil
+    }
+
     func plug(_ number: Int) throws {
+        try lock.withLock { try plugLocked(number) }
+    }
+
+    private func plugLocked(_ number: Int) throws {
         guard simulators[number] == nil else { throw TestbedError("modem \(number) is already plugged") }
         let hardware = LabModemHardware(number: number)
         let terminal = try SimulatedModem.openPTY()
@@ -80,6 +119,11 @@ final class LabRack: @unchecked Sendable {
     /// udev does: a removed device can no longer be announced), then stops its simulator and
     /// closes its pseudo-terminal, which hangs up whoever still has the node open.
     func unplug(_ number: Int) throws {
+        try lock.withLock { try unplugLocked(number) }
+    }
+
+    private func unplugLocked(_ number: Int) throws {
+        authorizedWritten[number] = nil
         guard let (hardware, modem, terminal) = simulators.removeValue(forKey: number) else { throw TestbedError("modem \(number) is not plugged") }
         for device in hardware.devicesDeepestFirst { try testbed.uevent(device, "remove") }
         try testbed.remove(hardware.usbPath)
@@ -94,7 +138,7 @@ final class LabRack: @unchecked Sendable {
         case ("plug", nil): try plug(number)
         case ("unplug", nil): try unplug(number)
         case ("fault", let fault?):
-            guard let modem = simulators[number]?.modem else { throw TestbedError("modem \(number) is not plugged") }
+            guard let modem = lock.withLock({ simulators[number]?.modem }) else { throw TestbedError("modem \(number) is not plugged") }
             switch fault {
             case "none": modem.inject(nil)
             case "no-answer": modem.inject(.noAnswer(includingControl: true))

@@ -28,7 +28,7 @@ struct LabSession {
     /// Passes until one converges (a modem can need a second pass, e.g. after a rotation).
     func converge(passes: Int = 3) throws {
         for pass in 1...passes {
-            if try reconcile([], acceptingStatus: [0, 1]) == 0 { return }
+            if try reconcile([], acceptingStatus: [0, 1, 3]) == 0 { return }
             guard pass < passes else { break }
             print("(not converged yet: another pass)")
         }

@@ -33,6 +33,7 @@ public struct UpcomingWork: Sendable, Equatable {
                 moments.append(now.adding(modem.health.interval))
             }
             if let until = remembered.nextAttemptNotBefore { moments.append(until) }
+            if let recovery = remembered.recovery { moments.append(recovery.next(powerCycle: modem.health.powerCycle).due) }
             guard remembered.session != nil,
                   let due = RotationSchedule.nextDue(modem.rotation, memory: remembered, now: now, timeZone: timeZone), due > now else { continue }
             moments.append(due)

@@ -39,8 +39,8 @@ struct IPRouteNetworkControlTests {
             let driver = IPRouteNetworkControl(namespace: lab.farm)
             let desired = RoutingFixtures.farm(lab)
             let first = try await RoutingFixtures.converge(driver, desired)
-            let perModem = 9 // address, link, two routes, three rules, two reply rules
-            #expect(first.count == 3 * perModem)
+            let perModem = 10 // guard lane, address, link, two routes, three rules, two reply rules
+            #expect(first.count == 3 * perModem + 1, "and the guard's fence")
             try await RoutingFixtures.waitForCarrier(lab)
             let before = try RoutingFixtures.fullDump(lab)
             let second = try await RoutingFixtures.converge(driver, desired)
@@ -56,7 +56,7 @@ struct IPRouteNetworkControlTests {
             let clock = ContinuousClock()
             let started = clock.now
             let changes = try await RoutingFixtures.converge(driver, desired)
-            #expect(changes.count == 40 * 9)
+            #expect(changes.count == 40 * 10 + 1)
             #expect(clock.now - started < .seconds(5))
             #expect(try await RoutingFixtures.converge(driver, desired) == [])
             let egress = try lab.httpGet(from: lab.farm, uid: RoutingFixtures.uid(37))
@@ -143,7 +143,7 @@ struct IPRouteNetworkControlTests {
             try lab.ip(lab.farm, "route", "add", "unreachable", "default", "metric", "4294967295", "table", "150")
 
             let observed = try await driver.observe(tables: RoutingFixtures.ownedTables)
-            let mismatches = routingMismatches(desired: desired, observed: observed, ownedTables: RoutingFixtures.ownedTables)
+            let mismatches = routingMismatches(desired: desired, observed: observed, owned: RoutingFixtures.owned)
             #expect(mismatches.map(\.description) == [
                 "m02: rule 100 uidrange 20002-20002 ipproto tcp sport 8102 lookup 254 present 2 times; unexpected rule 100 uidrange 20002-20002 ipproto tcp sport 9999 lookup 254; rule 102 uidrange 20002-20002 lookup 102 present 3 times",
                 "no modem: unexpected rule 150 oif wwan9 lookup 150; unexpected route table 150 unreachable default metric 4294967295",
@@ -196,7 +196,7 @@ struct IPRouteNetworkControlTests {
             var desired = RoutingFixtures.farm(lab)
             desired[0].gateway = "fe80::1"
             let pass = try await applyRouting(desired, using: IPRouteNetworkControl(namespace: lab.farm),
-                                              ownedTables: RoutingFixtures.ownedTables)
+                                              owned: RoutingFixtures.owned)
             #expect(pass.applyError?.reason == "NetworkChangeFailed")
             #expect(pass.problems(of: "m01") == ["missing route table 101 default dev wwan1 via fe80::1"])
             #expect(pass.problems(of: "m02") == [])

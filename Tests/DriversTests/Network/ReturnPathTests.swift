@@ -108,9 +108,3 @@ struct ReturnPathTests {
         sys.exit("no answer: %s" % error)
     """#
 }
-
-private extension CommandOutput {
-    func check() throws {
-        guard succeeded else { throw LabError("command failed: \(stderr)") }
-    }
-}

@@ -8,6 +8,7 @@ import Testing
 /// at priority 100. Modem 3 reports no gateway, so both route shapes are covered.
 enum RoutingFixtures {
     static let ownedTables = 100...199
+    static let owned = OwnedKernel(tables: ownedTables, uids: 20001...20099)
     static let repliesPriority = 100
 
     static func modem(_ n: Int, in lab: NetnsLab, host: Int = 2) -> ModemRouting {
@@ -24,7 +25,7 @@ enum RoutingFixtures {
     /// One verified routing pass that must converge; returns the changes it applied.
     @discardableResult
     static func converge(_ driver: IPRouteNetworkControl, _ desired: [ModemRouting]) async throws -> [NetworkChange] {
-        let pass = try await applyRouting(desired, using: driver, ownedTables: ownedTables)
+        let pass = try await applyRouting(desired, using: driver, owned: owned)
         #expect(pass.applyError == nil, "\(pass.applyError?.message ?? "")")
         #expect(pass.mismatches == [])
         return pass.changes
@@ -45,10 +46,12 @@ enum RoutingFixtures {
         try lab.ipJSON(lab.farm, "route", "show", "table", "\(table)").map(canonical)
     }
 
-    /// Everything the kernel shows of rules, all IPv4 routes and addresses: to compare before/after.
+    /// Everything the kernel shows of rules, all IPv4 routes, addresses and nftables: to compare before/after.
     static func fullDump(_ lab: NetnsLab) throws -> [String] {
-        try ruleDump(lab) + lab.ipJSON(lab.farm, "-4", "route", "show", "table", "all").map(canonical)
-            + lab.ipJSON(lab.farm, "-4", "address", "show").map(canonical)
+        let routes: [String] = try lab.ipJSON(lab.farm, "-4", "route", "show", "table", "all").map(canonical)
+        let addresses: [String] = try lab.ipJSON(lab.farm, "-4", "address", "show").map(canonical)
+        let nftables = try LabCommand.check(lab.command(in: lab.farm, ["nft", "list", "ruleset"]))
+        return try ruleDump(lab) + routes + addresses + nftables.split(separator: "\n").map(String.init)
     }
 
     /// Waits until the modems' links report carrier: the kernel updates operstate and the routes'

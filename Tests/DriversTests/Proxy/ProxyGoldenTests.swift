@@ -26,7 +26,21 @@ import Testing
         ("no-users", ProxyConfigInput(modem: "m04", uid: 20004, listen: "0.0.0.0", httpPort: 20004, socksPort: 20014,
                                       users: [], allow: [], maxConnections: 200, bandwidth: Bandwidth(), dns: [],
                                       logDirectory: "\(logs)/m04")),
+        // The longest values 3proxy serves: a 64-character name (farm.yaml's limit) and a password
+        // that fills HTTP Basic's 255 bytes of `user:password`, with quotes and a dollar in it.
+        ("max-lengths", ProxyConfigInput(modem: "m05", uid: 20005, listen: "0.0.0.0", httpPort: 20005, socksPort: 20015,
+                                         users: [longest], allow: [CIDR(address: "203.0.113.0", prefixLength: 24)],
+                                         maxConnections: 200, bandwidth: Bandwidth(inBitsPerSecond: 1_000_000), dns: [],
+                                         logDirectory: "\(logs)/m05")),
+        // 250 users on one proxy: one line each, where one `users` line of 81 KB broke the parse.
+        ("many-users", ProxyConfigInput(modem: "m06", uid: 20006, listen: "0.0.0.0", httpPort: 20006, socksPort: 20016,
+                                        users: many, allow: [], maxConnections: 200, bandwidth: Bandwidth(), dns: [],
+                                        logDirectory: "\(logs)/m06")),
     ]
+    static let longestName = String(repeating: "n", count: 64)
+    static let longest = ProxyConfigInput.ProxyUser(
+        name: longestName, credential: .clear("\"$" + String(repeating: "p", count: ProxyLimits.passwordBytes(user: longestName) - 2)))
+    static let many = (1...250).map { ProxyConfigInput.ProxyUser(name: "user\($0)", credential: .clear("test-pw-\($0)-" + String(repeating: "x", count: 200))) }
 
     static func goldenURL(_ name: String) -> URL { ProxyTestSupport.goldenDirectory.appendingPathComponent("\(name).cfg") }
 
@@ -79,6 +93,25 @@ import Testing
         #expect(problems.contains { $0.contains("hash of user bob") })
         #expect(problems.contains { $0.contains("listen address 127.0.0.300") })
         #expect(!problems.joined().contains("s3cr3t"))
+    }
+
+    /// One byte past HTTP Basic's 255 for `user:password` is refused (naming the user, not the
+    /// password); the line-length guard catches what no single value shows.
+    @Test func valuesPastThreeProxysLimitsAreProblems() {
+        let name = ProxyGoldenTests.longestName
+        let fits = String(repeating: "p", count: ProxyLimits.passwordBytes(user: name))
+        #expect(ProxyConfigRenderer.problems(Self.input(users: [.init(name: name, credential: .clear(fits))])).isEmpty)
+        let over = Self.input(users: [.init(name: name, credential: .clear(fits + "p"))])
+        #expect(ProxyConfigRenderer.problems(over) == ["password of user \(name) is 191 bytes; 3proxy cuts HTTP Basic's "
+                                                        + "user:password at 255 bytes, so it may have at most 190"])
+        let tooLongName = String(repeating: "n", count: 254)
+        #expect(ProxyConfigRenderer.problems(Self.input(users: [.init(name: tooLongName, credential: .hash("$1$testsalt$D6xvZlWjCPmwrQyP9yOWe/"))]))
+            == ["user name \(tooLongName) leaves no room for a password in 3proxy's 255 bytes"])
+        var wide = Self.input(users: [.init(name: "alice", credential: .clear("pw"))])
+        wide.allow = (0..<6000).map { CIDR(address: "10.\($0 / 256).\($0 % 256).0", prefixLength: 24) }
+        #expect(ProxyConfigRenderer.problems(wide).count == 1)
+        #expect(ProxyConfigRenderer.problems(wide).first?.hasPrefix("config line ") == true)
+        #expect(ProxyConfigRenderer.problems(wide).first?.hasSuffix("3proxy reads at most 65534") == true)
     }
 
     @Test func quotesAndDollarsInPasswordsRenderQuoted() {

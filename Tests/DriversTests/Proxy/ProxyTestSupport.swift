@@ -29,15 +29,21 @@ enum ProxyTestSupport {
 
     /// A loopback port nobody listens on right now.
     static func freePort() -> Int {
+        let (fd, port) = boundLoopbackSocket()
+        close(fd)
+        return port
+    }
+
+    /// A TCP socket bound to a free loopback port (not yet listening), and that port.
+    static func boundLoopbackSocket() -> (fd: Int32, port: Int) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
         _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        return Int(UInt16(bigEndian: address.sin_port))
+        return (fd, Int(UInt16(bigEndian: address.sin_port)))
     }
 
     static func input(modem: String = "m01", listen: String = "127.0.0.1", http: Int?, socks: Int?,
@@ -70,6 +76,16 @@ enum ProxyTestSupport {
     }
 
     static func isAlive(_ pid: Int32) -> Bool { ProcFS.isAlive(pid) }
+
+    /// Polls `condition` every 20 ms, at most 250 times (5 s); returns whether it came true.
+    @discardableResult
+    static func eventually(_ condition: () -> Bool) async throws -> Bool {
+        for _ in 0..<250 {
+            if condition() { return true }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return condition()
+    }
 
     /// Starts the stand-in directly, through the production spawner: Foundation's `Process` would
     /// hand it the test thread's blocked signal mask, and 3proxy (like the stand-in) never unblocks.

@@ -8,6 +8,13 @@ struct CommandOutput: Sendable {
     var stderr: String
     var timedOut: Bool
     var succeeded: Bool { status == 0 && !timedOut }
+
+    /// Its stdout, or an error naming what failed.
+    @discardableResult
+    func check() throws -> String {
+        guard succeeded else { throw LabError("command failed: \(stderr)") }
+        return stdout
+    }
 }
 
 /// A lab step that did not work; the message names the command so a failing test says what broke.

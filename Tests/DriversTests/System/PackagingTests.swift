@@ -12,17 +12,18 @@ import Testing
     static let logrotate = "/usr/sbin/logrotate"
 
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: systemdAnalyze) || inCI,
-                   "needs systemd-analyze (Debian: systemd); required when CI=true"))
-    func unitPassesSystemdAnalyzeVerifyWithoutAWarning() throws {
+                   "needs systemd-analyze (Debian: systemd); required when CI=true"),
+          arguments: ["proxyfarm.service", "proxyfarm-serve.service"])
+    func unitPassesSystemdAnalyzeVerifyWithoutAWarning(_ name: String) throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.systemdAnalyze), "install the Debian package systemd")
         let dir = try ScratchDirectory("unit")
         defer { dir.remove() }
         // verify insists that ExecStart's program exists; everything else is checked as shipped.
-        let unit = try String(contentsOfFile: Self.unitPath, encoding: .utf8)
+        let unit = try String(contentsOfFile: Self.repository.appendingPathComponent("packaging/systemd/" + name).path, encoding: .utf8)
             .replacingOccurrences(of: "ExecStart=/usr/local/bin/reconcile ", with: "ExecStart=/bin/true ")
-        try dir.write("proxyfarm.service", unit)
+        try dir.write(name, unit)
 
-        let result = try run(Self.systemdAnalyze, ["verify", "--man=no", dir.file("proxyfarm.service")])
+        let result = try run(Self.systemdAnalyze, ["verify", "--man=no", dir.file(name)])
 
         #expect(result.status == 0)
         #expect(result.output == "", "systemd-analyze warns: \(result.output)")
@@ -40,6 +41,14 @@ import Testing
         let capabilities = Set(try #require(settings["CapabilityBoundingSet"]?.first).split(separator: " ").map(String.init))
         #expect(capabilities.isSuperset(of: ["CAP_NET_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_CHOWN"]))
         #expect(settings["ReadWritePaths"] == ["/var/lib/proxyfarm"])
+    }
+
+    @Test func serveRunsUnprivilegedAndWritesOnlyRequests() throws {
+        let settings = try unitSettings(Self.repository.appendingPathComponent("packaging/systemd/proxyfarm-serve.service").path)
+        #expect(settings["ExecStart"] == ["/usr/local/bin/reconcile serve --file /etc/proxyfarm/farm.yaml --state /var/lib/proxyfarm"])
+        #expect(settings["User"] == ["proxyfarm-api"] && settings["Group"] == ["proxyfarm-api"])
+        #expect(settings["CapabilityBoundingSet"] == [""] && settings["NoNewPrivileges"] == ["yes"])
+        #expect(settings["ProtectSystem"] == ["strict"] && settings["ReadWritePaths"] == ["/var/lib/proxyfarm/requests"])
     }
 
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: logrotate) || inCI,
@@ -78,8 +87,8 @@ import Testing
     }
 
     /// `Key=value` lines of the unit; a key given twice keeps every value in order.
-    private func unitSettings() throws -> [String: [String]] {
-        let lines = try String(contentsOfFile: Self.unitPath, encoding: .utf8).split(whereSeparator: \.isNewline)
+    private func unitSettings(_ path: String = unitPath) throws -> [String: [String]] {
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(whereSeparator: \.isNewline)
         var settings: [String: [String]] = [:]
         for line in lines where !line.hasPrefix("#") && !line.hasPrefix("[") {
             guard let equals = line.firstIndex(of: "=") else { continue }

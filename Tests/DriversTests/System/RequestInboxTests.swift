@@ -75,3 +75,25 @@ import Testing
         #expect(await logs[1].wait { $0.elements == [.requestFiled] })
     }
 }
+
+@Suite struct SecretWatchTests {
+    /// A password file farm.yaml names wakes the daemon like farm.yaml itself (replaced by rename,
+    /// as editors do); a secret's directory that is missing is no error.
+    @Test func secretFilesWakeTheDaemon() async throws {
+        let dir = try ScratchDirectory("secret-watch")
+        defer { dir.remove() }
+        try dir.write("farm.yaml", "version: 1\n")
+        try FileManager.default.createDirectory(atPath: dir.file("secrets"), withIntermediateDirectories: true)
+        try dir.write("secrets/alice", "old\n")
+        let sources = try DaemonWatches.make(specFile: dir.file("farm.yaml"), secretFiles: [dir.file("secrets/alice"), dir.file("gone/bob")],
+                                             stateDirectory: dir.file("state"), debounce: .milliseconds(50))
+        defer { sources.forEach { $0.stop() } }
+        #expect(sources.count == 3, "farm.yaml, the inbox and secrets/")
+        let secrets = StreamLog(sources[2].wakeups)
+
+        try dir.write("secrets/alice.new", "new\n")
+        #expect(rename(dir.file("secrets/alice.new"), dir.file("secrets/alice")) == 0)
+
+        #expect(await secrets.wait { $0.elements == [.specChanged] })
+    }
+}
