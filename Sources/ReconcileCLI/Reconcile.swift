@@ -17,6 +17,37 @@ struct Reconcile: AsyncParsableCommand {
         version: ProgramVersion.current,
         subcommands: [Apply.self, Validate.self, Schema.self, Discover.self, Daemon.self, Status.self, Rotate.self, Reset.self, Serve.self, Lab.self],
         defaultSubcommand: Apply.self)
+
+    /// `reconcile --simulated serve` means `reconcile serve --simulated` (README: `reconcile
+    /// --simulated …` runs any command against an in-memory farm).
+    static func main() async {
+        let subcommands = Set(configuration.subcommands.map { $0._commandName })
+        await main(RootArguments.subcommandFirst(Array(CommandLine.arguments.dropFirst()), subcommands: subcommands))
+    }
+}
+
+/// The root options (`RootOptions`) written before a subcommand's name. ArgumentParser gives
+/// them to the default subcommand, `apply`, which then refuses the name; every subcommand that
+/// takes them has them too, so they are moved after the name.
+enum RootArguments {
+    static let flags: Set<String> = ["--simulated", "--dry-run"]
+    static let valued: Set<String> = ["--file", "--state", "--batch", "--output", "--proxy-binary"]
+
+    static func subcommandFirst(_ arguments: [String], subcommands: Set<String>) -> [String] {
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            if flags.contains(argument) {
+                index += 1
+            } else if valued.contains(String(argument.prefix { $0 != "=" })) {
+                index += argument.contains("=") ? 1 : 2
+            } else {
+                break
+            }
+        }
+        guard index > 0, index < arguments.count, subcommands.contains(arguments[index]) else { return arguments }
+        return [arguments[index]] + arguments[..<index] + arguments[(index + 1)...]
+    }
 }
 
 /// `reconcile [apply] [--dry-run]`: one pass over the farm.

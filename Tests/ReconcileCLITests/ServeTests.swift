@@ -68,7 +68,8 @@ import Testing
         let large = try serve.get("/login", method: "POST", body: "token=" + String(repeating: "x", count: 100_000))
         #expect(large.status == 413 && large.json?["error"] as? String == "BodyTooLarge")
         #expect(try serve.get("/nowhere").json?["error"] as? String == "NotFound")
-        let second = try Subprocess.run(try Subprocess.reconcile, ["serve", "--simulated"], in: directory, environment: Self.environment)
+        // Root options before the subcommand are the subcommand's (`reconcile --simulated serve`).
+        let second = try Subprocess.run(try Subprocess.reconcile, ["--simulated", "serve"], in: directory, environment: Self.environment)
         #expect(second.status == 1 && second.stderr.contains("reconcile: error: cannot listen on 127.0.0.1:\(port) (api.listen): "), "\(second.stderr)")
         #expect(!serve.output.contains(Self.apiToken) && !serve.output.contains(Self.linkToken))
         let temporaryState = serve.output.split(separator: " ").first { $0.hasPrefix(NSTemporaryDirectory() + "proxyfarm-serve-") }
