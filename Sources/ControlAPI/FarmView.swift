@@ -55,7 +55,7 @@ struct FarmView: Sendable {
         return String(decoding: data, as: UTF8.self)
     }
 
-    func daemon() -> DaemonInfo { DaemonInfo(pid: DaemonLiveness.holder(ofLock: store.root + "/lock")) }
+    func daemon() -> DaemonInfo { DaemonInfo(pid: StateLock.holder(ofDirectory: store.root)) }
 
     /// `{"farm": …, "modems": […], "daemon": …}` as GET /v1/status answers.
     func report(now: Date) throws(APIError) -> FarmReport {
@@ -102,33 +102,6 @@ struct ModemReport: Sendable, Encodable {
         var extra = encoder.container(keyedBy: Extra.self)
         try extra.encodeIfPresent(readySince, forKey: .readySince)
         try extra.encode(rotationsToday, forKey: .rotationsToday)
-    }
-}
-
-/// Whether a reconciler holds the state directory's lock, read from /proc/locks so that looking
-/// never takes the lock (a daemon starting at that instant would find it taken and stop).
-enum DaemonLiveness {
-    /// The pid holding `flock` on `path`, or nil when nobody does.
-    static func holder(ofLock path: String, locks: String? = nil) -> Int32? {
-        guard let wanted = fileID(path) else { return nil }
-        let table = locks ?? (try? String(contentsOfFile: "/proc/locks", encoding: .utf8)) ?? ""
-        for line in table.split(separator: "\n") {
-            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-            // "1: FLOCK  ADVISORY  WRITE 6535 fe:00:16220276 0 EOF"; waiters have "->" after the number.
-            guard fields.count >= 6, fields[1] == "FLOCK", fields[5] == wanted, let pid = Int32(fields[4]) else { continue }
-            return pid
-        }
-        return nil
-    }
-
-    /// The file as /proc/locks names it: `MAJOR:MINOR:INODE`, device numbers in hex (glibc's `major`/`minor`).
-    static func fileID(_ path: String) -> String? {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return nil }
-        let device = UInt64(info.st_dev)
-        let major = ((device >> 8) & 0xfff) | ((device >> 32) & ~UInt64(0xfff))
-        let minor = (device & 0xff) | ((device >> 12) & ~UInt64(0xff))
-        return String(format: "%02llx:%02llx:%llu", major, minor, UInt64(info.st_ino))
     }
 }
 

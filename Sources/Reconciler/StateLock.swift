@@ -18,7 +18,7 @@ public final class StateLock: Sendable {
         guard fd >= 0 else { throw .system("cannot open", directory) }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             let code = errno
-            let holder = Self.holder(of: fd)
+            let holder = Self.holder(ofDirectory: directory)
             close(fd)
             guard code == EWOULDBLOCK else { throw .system("cannot lock", directory, errno: code) }
             throw StateError(reason: "StateLocked",
@@ -32,20 +32,28 @@ public final class StateLock: Sendable {
 
     deinit { close(fd) }
 
-    /// The pid holding a flock on the file behind `fd`, from /proc/locks
-    /// (`1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF`; a blocked waiter's line has `->`).
-    static func holder(of fd: Int32) -> Int32? {
-        var info = stat()
-        guard fstat(fd, &info) == 0, let table = try? String(contentsOfFile: "/proc/locks", encoding: .utf8) else { return nil }
-        let device = String(format: "%02x:%02x:%llu", major(info.st_dev), minor(info.st_dev), UInt64(info.st_ino))
-        for line in table.split(separator: "\n") where !line.contains("->") {
+    /// The pid of the reconciler holding `directory`'s lock, or nil when none does. Read from
+    /// /proc/locks (`1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF`; a blocked waiter's line
+    /// has `->`), so looking never takes the lock: `reconcile serve` asks whether a daemon runs
+    /// without ever stopping one that starts at that instant. `locks` stands in for the table in tests.
+    public static func holder(ofDirectory directory: String, locks: String? = nil) -> Int32? {
+        guard let wanted = kernelID(of: directory),
+              let table = locks ?? (try? String(contentsOfFile: "/proc/locks", encoding: .utf8)) else { return nil }
+        for line in table.split(separator: "\n") {
             let fields = line.split(separator: " ")
-            guard fields.count >= 6, fields[1] == "FLOCK", fields[5] == device else { continue }
-            return Int32(fields[4])
+            guard fields.count >= 6, fields[1] == "FLOCK", fields[5] == wanted, let pid = Int32(fields[4]) else { continue }
+            return pid
         }
         return nil
     }
 
-    private static func major(_ device: dev_t) -> UInt32 { UInt32((device >> 8) & 0xfff) | UInt32((device >> 32) & ~0xfff) }
-    private static func minor(_ device: dev_t) -> UInt32 { UInt32(device & 0xff) | UInt32((device >> 12) & ~0xff) }
+    /// A file as /proc/locks names it: `MAJOR:MINOR:INODE`, device numbers in hex (glibc's `major`/`minor`).
+    public static func kernelID(of path: String) -> String? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        let device = UInt64(info.st_dev)
+        let major = ((device >> 8) & 0xfff) | ((device >> 32) & ~UInt64(0xfff))
+        let minor = (device & 0xff) | ((device >> 12) & ~UInt64(0xff))
+        return String(format: "%02llx:%02llx:%llu", major, minor, UInt64(info.st_ino))
+    }
 }

@@ -1,4 +1,5 @@
 @testable import ControlAPI
+import Reconciler
 import Foundation
 import Testing
 
@@ -94,17 +95,18 @@ enum ChangeIPLinkTests {
 }
 
 @Suite struct DaemonLivenessTests {
-    /// The lock holder comes from /proc/locks by the lock file's device and inode; waiters and other files do not count.
+    /// The lock holder comes from /proc/locks by the state directory's device and inode (the
+    /// daemon's lock is on the directory itself); waiters and other files do not count.
     @Test func theHolderIsReadFromProcLocks() throws {
         let farm = try StatusFixture(daemon: false)
-        let path = farm.root + "/lock"
-        FileManager.default.createFile(atPath: path, contents: nil)
-        let id = try #require(DaemonLiveness.fileID(path))
+        let id = try #require(StateLock.kernelID(of: farm.root))
         let other = "1: FLOCK  ADVISORY  WRITE 4242 fe:00:1 0 EOF\n2: POSIX  ADVISORY  WRITE 4243 \(id) 0 EOF\n"
-        #expect(DaemonLiveness.holder(ofLock: path, locks: other) == nil)
-        #expect(DaemonLiveness.holder(ofLock: path, locks: other + "3: FLOCK  ADVISORY  WRITE 4244 \(id) 0 EOF\n") == 4244)
-        #expect(DaemonLiveness.holder(ofLock: path, locks: "3: -> FLOCK  ADVISORY  WRITE 4245 \(id) 0 EOF\n") == nil)
-        #expect(DaemonLiveness.holder(ofLock: path) == nil, "nobody holds it for real")
-        #expect(DaemonLiveness.holder(ofLock: farm.root + "/absent") == nil)
+        #expect(StateLock.holder(ofDirectory: farm.root, locks: other) == nil)
+        #expect(StateLock.holder(ofDirectory: farm.root, locks: other + "3: FLOCK  ADVISORY  WRITE 4244 \(id) 0 EOF\n") == 4244)
+        #expect(StateLock.holder(ofDirectory: farm.root, locks: "3: -> FLOCK  ADVISORY  WRITE 4245 \(id) 0 EOF\n") == nil)
+        #expect(StateLock.holder(ofDirectory: farm.root) == nil, "nobody holds it for real")
+        #expect(StateLock.holder(ofDirectory: farm.root + "/absent") == nil)
+        let daemon = try StatusFixture(daemon: true)
+        #expect(StateLock.holder(ofDirectory: daemon.root) == getpid(), "a real holder: the fixture's state store")
     }
 }

@@ -86,7 +86,11 @@ final class StatusFixture: @unchecked Sendable {
     /// Plays the daemon for one rotate request of `name`: waits for it, then gives the modem `newIP`.
     func act(rotating name: String, to newIP: String?, phase: String = "Ready") async throws {
         let file = root + "/requests/rotate-" + name
-        while !FileManager.default.fileExists(atPath: file) { try await Task.sleep(for: .milliseconds(20)) }
+        let deadline = ContinuousClock.now + .seconds(20)
+        while !FileManager.default.fileExists(atPath: file) {
+            guard ContinuousClock.now < deadline else { throw StateError(reason: "NoRequest", message: "no \(file) was filed within 20 s") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
         try writeModem(name, phase: phase, ip: newIP, rotations: newIP == nil ? 0 : 1, lastRotation: newIP == nil ? nil : Date())
         try FileManager.default.removeItem(atPath: file)
     }

@@ -29,7 +29,7 @@ final class ServeProcess: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: try Subprocess.reconcile)
         process.arguments = ["serve"] + arguments
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        process.environment = ProcessInfo.processInfo.environment.merging(Subprocess.checkout.merging(environment) { _, new in new }) { _, new in new }
         FileManager.default.createFile(atPath: log, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         process.standardInput = FileHandle.nullDevice

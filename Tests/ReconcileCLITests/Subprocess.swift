@@ -9,6 +9,9 @@ struct Finished {
 }
 
 enum Subprocess {
+    /// How a command run in a repository checkout finds its farm: farm.yaml and state/ there.
+    static let checkout = ["PROXYFARM_FILE": "farm.yaml", "PROXYFARM_STATE": "state"]
+
     /// The `reconcile` executable SwiftPM built next to this test bundle.
     static var reconcile: String {
         get throws {
@@ -29,7 +32,7 @@ enum Subprocess {
         if let directory {
             // Run in a directory as in a repository checkout: farm.yaml and state/ there.
             process.currentDirectoryURL = URL(fileURLWithPath: directory)
-            variables = ["PROXYFARM_FILE": "farm.yaml", "PROXYFARM_STATE": "state"].merging(variables) { _, given in given }
+            variables = checkout.merging(variables) { _, given in given }
         }
         if !variables.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(variables) { _, new in new } }
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("pf\(getpid())-\(UUID().uuidString)")
