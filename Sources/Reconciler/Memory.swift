@@ -31,6 +31,8 @@ public struct ModemMemory: Sendable, Equatable, Codable {
     public var pinAttemptFailedAt: Date?
     /// Set while the modem is plugged in but does not answer: how far its recovery has come.
     public var recovery: Recovery?
+    /// Bytes the modem's interface carried since ProxyFarm first saw it; nil before that.
+    public var traffic: Traffic?
 
     public init(serial: String) { self.serial = serial }
 }

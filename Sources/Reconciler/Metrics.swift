@@ -40,6 +40,12 @@ public enum Metrics {
         perModem("modem_guard_refused_packets_total", "counter", "Packets the egress guard refused to let the modem's proxy send elsewhere.") {
             $0.guardRefusedPackets.map(Double.init)
         }
+        perModem("modem_receive_bytes_total", "counter", "Bytes the modem's interface received, across rotations, replugs and restarts.") {
+            $0.traffic.map { Double($0.receive) }
+        }
+        perModem("modem_transmit_bytes_total", "counter", "Bytes the modem's interface transmitted, across rotations, replugs and restarts.") {
+            $0.traffic.map { Double($0.transmit) }
+        }
         perModem("modem_signal_rssi_dbm", "gauge", "Received signal strength (dBm).") { $0.signal?.rssi.map(Double.init) }
         perModem("modem_signal_rsrp_dbm", "gauge", "Reference signal received power (dBm).") { $0.signal?.rsrp.map(Double.init) }
         perModem("modem_signal_rsrq_db", "gauge", "Reference signal received quality (dB).") { $0.signal?.rsrq.map(Double.init) }
@@ -47,6 +53,9 @@ public enum Metrics {
         perModem("modem_rotations_total", "counter", "Rotations (new public IP) done.") { Double($0.rotation.count) }
         perModem("modem_last_rotation_timestamp_seconds", "gauge", "When the modem last rotated (Unix time).") {
             $0.rotation.last?.timeIntervalSince1970
+        }
+        perModem("modem_last_rotation_kept_same_address", "gauge", "1 when the last rotation ended with the same address (the carrier handed it back).") {
+            $0.rotation.lastKeptSameAddress.map { $0 ? 1 : 0 }
         }
         perModem("modem_resets_total", "counter", "Resets after failed health probes.") { Double($0.health.resets) }
         perModem("modem_health_consecutive_failures", "gauge", "Health probes failed in a row.") { Double($0.health.consecutiveFailures) }

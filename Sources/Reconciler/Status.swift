@@ -77,6 +77,9 @@ public struct ModemStatus: Sendable, Codable, Equatable {
     /// Packets the egress guard refused to let the proxy's uid send elsewhere than through its
     /// modem, since the guard's table was last written.
     public var guardRefusedPackets: Int?
+    /// Bytes the modem's interface received and transmitted since ProxyFarm first saw it, summed
+    /// across rotations, replugs and restarts (ModemMemory.traffic).
+    public var traffic: ByteCounts?
     public var rotation: Rotation
     public var health: Health
     /// Why the modem is waiting (backing off after failures, pause between resets).

@@ -32,6 +32,7 @@ public enum StatusBuilder {
             signal: state?.signal, operatorName: state?.registration.operatorName, radioTechnology: state?.registration.radioTechnology,
             httpPort: modem.httpPort, socksPort: modem.socksPort, uid: modem.uid, table: modem.table,
             proxyPid: proxy?.process?.pid, guardRefusedPackets: observed.network.egressGuard.refusedPackets[modem.uid],
+            traffic: memory.traffic?.total,
             rotation: .init(schedule: schedule(modem.rotation), count: memory.rotations, last: memory.lastRotation,
                             lastKeptSameAddress: memory.lastRotationSameAddress),
             health: .init(url: modem.health.url, lastProbe: memory.lastProbe,
