@@ -3,11 +3,12 @@ import Reconciler
 import SimulatedDrivers
 import Testing
 
-/// packaging/prometheus/: the alert rules pass their promtool unit tests and use only metrics a
-/// farm exports.
+/// packaging/prometheus/ and packaging/grafana/: the alert rules pass their promtool unit tests,
+/// and they and the dashboard use only metrics a farm exports.
 @Suite struct MonitoringTests {
     static let prometheus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("packaging/prometheus")
+    static let grafana = prometheus.deletingLastPathComponent().appendingPathComponent("grafana")
     static let promtool = "/usr/bin/promtool"
     static let promtoolThere = ProcessInfo.processInfo.environment["CI"] == "true" || FileManager.default.isExecutableFile(atPath: promtool)
 
@@ -18,9 +19,16 @@ import Testing
         #expect(said.contains("SUCCESS"))
     }
 
-    /// Every `proxyfarm_…` name in the alert rules is a metric family of a simulated farm that
-    /// rotated (with the same address once) and carried traffic.
-    @Test func everyMetricTheAlertsUseExists() async throws {
+    @Test(.enabled(if: promtoolThere, "promtool (Debian package prometheus) is not installed; CI must have it"))
+    func scrapeExampleIsAValidConfiguration() throws {
+        let (status, said) = try Self.run(["check", "config", "prometheus.yml"])
+        #expect(status == 0, "promtool: \(said)")
+        #expect(said.contains("SUCCESS: 4 rules found"))
+    }
+
+    /// Every `proxyfarm_…` name in the alert rules and the Grafana dashboard is a metric family
+    /// of a simulated farm that rotated (with the same address once) and carried traffic.
+    @Test func everyMetricTheAlertsAndTheDashboardUseExists() async throws {
         let harness = try await Harness(spec: makeSpec(count: 2, rotation: .every(.seconds(60))))
         await harness.farm.setStickyAddress(serial: serial(1))
         try await harness.pass()
@@ -30,9 +38,16 @@ import Testing
         let metrics = try String(contentsOfFile: harness.store.root + "/status/metrics.prom", encoding: .utf8)
         let exported = Set(Self.names(in: metrics, after: "# TYPE "))
         let rules = try String(contentsOf: Self.prometheus.appendingPathComponent("alerts.yml"), encoding: .utf8)
-        let used = Set(Self.names(in: rules, after: ""))
-        #expect(used.count >= 4)
-        #expect(used.subtracting(exported).isEmpty, "not exported: \(used.subtracting(exported).sorted())")
+        let alerts = Set(Self.names(in: rules, after: ""))
+        #expect(alerts.count >= 4)
+        #expect(alerts.subtracting(exported).isEmpty, "alerts.yml uses what is not exported: \(alerts.subtracting(exported).sorted())")
+        let dashboard = try Data(contentsOf: Self.grafana.appendingPathComponent("proxyfarm.json"))
+        let panels = try #require((try JSONSerialization.jsonObject(with: dashboard) as? [String: Any])?["panels"] as? [[String: Any]])
+        let ids = panels.compactMap { $0["id"] as? Int }
+        #expect(ids.count == panels.count && Set(ids).count == ids.count, "every panel has its own id")
+        let charted = Set(Self.names(in: String(decoding: dashboard, as: UTF8.self), after: ""))
+        #expect(charted.count >= 15)
+        #expect(charted.subtracting(exported).isEmpty, "the dashboard uses what is not exported: \(charted.subtracting(exported).sorted())")
         // The ProxyFarmNoPass alert (3 minutes) relies on metrics.prom being rewritten this often.
         #expect(StateStore.statusHeartbeat + TimeInterval(DaemonLoop.Configuration().periodicPass.components.seconds) < 180)
     }
