@@ -3,9 +3,11 @@ import Testing
 
 /// Issue 17 in the lab: bytes through a modem's proxy show in its byte counters within a pass,
 /// only in that modem's, and keep counting across a rotation and a daemon restart; the metrics of
-/// the running lab are valid Prometheus text.
+/// the running lab are valid Prometheus text and hold every metric the alerts and the dashboard use.
 @Suite(.serialized) struct EndToEndTrafficTests {
     static let promtool = "/usr/bin/promtool"
+    static let prometheus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("packaging/prometheus").path
 
     @Test("a download through m01's proxy shows in m01's traffic within a pass (not m02's), across a rotation and a daemon restart",
           .enabled(if: EndToEndLab.canRun, "\(EndToEndLab.requirement)"))
@@ -39,6 +41,13 @@ import Testing
         try #require(FileManager.default.isExecutableFile(atPath: Self.promtool), "promtool missing: run scripts/install-deps (Debian prometheus)")
         let check = try Subprocess.run("/bin/sh", ["-c", "\(Self.promtool) check metrics < \(lab.state)/status/metrics.prom"])
         #expect(check.status == 0 && check.stdout.isEmpty && check.stderr.isEmpty, "promtool: \(check.stdout) \(check.stderr)")
+
+        // Every metric the alert rules and the Grafana dashboard use is in the lab's metrics.
+        let used = try Subprocess.run("/bin/grep", ["-ohE", "proxyfarm_[a-z_]+", "alerts.yml", "../grafana/proxyfarm.json"], in: Self.prometheus)
+        let names = Set(used.stdout.split(separator: "\n").map(String.init))
+        #expect(names.count >= 15)
+        let exported = try String(contentsOfFile: lab.state + "/status/metrics.prom", encoding: .utf8)
+        #expect(names.filter { !exported.contains("# TYPE \($0) ") }.sorted() == [], "used but not in the lab's metrics")
     }
 
     static func traffic(_ lab: EndToEndLab, _ modem: String) -> (receive: UInt64, transmit: UInt64)? {
