@@ -33,6 +33,8 @@ public struct ModemMemory: Sendable, Equatable, Codable {
     public var recovery: Recovery?
     /// Bytes the modem's interface carried since ProxyFarm first saw it; nil before that.
     public var traffic: Traffic?
+    /// Failed health probes ever (nil in memory written before it was counted: none counted yet).
+    public var probeFailures: Int?
 
     public init(serial: String) { self.serial = serial }
 }
@@ -121,6 +123,7 @@ extension ModemMemory {
             next.resetsSinceHealthy = 0
         } else {
             next.consecutiveHealthFailures += 1
+            next.probeFailures = (probeFailures ?? 0) + 1
         }
         return next
     }

@@ -16,6 +16,9 @@ public enum Metrics {
         family("info", "gauge", "Spec revision the farm was last reconciled against.", [([("revision", farm.specRevision)], 1)])
         family("last_pass_timestamp_seconds", "gauge", "When the last pass ended (Unix time).", [([], farm.lastPass.timeIntervalSince1970)])
         family("last_pass_duration_seconds", "gauge", "How long the last pass took.", [([], farm.lastPassSeconds)])
+        family("last_successful_pass_timestamp_seconds", "gauge", "When the last pass in which no action failed ended (Unix time).",
+               farm.lastSuccessfulPass.map { [([], $0.timeIntervalSince1970)] } ?? [])
+        family("last_pass_failed_actions", "gauge", "Actions that failed in the last pass.", [([], Double(farm.failedActions))])
         family("converged", "gauge", "1 when every enabled modem is Ready and the last pass left nothing to do.", [([], farm.converged ? 1 : 0)])
         family("spec_valid", "gauge", "1 when farm.yaml is valid; 0 while an older valid farm.yaml is kept in force.",
                [([], farm.specErrors == nil ? 1 : 0)])
@@ -58,6 +61,7 @@ public enum Metrics {
             $0.rotation.lastKeptSameAddress.map { $0 ? 1 : 0 }
         }
         perModem("modem_resets_total", "counter", "Resets after failed health probes.") { Double($0.health.resets) }
+        perModem("modem_health_probe_failures_total", "counter", "Failed health probes.") { $0.health.probeFailures.map(Double.init) }
         perModem("modem_health_consecutive_failures", "gauge", "Health probes failed in a row.") { Double($0.health.consecutiveFailures) }
         perModem("modem_health_probe_duration_seconds", "gauge", "Latency of the last health probe.") { $0.health.lastLatencySeconds }
         perModem("modem_health_last_probe_timestamp_seconds", "gauge", "When the modem was last probed (Unix time).") {

@@ -41,6 +41,8 @@ public struct ModemStatus: Sendable, Codable, Equatable {
         public var lastLatencySeconds: Double?
         public var lastFailure: String?
         public var consecutiveFailures: Int
+        /// Failed probes ever (survives restarts).
+        public var probeFailures: Int?
         public var resets: Int
         public var lastReset: Date?
     }
@@ -106,6 +108,8 @@ public struct FarmStatus: Sendable, Codable, Equatable {
     public var unclaimedModems: [String]
     /// Actions of the pass that failed.
     public var failedActions: Int
+    /// When the last pass in which no action failed ended (absent until there was one).
+    public var lastSuccessfulPass: Date?
     /// farm.yaml's errors (`farm.yaml:LINE:COL: error: …`) while the daemon keeps the last valid
     /// spec (`specRevision`) in force; absent when farm.yaml is valid.
     public var specErrors: [String]?

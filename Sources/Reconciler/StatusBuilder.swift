@@ -38,6 +38,7 @@ public enum StatusBuilder {
             health: .init(url: modem.health.url, lastProbe: memory.lastProbe,
                           lastLatencySeconds: memory.lastProbeResult.map { $0.latency.seconds },
                           lastFailure: memory.lastProbeResult?.failure, consecutiveFailures: memory.consecutiveHealthFailures,
+                          probeFailures: memory.probeFailures ?? 0,
                           resets: memory.resets, lastReset: memory.lastReset),
             waiting: waiting, problems: modem.problems, specRevision: revision)
     }

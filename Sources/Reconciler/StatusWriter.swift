@@ -41,6 +41,7 @@ extension StateStore {
         var farm = StatusBuilder.farm(modems, observed: result.observed, revision: desired.revision, passStarted: started,
                                       passEnded: ended, converged: result.converged, failedActions: result.failedActions)
         farm.specErrors = specErrors
+        farm.lastSuccessfulPass = lastSuccessfulPass(farm.failedActions == 0 ? ended : nil)
         let (written, writtenAt) = known.withLock { ($0.farm, $0.farmWrittenAt) }
         let due = writtenAt.map { ended.timeIntervalSince($0) >= Self.statusHeartbeat || ended < $0 } ?? true
         if changed || due || written?.withoutVolatileFacts != farm.withoutVolatileFacts {
@@ -52,6 +53,15 @@ extension StateStore {
             }
         }
         return farm
+    }
+
+    /// `success` when this pass had no failed action, else the last such pass's end: as this
+    /// store last knew it, from farm.json the first time.
+    private func lastSuccessfulPass(_ success: Date?) -> Date? {
+        let known = self.known.withLock { $0.lastSuccessfulPass }
+        let last = success ?? known ?? (try? readFarmStatus())?.lastSuccessfulPass
+        self.known.withLock { $0.lastSuccessfulPass = last }
+        return last
     }
 
     /// The status this store last built for the modem, with the traffic its file holds; from its
@@ -75,6 +85,7 @@ struct Known: Sendable {
     var modems: [String: ModemStatus] = [:]
     var farm: FarmStatus?
     var farmWrittenAt: Date?
+    var lastSuccessfulPass: Date?
 }
 
 extension ModemMemory {
@@ -129,6 +140,7 @@ extension FarmStatus {
         var status = self
         status.lastPass = Date(timeIntervalSince1970: 0)
         status.lastPassSeconds = 0
+        status.lastSuccessfulPass = nil
         return status
     }
 }
