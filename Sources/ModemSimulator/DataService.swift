@@ -4,7 +4,8 @@ extension ModemState {
         switch request.messageID {
         case 0x0020: return startNetwork(request)
         case 0x0021: return stopNetwork(request)
-        case 0x0022: return .ok([.u8(0x01, sessions[request.clientID] == nil ? 1 : 2)])
+        // The modem's data call, whichever client started it.
+        case 0x0022: return .ok([.u8(0x01, sessions.isEmpty ? 1 : 2)])
         case 0x002D: return currentSettings(request)
         default: return .failure(.invalidQmiCommand)
         }
@@ -32,9 +33,10 @@ extension ModemState {
 
     /// WDS Start Network (0x0020): APN in TLV 0x14, authentication 0x16, user name 0x17, password
     /// 0x18, IP family 0x19; answers the packet data handle in TLV 0x01, or CallFailed with the
-    /// call end reasons (0x10, verbose 0x11).
+    /// call end reasons (0x10, verbose 0x11). Like real firmware, a modem has one call on its
+    /// default profile: a start while it is up — from any client — answers NoEffect.
     private mutating func startNetwork(_ request: QMIMessage) -> Reply {
-        if sessions[request.clientID] != nil { return .failure(.noEffect) }
+        if !sessions.isEmpty { return .failure(.noEffect) }
         // IPv4-only carrier: IPv6 (6) is refused; IPv4 (4) and unspecified (8) get IPv4.
         if let family = request.tlv(0x19)?.first, family == 6 {
             return .failure(.invalidIPFamilyPreference)
@@ -73,22 +75,26 @@ extension ModemState {
         return .failure(.callFailed, [.u16(0x10, reason), TLV(type: 0x11, value: verbose)])
     }
 
-    /// WDS Stop Network (0x0021): the handle in TLV 0x01 must be this client's session.
+    /// WDS Stop Network (0x0021): the handle in TLV 0x01 must be the call's, or the global handle
+    /// 0xFFFFFFFF that a client uses for a call it did not start (ModemManager after NoEffect).
     private mutating func stopNetwork(_ request: QMIMessage) -> Reply {
         guard let value = request.tlv(0x01) else { return .failure(.missingArgument) }
         var reader = ByteReader(value)
         guard let handle = reader.u32() else { return .failure(.malformedMessage) }
-        guard let session = sessions[request.clientID], session.packetDataHandle == handle else {
-            return .failure(.invalidHandle)
+        guard let call = sessions.values.first(where: { handle == Self.globalHandle || $0.packetDataHandle == handle }) else {
+            return .failure(sessions.isEmpty && handle == Self.globalHandle ? .noEffect : .invalidHandle)
         }
-        sessions[request.clientID] = nil
+        sessions[call.clientID] = nil
         return .ok()
     }
 
+    /// The packet data handle that means "the modem's call, whoever started it".
+    static let globalHandle: UInt32 = 0xFFFF_FFFF
+
     /// WDS Get Current Settings (0x002D): the requested-settings mask (TLV 0x10) picks the TLVs;
-    /// without a session the modem answers OutOfCall.
+    /// the modem's call, whichever client started it; without a call the modem answers OutOfCall.
     private func currentSettings(_ request: QMIMessage) -> Reply {
-        guard let session = sessions[request.clientID] else { return .failure(.outOfCall) }
+        guard let session = sessions[request.clientID] ?? sessions.values.first else { return .failure(.outOfCall) }
         var maskReader = ByteReader(request.tlv(0x10) ?? [])
         let mask = maskReader.u32() ?? UInt32.max
         let pool = configuration.addressPool

@@ -5,7 +5,7 @@ import Synchronization
 ///
 /// Create it with a `Configuration`, then `start(linkingAt:)` (own pty, symlinked where the
 /// client expects a cdc-wdm node) or `serve(fd:)` (a descriptor someone else owns, e.g. the pty
-/// umockdev puts behind `/dev/cdc-wdm0`). Requests are answered on a background thread until
+/// the lab puts behind `/dev/cdc-wdm0`). Requests are answered on a background thread until
 /// `stop()`. State can be read with `snapshot()` and faults switched with `inject(_:)` at any time.
 public final class SimulatedModem: Sendable {
     public let configuration: Configuration

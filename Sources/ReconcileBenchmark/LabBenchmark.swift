@@ -10,6 +10,11 @@ enum LabBenchmark {
         var modems: Int
         var proxy: String
         var coldConvergeSeconds: Double
+        /// Passes of the idle minute (timer passes: health probes due).
+        var probePasses: Int
+        var probePassWallMillis: Double
+        var probePassCPUMillis: Double
+        /// Passes woken by farm.yaml rewritten unchanged (no probe due).
         var noopPasses: Int
         var noopPassWallMillis: Double
         var noopPassCPUMillis: Double
@@ -89,12 +94,18 @@ enum LabBenchmark {
             let idlePasses = passes(since: idleStart)
             guard idlePasses.actions == 0 else { throw BenchmarkError(message: "\(idlePasses.actions) actions while idle: not a converged lab") }
 
+            let wokenStart = logSize()
+            try wake(times: 5)
+            let woken = passes(since: wokenStart)
+            guard woken.actions == 0 else { throw BenchmarkError(message: "\(woken.actions) actions in woken passes: not a converged lab") }
             let counted = try countSyscalls(daemon.processIdentifier)
             return Result(
                 modems: modems, proxy: proxy ?? "lab default", coldConvergeSeconds: cold.rounded(toPlaces: 2),
-                noopPasses: idlePasses.costs.count,
-                noopPassWallMillis: average(idlePasses.costs.map(\.wall)), noopPassCPUMillis: average(idlePasses.costs.map(\.cpu)),
-                noopPassMaxWallMillis: idlePasses.costs.map(\.wall).max() ?? 0,
+                probePasses: idlePasses.costs.count,
+                probePassWallMillis: average(idlePasses.costs.map(\.wall)), probePassCPUMillis: average(idlePasses.costs.map(\.cpu)),
+                noopPasses: woken.costs.count,
+                noopPassWallMillis: average(woken.costs.map(\.wall)), noopPassCPUMillis: average(woken.costs.map(\.cpu)),
+                noopPassMaxWallMillis: woken.costs.map(\.wall).max() ?? 0,
                 countedPasses: counted.passes,
                 processesSpawnedPerPass: per(counted.spawned, counted.passes), filesWrittenPerPass: per(counted.written, counted.passes),
                 fsyncsPerPass: per(counted.fsyncs, counted.passes),
@@ -108,6 +119,8 @@ enum LabBenchmark {
                 daemon.waitUntilExit()
             }
             _ = try? reconcile(["lab", "down"] + labArguments, expect: [0])
+            // The daemon's log and the strace output are ours.
+            try? FileManager.default.removeItem(atPath: directory)
         }
 
         private var labArguments: [String] { ["--name", name, "--dir", directory] }
@@ -165,6 +178,16 @@ enum LabBenchmark {
             }
         }
 
+        /// Rewrites farm.yaml unchanged, which wakes the daemon for a pass, every 3 s.
+        private func wake(times: Int) throws {
+            let farmFile = URL(fileURLWithPath: directory + "/farm.yaml")
+            let farm = try Data(contentsOf: farmFile)
+            for _ in 0..<times {
+                try farm.write(to: farmFile)
+                sleep(3)
+            }
+        }
+
         /// strace on the daemon while passes run — rewriting farm.yaml unchanged wakes it, and
         /// probes fall due — counting process starts, files opened for writing, renames and fsyncs.
         private func countSyscalls(_ pid: Int32) throws -> (passes: Int, spawned: Int, written: Int, fsyncs: Int) {
@@ -176,12 +199,7 @@ enum LabBenchmark {
             try strace.run()
             sleep(2)
             let start = logSize()
-            let farmFile = directory + "/farm.yaml"
-            let farm = try Data(contentsOf: URL(fileURLWithPath: farmFile))
-            for _ in 0..<5 {
-                try farm.write(to: URL(fileURLWithPath: farmFile))
-                sleep(3)
-            }
+            try wake(times: 5)
             sleep(2)
             strace.interrupt()
             strace.waitUntilExit()

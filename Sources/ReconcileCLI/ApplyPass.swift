@@ -9,9 +9,7 @@ struct ApplyPass {
     var options: RootOptions
 
     func run() async throws {
-        let loaded = FarmFile.load(path: options.file)
-        for diagnostic in loaded.diagnostics { printError(diagnostic.description) }
-        guard let spec = loaded.spec else { throw ExitCode(1) }
+        let (loaded, spec) = try FarmLocation.load(options.file)
         let revision = Revision.of(file: options.file, bytes: Data(loaded.source.utf8))
         let backend: Backend
         do {
@@ -26,15 +24,20 @@ struct ApplyPass {
         do {
             if options.dryRun {
                 await backend.simulated?.plugNew(spec)
-                try await dryRun(reconciler, spec: spec, secrets: secrets, revision: revision)
+                try await backend.closingModems { try await dryRun(reconciler, spec: spec, secrets: secrets, revision: revision) }
             } else {
                 let store = try StateStore(root: options.absoluteStateDirectory)
-                let (result, farm) = try await backend.apply(reconciler, spec: spec, store: store, secrets: secrets, revision: revision)
+                let (result, farm) = try await backend.closingModems {
+                    try await backend.apply(reconciler, spec: spec, store: store, secrets: secrets, revision: revision)
+                }
                 print(Self.report(result, farm: farm))
                 if !farm.converged { throw ExitCode.notConverged }
             }
         } catch let exit as ExitCode {
             throw exit
+        } catch is CancellationError {
+            printError("reconcile: stopped by a signal; what was done is recorded in \(options.stateDirectory)")
+            throw ExitCode(1)
         } catch {
             printError("reconcile: error: \(Self.describe(error))")
             throw ExitCode(1)

@@ -40,7 +40,7 @@ struct Discover: AsyncParsableCommand {
     /// IMEI and SIM state over QMI, by control device. A modem that does not answer in time (or
     /// whose port a running reconciler holds) simply has none: discover still lists it.
     static func identities(of modems: [PluggedModem]) async -> [String: ModemIdentity] {
-        let control = QMIModemControl(options: QMIOpenOptions(timeout: .seconds(3)))
+        let control = QMIModemControl(options: .shared(timeout: .seconds(3)))
         var found: [String: ModemIdentity] = [:]
         for modem in modems {
             if let (imei, sim) = try? await control.identity(modem) { found[modem.controlDevice] = ModemIdentity(imei: imei, sim: sim) }
@@ -70,7 +70,7 @@ struct Discover: AsyncParsableCommand {
     /// Serials listed under `modems:` in `file` (default `farm.yaml`, which may be missing). Read
     /// loosely on purpose: `reconcile validate` judges the file, discover only needs its serials.
     static func knownSerials(file: String?) throws -> Set<String> {
-        let path = file ?? "farm.yaml"
+        let path = file ?? FarmLocation.file
         guard let data = FileManager.default.contents(atPath: path) else {
             if file != nil { throw DiscoverError.unreadable(path, "cannot read the file") }
             return []

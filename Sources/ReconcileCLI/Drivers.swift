@@ -8,7 +8,7 @@ import Spec
 /// one 3proxy per modem, health probes sent as each modem's proxy uid.
 func makeDrivers(_ options: RootOptions) throws -> DriverSet {
     DriverSet(inventory: UDevModemInventory(),
-              modems: QMIModemControl(),
+              modems: QMIModemControl(options: .shared()),
               network: IPRouteNetworkControl(),
               proxies: ThreeProxySupervisor(stateDirectory: options.absoluteStateDirectory, binary: options.proxyBinary),
               health: SocketHealthProbe())
@@ -60,6 +60,25 @@ struct Backend {
             simulated = nil
             drivers = try makeDrivers(options)
         }
+    }
+
+    /// Runs `pass` so that SIGTERM or SIGINT stop it between actions (the action in flight
+    /// finishes), then frees what this process holds in the modems — whether the pass ended,
+    /// failed or was stopped — so that no QMI client id outlives it.
+    func closingModems<T: Sendable>(_ pass: @escaping @Sendable () async throws -> T) async throws -> T {
+        let signals = SignalEvents([.terminate, .interrupt])
+        let task = Task { try await pass() }
+        let stopper = Task {
+            for await signal in signals.signals {
+                printError("reconcile: \(signal): stopping after the action in flight")
+                task.cancel()
+            }
+        }
+        let result = await task.result
+        stopper.cancel()
+        signals.stop()
+        await drivers.modems.shutdown()
+        return try result.get()
     }
 
     /// One pass under `store`'s lock, with the simulated farm (if any) plugged for `spec` before

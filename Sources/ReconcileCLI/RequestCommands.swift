@@ -19,6 +19,13 @@ struct RequestOptions: ParsableArguments {
     func run(_ kind: ModemRequest.Kind) async throws {
         guard !modems.isEmpty else { throw ValidationError("name at least one modem") }
         let requests = try modems.map { name throws(ModemRequestError) in try ModemRequest(kind: kind, modem: name) }
+        let (_, spec) = try FarmLocation.load(root.file)
+        let listed = spec.modems.map(\.name)
+        let unknown = requests.map(\.modem).filter { !listed.contains($0) }
+        guard unknown.isEmpty else {
+            printError("reconcile: error: \(root.file) lists no modem \(unknown.joined(separator: ", ")); it lists \(listed.isEmpty ? "none" : listed.joined(separator: ", ")). Nothing was filed.")
+            throw ExitCode(1)
+        }
         guard now else { return try file(requests) }
         let store: StateStore
         do {
@@ -50,21 +57,18 @@ struct RequestNow {
 
     func run(_ requests: [ModemRequest]) async throws {
         let loaded = FarmFile.load(path: options.file)
-        for diagnostic in loaded.errors { printError(diagnostic.description) }
         guard let spec = loaded.spec else { throw ExitCode(1) }
         let listed = Dictionary(spec.modems.map { ($0.name, $0.serial) }, uniquingKeysWith: { first, _ in first })
-        let unknown = requests.filter { listed[$0.modem] == nil }.map(\.modem)
-        guard unknown.isEmpty else {
-            printError("reconcile: error: \(options.file) lists no modem \(unknown.joined(separator: ", "))")
-            throw ExitCode(1)
-        }
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         let before = try store.loadMemory()
         for request in requests { try store.requests.file(request) }
         let backend = try await Backend(options)
         let reconciler = FarmReconciler(drivers: backend.drivers, settings: ExecutorSettings(batch: options.batch))
-        let (result, _) = try await backend.apply(reconciler, spec: spec, store: store, secrets: secretResolver(relativeTo: options.file),
-                                                  revision: Revision.of(file: options.file, bytes: Data(loaded.source.utf8)))
+        let secrets = secretResolver(relativeTo: options.file)
+        let revision = Revision.of(file: options.file, bytes: Data(loaded.source.utf8))
+        let (result, _) = try await backend.closingModems {
+            try await backend.apply(reconciler, spec: spec, store: store, secrets: secrets, revision: revision)
+        }
         var allDone = true
         for request in requests {
             let serial = listed[request.modem] ?? ""

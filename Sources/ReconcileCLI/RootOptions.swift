@@ -7,11 +7,12 @@ struct RootOptions: ParsableArguments {
         case text, json
     }
 
-    @Option(name: .long, help: ArgumentHelp("The farm file.", valueName: "PATH"))
-    var file = "farm.yaml"
+    @Option(name: .long, help: ArgumentHelp("The farm file (else $PROXYFARM_FILE, else \(FarmLocation.installedFile)).", valueName: "PATH"))
+    var file = FarmLocation.file
 
-    @Option(name: .customLong("state"), help: ArgumentHelp("The state directory (lock, memory, status, audit log).", valueName: "DIR"))
-    var stateDirectory = "state"
+    @Option(name: .customLong("state"), help: ArgumentHelp(
+        "The state directory: lock, memory, status, requests (else $PROXYFARM_STATE, else \(FarmLocation.installedState)).", valueName: "DIR"))
+    var stateDirectory = FarmLocation.state
 
     @Option(name: .long, help: "At most this many modems are worked on at a time.")
     var batch = 5
@@ -25,10 +26,8 @@ struct RootOptions: ParsableArguments {
     @Flag(name: .long, help: "Run against a simulated farm in memory (no hardware is touched).")
     var simulated = false
 
-    @Option(name: .long, help: ArgumentHelp("The 3proxy executable (a name is looked up on PATH).", valueName: "PATH"))
-    var proxyBinary = Self.defaultProxyBinary
-
-    static let defaultProxyBinary = "3proxy"
+    @Option(name: .long, help: ArgumentHelp("The 3proxy executable (a name is looked up on PATH; else $PROXYFARM_PROXY_BINARY, else 3proxy).", valueName: "PATH"))
+    var proxyBinary = FarmLocation.proxyBinary
 
     /// The state directory as an absolute path: proxies are told where to log, and they do not
     /// share the reconciler's working directory.

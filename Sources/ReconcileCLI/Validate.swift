@@ -8,10 +8,11 @@ struct Validate: AsyncParsableCommand {
         abstract: "Check farm.yaml and report every problem with its line and column.",
         discussion: "Exit 0 when the file is valid (warnings are printed to stderr), 1 otherwise.")
 
-    @Option(name: .long, help: ArgumentHelp("The farm file.", valueName: "PATH"))
-    var file = "farm.yaml"
+    @Option(name: .long, help: ArgumentHelp("The farm file (else $PROXYFARM_FILE, else \(FarmLocation.installedFile)).", valueName: "PATH"))
+    var file = FarmLocation.file
 
     func run() async throws {
+        try FarmLocation.requireFarm(file)
         let result = FarmFile.load(path: file, reading: .all)
         for diagnostic in result.diagnostics {
             FileHandle.standardError.write(Data((diagnostic.description + "\n").utf8))

@@ -159,6 +159,9 @@ public protocol ModemControl: Sendable {
     func setOperatingMode(_ modem: PluggedModem, _ mode: OperatingMode) async throws
     /// One rung of the recovery of a modem that does not answer (`RecoveryRung`).
     func recover(_ modem: PluggedModem, _ rung: RecoveryRung) async throws
+    /// Frees what this process holds in the modems (control clients), keeping data sessions:
+    /// called when the process ends, normally or by SIGTERM/SIGINT.
+    func shutdown() async
 }
 
 /// A policy rule of the kind ProxyFarm writes (DESIGN §7).

@@ -164,6 +164,23 @@ public struct Executor: Sendable {
         return old
     }
 
+    /// Records `requests` as taken in the modem's memory file, before the action answering them
+    /// runs: whatever happens next, no later pass acts on the same request files again.
+    func take(_ requests: Set<ModemRequest>, memory: ModemMemory?) throws -> ModemMemory? {
+        guard !requests.isEmpty, var memory, let store else { return memory }
+        for request in requests {
+            guard let identity = store.requests.identity(of: request) else { continue }
+            memory.takenRequests = (memory.takenRequests ?? []).filter { $0.file != request.fileName }
+                + [TakenRequest(file: request.fileName, identity: identity)]
+        }
+        do {
+            try store.saveMemory(memory)
+        } catch {
+            throw LaneFailure(reason: error.reason, message: error.message)
+        }
+        return memory
+    }
+
     /// Writes the memory files that changed (unchanged bytes are not rewritten anyway).
     private func persist(_ memory: [String: ModemMemory], previous: [String: ModemMemory]) throws(LaneFailure) {
         guard let store else { return }

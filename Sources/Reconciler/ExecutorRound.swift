@@ -33,12 +33,12 @@ extension Executor {
                                   memory: serial.map { memory[$0] ?? ModemMemory(serial: $0) }, outcome: LaneOutcome(modem: modem)))
         }
         let control: Set<ActionKind.Step> = [.sim, .dataFormat, .connection]
-        lanes = await runLanes(lanes) { control.contains($0.kind.step) }
+        lanes = await runLanes(lanes, requests: observed.requests) { control.contains($0.kind.step) }
         let after: NetworkState?
         (lanes, after) = await applyNetwork(lanes, unowned: unowned.filter { $0.kind.step == .network }, desired: desired, observed: observed,
                                             result: &result)
         lanes = await failClosed(lanes, desired: desired, observed: observed, network: after)
-        lanes = await runLanes(lanes) { $0.kind.step == .proxy }
+        lanes = await runLanes(lanes, requests: observed.requests) { $0.kind.step == .proxy }
         for action in unowned where action.kind.step == .memory && !Task.isCancelled {
             guard case .forget(let serial) = action.kind else { continue }
             var failure: LaneFailure?
@@ -66,7 +66,8 @@ extension Executor {
     }
 
     /// Runs each lane's actions that match `filter`, in order, lanes in parallel up to `batch`.
-    private func runLanes(_ lanes: [LaneWork], _ filter: @escaping @Sendable (PlannedAction) -> Bool) async -> [LaneWork] {
+    /// An action answering one of `requests` records it as taken (on disk) before it runs.
+    private func runLanes(_ lanes: [LaneWork], requests: Set<ModemRequest>, _ filter: @escaping @Sendable (PlannedAction) -> Bool) async -> [LaneWork] {
         let runner = ActionRunner(drivers: drivers, settings: settings)
         let clock = drivers.clock
         let busy = lanes.filter { lane in !lane.failed && lane.actions.contains(where: filter) }.map(\.name)
@@ -77,6 +78,7 @@ extension Executor {
                 guard !Task.isCancelled else { break }
                 defer { progress() }
                 do {
+                    lane.memory = try take(requests.filter { $0.isAnswered(by: action) }, memory: lane.memory)
                     let outcome = try await runner.perform(action, plugged: lane.plugged, memory: lane.memory ?? ModemMemory(serial: ""))
                     let previous = lane.memory
                     lane.memory = lane.memory?.applying(action.kind, result: outcome, now: clock.now())

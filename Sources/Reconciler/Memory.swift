@@ -3,6 +3,9 @@ import Foundation
 /// What the hardware cannot tell us again about one modem (state/modems/<serial>.json).
 public struct ModemMemory: Sendable, Equatable, Codable {
     public var serial: String
+    /// Operator requests taken (the request file's name and identity, see `RequestInbox.identity`): written before the action that answers one runs, so a pass that
+    /// fails or is killed afterwards never acts on the same request again.
+    public var takenRequests: [TakenRequest]?
     /// Where the modem was last seen: finds the remembered session of a modem known only by IMEI.
     public var usbPath: String?
     /// The data session we started (client id + packet data handle), reused after a restart.
@@ -132,5 +135,16 @@ extension ModemMemory {
     public func isBackingOff(at now: Date) -> Bool {
         guard let until = nextAttemptNotBefore else { return false }
         return now < until
+    }
+}
+
+/// A request a pass took: its file's name and identity (inode and modification time).
+public struct TakenRequest: Sendable, Equatable, Codable {
+    public var file: String
+    public var identity: String
+
+    public init(file: String, identity: String) {
+        self.file = file
+        self.identity = identity
     }
 }

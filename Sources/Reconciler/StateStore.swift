@@ -25,7 +25,7 @@ public final class StateStore: Sendable {
                 throw StateError(reason: "StateIOError", message: "cannot create \(directory): \(error.localizedDescription)")
             }
         }
-        lock = try StateLock(path: root + "/lock")
+        lock = try StateLock(directory: root)
         for directory in [root, root + "/modems", root + "/status", root + "/status/modems"] {
             AtomicFile.removeLeftovers(in: directory)
         }

@@ -39,6 +39,8 @@ struct Drivers: ModemInventory, ModemControl, NetworkControl, ProxySupervisor, H
     func disconnect(_ modem: PluggedModem, session: DataSession) async throws { try await farm.disconnect(modem, session: session) }
     func setOperatingMode(_ modem: PluggedModem, _ mode: OperatingMode) async throws { try await farm.setOperatingMode(modem, mode) }
     func recover(_ modem: PluggedModem, _ rung: RecoveryRung) async throws { try await farm.recover(modem, rung) }
+    /// A simulated modem has no client ids to free.
+    func shutdown() async {}
 
     func observe(tables: ClosedRange<Int>) async throws -> NetworkState { try await farm.observeNetwork(tables: tables) }
     func apply(_ changes: [NetworkChange]) async throws { try await farm.applyNetwork(changes) }

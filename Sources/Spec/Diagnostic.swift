@@ -74,10 +74,20 @@ struct DiagnosticSink {
         add(.warning, location, path, message)
     }
 
+    /// A diagnostic never echoes more than a short prefix of what the file says: a 50 MB value
+    /// or key in farm.yaml must not become 50 MB of stderr, log and farm.json.
     private mutating func add(_ severity: Diagnostic.Severity, _ location: Location, _ path: String, _ message: String) {
         let diagnostic = Diagnostic(severity: severity, file: file, line: location.line, column: location.column,
-                                    path: path, message: message)
+                                    path: Self.short(path, Self.pathLimit), message: Self.short(message, Self.messageLimit))
         if seen.insert(diagnostic).inserted { collected.append(diagnostic) }
+    }
+
+    static let pathLimit = 120
+    static let messageLimit = 400
+
+    static func short(_ text: String, _ limit: Int) -> String {
+        guard text.count > limit else { return text }
+        return String(text.prefix(limit)) + "… (\(text.count - limit) more characters not shown)"
     }
 
     var hasErrors: Bool { collected.contains { $0.severity == .error } }

@@ -24,10 +24,18 @@ public enum SecretUse: Sendable {
 /// Reads and validates farm.yaml, collecting every problem in one run.
 public enum FarmFile {
     /// Reads the file at `path`; secrets named relative to it are looked up beside it.
+    /// The largest farm.yaml read: far above any real farm (a 1,000-modem file is about 100 KB),
+    /// small enough that refusing or reading one costs little time and memory.
+    public static let sizeLimit = 256 << 10
+
     /// `reading` says whose secrets are read to check them (see `SecretUse`).
     public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment,
                             reading: SecretUse = .proxies) -> FarmLoadResult {
         var sink = DiagnosticSink(file: path)
+        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > sizeLimit {
+            sink.error(.start, "", "the file is \(size) bytes; farm.yaml may be at most \(sizeLimit) bytes (256 KiB)")
+            return FarmLoadResult(spec: nil, diagnostics: sink.sorted, source: "")
+        }
         guard FileManager.default.fileExists(atPath: path) else {
             let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
             sink.error(.start, "", "no such file (\(absolute)); name another farm file with --file PATH")
@@ -50,6 +58,10 @@ public enum FarmFile {
     public static func parse(yaml: String, file: String, baseDirectory: String, environment: [String: String],
                              reading: SecretUse = .proxies) -> FarmLoadResult {
         var sink = DiagnosticSink(file: file)
+        guard yaml.utf8.count <= sizeLimit else {
+            sink.error(.start, "", "the text is \(yaml.utf8.count) bytes; farm.yaml may be at most \(sizeLimit) bytes (256 KiB)")
+            return FarmLoadResult(spec: nil, diagnostics: sink.sorted, source: "")
+        }
         let root: Node?
         do {
             root = try Yams.compose(yaml: yaml)

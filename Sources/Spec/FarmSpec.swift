@@ -50,8 +50,9 @@ public struct User: Sendable, Equatable {
     }
 }
 
-/// Where a secret (a proxy password, a SIM PIN) comes from. Its `description` never shows the
-/// secret itself, so it is safe in plans, logs and diagnostics.
+/// Where a secret (a proxy password, a SIM PIN) comes from. Its `description` shows neither the
+/// secret nor the variable or file that holds it (a password put under `env:` by mistake would
+/// show otherwise), so it is safe in plans, logs and diagnostics.
 public enum SecretSource: Sendable, Equatable, CustomStringConvertible {
     /// A file holding the secret (trailing newline stripped); relative paths are relative to farm.yaml.
     case file(String)
@@ -64,9 +65,9 @@ public enum SecretSource: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .file(let path): "file \(path)"
+        case .file: "file"
         case .hash: "hash"
-        case .env(let name): "env \(name)"
+        case .env: "env"
         case .value: "value"
         }
     }

@@ -24,19 +24,19 @@ extension SecretSource {
             return secret
         case .env(let name):
             guard let secret = environment[name] else {
-                throw SecretError(reason: "SecretEnvUnset", message: "environment variable \(name) is not set")
+                throw SecretError(reason: "SecretEnvUnset", message: "the environment variable named here is not set (its name is not shown, in case a secret was put under env: by mistake)")
             }
             return secret
         case .file(let path):
             let fullPath = Self.absolute(path, baseDirectory: baseDirectory)
             guard FileManager.default.fileExists(atPath: fullPath) else {
-                throw SecretError(reason: "SecretFileMissing", message: "secret file \(path) does not exist (looked for \(fullPath))")
+                throw SecretError(reason: "SecretFileMissing", message: "the secret file named here does not exist (looked in \(URL(fileURLWithPath: baseDirectory).standardizedFileURL.path); its name is not shown)")
             }
             guard let data = FileManager.default.contents(atPath: fullPath) else {
-                throw SecretError(reason: "SecretFileUnreadable", message: "secret file \(path) cannot be read (\(fullPath))")
+                throw SecretError(reason: "SecretFileUnreadable", message: "the secret file named here cannot be read")
             }
             guard var secret = String(data: data, encoding: .utf8) else {
-                throw SecretError(reason: "SecretFileNotText", message: "secret file \(path) is not UTF-8 text")
+                throw SecretError(reason: "SecretFileNotText", message: "the secret file named here is not UTF-8 text")
             }
             if secret.hasSuffix("\r\n") || secret.hasSuffix("\n") { secret.removeLast() }
             return secret

@@ -7,7 +7,10 @@ struct StructureChecker {
 
     /// YAML aliases cannot blow this walk up ("billion laughs"): farm.yaml's keys nest only a few
     /// levels and no list holds lists, so nested aliases end in a type error, not an expansion.
-    mutating func check(_ node: Node, as type: ValueType, path: String, secret: Bool = false) -> CheckedValue? {
+    /// `secret`: nothing of this value may be echoed. Everything under `users.<name>` and any
+    /// `pin` or `password` is secret, also where farm.yaml is malformed (`bob: s3cret`).
+    mutating func check(_ node: Node, as type: ValueType, path: String, secret inherited: Bool = false) -> CheckedValue? {
+        let secret = inherited || Self.holdsSecrets(path)
         switch type {
         case .text(let format): return checkText(node, format, path, secret: secret)
         case .integer(let range): return checkInteger(node, range, path, secret: secret)
@@ -43,7 +46,7 @@ struct StructureChecker {
         guard case .scalar(let scalar) = node, node.tagName == .str else {
             return typeError(node, .text(format), path, secret: secret || format.isSecret)
         }
-        switch format.parse(scalar.string) {
+        switch format.parse(scalar.string, secret: secret) {
         case .success(let value):
             return CheckedValue(location: node.location, path: path, kind: .scalar(value))
         case .failure(let problem):
@@ -228,4 +231,12 @@ enum KeySuggestion {
 extension Node {
     /// The resolved YAML tag (`str`, `int`, `bool`, `null`…): YAML 1.1 rules, as PyYAML and editors apply them.
     var tagName: Tag.Name { Tag.Name(rawValue: tag.rawValue) }
+}
+
+extension StructureChecker {
+    /// Paths whose values may hold a secret: a user's entry, a PIN, a password.
+    static func holdsSecrets(_ path: String) -> Bool {
+        let parts = path.split(separator: ".").map { $0.split(separator: "[").first.map(String.init) ?? "" }
+        return (parts.first == "users" && parts.count >= 2) || parts.contains("pin") || parts.contains("password")
+    }
 }

@@ -74,15 +74,16 @@ enum TextFormat: Sendable, CaseIterable {
         }
     }
 
-    /// Parses `text`, or says what is wrong with it. The message of a secret format never quotes it.
-    func parse(_ text: String) -> Result<Scalar, FormatProblem> {
+    /// Parses `text`, or says what is wrong with it. The message of a secret format, or of any
+    /// value where a secret may be (`secret`), never quotes it.
+    func parse(_ text: String, secret: Bool = false) -> Result<Scalar, FormatProblem> {
         let shown = switch self {
         case .cryptHash: "the hash"
         case .secretText: "the value"
-        default: "'\(text)'"
+        default: secret ? "the value (not shown: it may be a secret)" : "'\(text)'"
         }
         if let pattern, !Self.matches(text, pattern) {
-            return .failure(FormatProblem("\(shown) is not \(expectation)" + suggestion(for: text)))
+            return .failure(FormatProblem("\(shown) is not \(expectation)" + (secret ? "" : suggestion(for: text))))
         }
         if let maxLength, text.count > maxLength {
             return .failure(FormatProblem("the hash is \(text.count) characters long; 3proxy silently ignores hashes longer than \(maxLength)"))

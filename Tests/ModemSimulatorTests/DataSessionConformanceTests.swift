@@ -59,6 +59,47 @@ struct DataSessionConformanceTests {
         #expect(modem.modem.snapshot().clients[.wds, default: []].isEmpty)
     }
 
+    /// One call per modem, as on real firmware: a second client's start answers NoEffect, sees
+    /// the call as its own (status, settings) and may stop it with the global handle.
+    @Test func aStartWhileTheCallIsUpAnswersNoEffectFromAnyClient() async throws {
+        let modem = try LinkedModem()
+        defer { modem.close() }
+        let first = try await Self.connect(modem)
+        let other = try capture(#"CID: '(\d+)'"#, in: try await modem.qmicli("--wds-noop", "--client-no-release-cid"))
+        #expect(other != first.clientID)
+
+        let again = try await modem.qmicliFailing("--wds-start-network=apn=internet,ip-type=4", "--client-cid=\(other)",
+                                                  "--client-no-release-cid")
+        #expect(again.contains("QMI protocol error (26): 'NoEffect'"))
+        #expect(modem.modem.snapshot().sessions.count == 1)
+        let status = try await modem.qmicli("--wds-get-packet-service-status", "--client-cid=\(other)", "--client-no-release-cid")
+        #expect(status.contains("Connection status: 'connected'"))
+        #expect(try await Self.address(modem, Connection(clientID: other, handle: "")) == (try await Self.address(modem, first)))
+
+        let stopped = try await modem.qmicli("--wds-stop-network=disable-autoconnect", "--client-cid=\(other)")
+        #expect(stopped.contains("Network stopped"))
+        #expect(modem.modem.snapshot().sessions.isEmpty)
+        #expect(modem.modem.snapshot().clients[.wds, default: []] == [UInt8(first.clientID)!])
+    }
+
+    /// The client-id table as firmware keeps it: 16 per service, exhausted after 16 kept ids, and
+    /// a kept id released by another process (qmicli --client-cid) is free again.
+    @Test func clientIdsAreBoundedAndAKeptIdCanBeReleasedByAnotherProcess() async throws {
+        let modem = try LinkedModem()
+        defer { modem.close() }
+        var kept: [String] = []
+        for _ in 0..<16 {
+            kept.append(try capture(#"CID: '(\d+)'"#, in: try await modem.qmicli("--dms-get-ids", "--client-no-release-cid")))
+        }
+        #expect(Set(kept).count == 16)
+        #expect(try await modem.qmicliFailing("--dms-get-ids", "--client-no-release-cid").contains("'ClientIdsExhausted'"))
+        _ = try await modem.qmicli("--dms-get-ids", "--client-cid=\(kept[3])")
+        #expect(modem.modem.snapshot().clients[.dms, default: []].count == 15)
+        _ = try await modem.qmicli("--dms-get-ids")
+        #expect(modem.modem.snapshot().clients[.dms, default: []].count == 15)
+        #expect(try await modem.qmicliFailing("--dms-get-ids", "--client-cid=\(kept[3])").contains("'InvalidClientId'"))
+    }
+
     @Test func stopWithAnotherHandleIsRefused() async throws {
         let modem = try LinkedModem()
         defer { modem.close() }

@@ -16,7 +16,7 @@ final class DaemonProcess {
         process.executableURL = URL(fileURLWithPath: try Subprocess.reconcile)
         process.arguments = ["daemon", "--simulated", "--debounce", "100ms"] + extraArguments
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        process.environment = environment.merging(["PATH": "/usr/bin:/bin"]) { mine, _ in mine }
+        process.environment = environment.merging(["PATH": "/usr/bin:/bin", "PROXYFARM_FILE": "farm.yaml", "PROXYFARM_STATE": "state"]) { mine, _ in mine }
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))

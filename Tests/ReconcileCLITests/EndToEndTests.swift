@@ -225,11 +225,9 @@ import Testing
         let lab = try EndToEndLab(modems: 3)
         defer { lab.down() }
         try lab.prepareFarm()
-        // The lab's modems exist in the lab host's mount namespace (and its network namespace).
-        let host = try String(contentsOfFile: lab.directory + "/labhost.pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        let run = try Subprocess.run("/usr/bin/env", ["SYSTEMD_DEVICE_VERIFY_SYSFS=0", "nsenter", "--target", host, "--mount", "--net",
-                                                      try Subprocess.reconcile, "discover", "--output", "json",
-                                                      "--file", lab.directory + "/farm.yaml"])
+        // Inside the lab (its namespaces, its simulated hardware), finding the lab's farm.yaml as
+        // every subcommand does (issue 12: `lab run -- discover` used to fail on --state).
+        let run = try lab.reconcile("discover", "--output", "json")
         #expect(run.status == 0, "\(run.stderr)")
         let modems = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [[String: Any]], "\(run.stdout)")
         #expect(modems.count == 3)

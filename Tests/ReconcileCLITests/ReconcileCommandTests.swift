@@ -52,7 +52,9 @@ import Testing
         process.executableURL = binary.appendingPathComponent("reconcile")
         process.arguments = arguments
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        process.environment = ["PF_TEST_ALICE": alice, "PF_TEST_BOB": bob, "PATH": "/usr/bin:/bin"]
+        // A repository checkout names its farm through the environment (README, "Where the farm is").
+        process.environment = ["PF_TEST_ALICE": alice, "PF_TEST_BOB": bob, "PATH": "/usr/bin:/bin",
+                               "PROXYFARM_FILE": "farm.yaml", "PROXYFARM_STATE": "state"]
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -120,14 +122,15 @@ import Testing
     @Test func secondReconcilerOnTheSameStateIsRefusedNamingTheHolder() throws {
         let directory = try Self.scratch()
         try FileManager.default.createDirectory(atPath: directory + "/state", withIntermediateDirectories: true)
-        // A real holder with the reconciler's lock format: flock(2) on state/lock holding its pid.
+        // A real holder of the reconciler's lock: flock(2) on the state directory itself (no pid
+        // file: the refusal finds the holder in /proc/locks).
         let holder = Process()
         holder.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
         holder.arguments = ["-c", """
             import fcntl, os, sys
-            f = open(sys.argv[1], "w"); fcntl.flock(f, fcntl.LOCK_EX); f.write(f"{os.getpid()}\\n"); f.flush()
+            fd = os.open(sys.argv[1], os.O_RDONLY); fcntl.flock(fd, fcntl.LOCK_EX)
             print("locked", flush=True); sys.stdin.read()
-            """, directory + "/state/lock"]
+            """, directory + "/state"]
         let input = Pipe(), output = Pipe()
         holder.standardInput = input
         holder.standardOutput = output

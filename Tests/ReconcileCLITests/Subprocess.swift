@@ -25,8 +25,13 @@ enum Subprocess {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
-        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new } }
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        var variables = environment
+        if let directory {
+            // Run in a directory as in a repository checkout: farm.yaml and state/ there.
+            process.currentDirectoryURL = URL(fileURLWithPath: directory)
+            variables = ["PROXYFARM_FILE": "farm.yaml", "PROXYFARM_STATE": "state"].merging(variables) { _, given in given }
+        }
+        if !variables.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(variables) { _, new in new } }
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("pf\(getpid())-\(UUID().uuidString)")
         let outPath = scratch.path + ".out", errPath = scratch.path + ".err"
         try #require(FileManager.default.createFile(atPath: outPath, contents: nil) && FileManager.default.createFile(atPath: errPath, contents: nil))

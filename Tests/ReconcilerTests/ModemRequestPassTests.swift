@@ -13,7 +13,7 @@ import Testing
         let result = try await harness.pass()
         #expect(result.converged)
         #expect(result.applied.filter { $0.action.kind == .rotate }.count == 1)
-        #expect(try harness.store.requests.contents().requests.isEmpty)
+        #expect(harness.store.requests.contents().requests.isEmpty)
         #expect(try harness.store.readModemStatus("m02")?.ip == "100.64.2.11")
         #expect(try harness.store.readModemStatus("m01")?.ip == "100.64.1.10")
     }
@@ -45,7 +45,7 @@ import Testing
         let result = try await harness.pass()
 
         #expect(result.applied.isEmpty)
-        #expect(try harness.store.requests.contents().requests.isEmpty)
+        #expect(harness.store.requests.contents().requests.isEmpty)
     }
 
     @Test func aRequestWaitsUntilItsModemCanActOnIt() async throws {
@@ -57,13 +57,13 @@ import Testing
 
         let missing = try await harness.pass()
         #expect(missing.answeredRequests.isEmpty)
-        #expect(try harness.store.requests.contents().requests == [rotate])
+        #expect(harness.store.requests.contents().requests == [rotate])
 
         await harness.farm.plug(serial: serial(2))
         let plugged = try await harness.pass()
         #expect(plugged.answeredRequests == [rotate])
         #expect(plugged.applied.filter { $0.action.kind == .rotate }.map(\.action.modem) == ["m02"])
-        #expect(try harness.store.requests.contents().requests.isEmpty)
+        #expect(harness.store.requests.contents().requests.isEmpty)
         #expect(try harness.store.readModemStatus("m02")?.phase == .ready)
     }
 
@@ -73,6 +73,49 @@ import Testing
 
         try await harness.pass()
 
-        #expect(try harness.store.requests.contents().strangers == ["restart-m01"])
+        #expect(harness.store.requests.contents().strangers == ["restart-m01"])
+    }
+
+    /// Directories, FIFOs and symlinks named like requests never fail a pass and are left alone.
+    @Test func garbageInTheInboxNeitherFailsAPassNorIsActedOn() async throws {
+        let harness = try await Harness(spec: makeSpec(count: 2))
+        try await harness.pass()
+        let directory = harness.store.requests.directory
+        #expect(mkdir(directory + "/reset-m02", 0o755) == 0)
+        #expect(mkfifo(directory + "/rotate-m01", 0o644) == 0)
+        #expect(symlink("/etc/hostname", directory + "/reset-m01") == 0)
+        try Data(repeating: 0xFF, count: 64).write(to: URL(fileURLWithPath: directory + "/\u{1}garbage"))
+
+        for _ in 0..<2 {
+            let result = try await harness.pass()
+            #expect(result.converged)
+            #expect(result.applied.isEmpty)
+        }
+        #expect(harness.store.requests.contents().strangers == ["\u{1}garbage", "reset-m01", "reset-m02", "rotate-m01"])
+    }
+
+    /// A pass killed after acting on a request but before removing its file: the next pass finds
+    /// the very same file (same inode, same mtime: a hard link kept aside restores it) and only
+    /// removes it. Filed again later (a new file), it is a new request.
+    @Test func aRequestTakenByAKilledPassIsNotActedOnAgain() async throws {
+        let harness = try await Harness(spec: makeSpec(count: 2))
+        try await harness.pass()
+        let rotate = try ModemRequest(kind: .rotate, modem: "m02")
+        try harness.store.requests.file(rotate)
+        let path = harness.store.requests.directory + "/" + rotate.fileName
+        let aside = harness.store.root + "/rotate-m02.aside"
+        #expect(link(path, aside) == 0)
+
+        let first = try await harness.pass()
+        #expect(first.applied.filter { $0.action.kind == .rotate }.count == 1)
+        #expect(link(aside, path) == 0)
+        let second = try await harness.pass()
+        #expect(second.applied.isEmpty)
+        #expect(harness.store.requests.contents().requests.isEmpty)
+
+        usleep(10_000)
+        try harness.store.requests.file(rotate)
+        let third = try await harness.pass()
+        #expect(third.applied.filter { $0.action.kind == .rotate }.count == 1)
     }
 }

@@ -66,6 +66,28 @@ final class Child {
         _ = try StateStore(root: directory)
     }
 
+    /// The lock is the directory's: whatever happens to the file `lock`, a second reconciler is refused.
+    @Test(arguments: ["rename", "delete", "replace"])
+    func lockFileTamperingLetsNoSecondReconcilerIn(_ tampering: String) throws {
+        let directory = temporaryDirectory()
+        let child = try Child(["hold-lock", directory])
+        defer { child.kill() }
+        #expect(child.firstLine() == "locked \(child.process.processIdentifier)")
+        let lockFile = directory + "/lock"
+        switch tampering {
+        case "rename": #expect(rename(lockFile, directory + "/lock.old") == 0)
+        case "delete": #expect(unlink(lockFile) == 0)
+        default: try Data("999999\n".utf8).write(to: URL(fileURLWithPath: lockFile))
+        }
+        do {
+            _ = try StateStore(root: directory)
+            Issue.record("a second store took the lock after the lock file was \(tampering)d")
+        } catch {
+            #expect(error.reason == "StateLocked")
+            #expect(error.message.contains("pid \(child.process.processIdentifier)"))
+        }
+    }
+
     @Test func writerKilledAtRandomNeverLeavesAPartFile() throws {
         let directory = temporaryDirectory()
         let target = directory + "/target"

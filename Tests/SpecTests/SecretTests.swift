@@ -20,7 +20,7 @@ import Testing
 
     @Test func missingSecretFileIsAnError() {
         #expect(report(farm(password: "{ file: secrets/nope }"), base: "/nonexistent") == [
-            "farm.yaml:5:23: error: users.alice.password.file: secret file secrets/nope does not exist (looked for /nonexistent/secrets/nope)",
+            "farm.yaml:5:23: error: users.alice.password.file: the secret file named here does not exist (looked in /nonexistent; its name is not shown)",
         ])
     }
 
@@ -48,10 +48,10 @@ import Testing
 
     @Test func unsetEnvironmentVariableIsAnError() {
         #expect(report(farm(password: "{ env: NOT_SET_ANYWHERE }")) == [
-            "farm.yaml:5:22: error: users.alice.password.env: environment variable NOT_SET_ANYWHERE is not set",
+            "farm.yaml:5:22: error: users.alice.password.env: the environment variable named here is not set (its name is not shown, in case a secret was put under env: by mistake)",
         ])
         #expect(report(farm(password: "{ env: 1BAD }")) == [
-            "farm.yaml:5:22: error: users.alice.password.env: '1BAD' is not an environment variable name such as PROXY_PASSWORD",
+            "farm.yaml:5:22: error: users.alice.password.env: the value (not shown: it may be a secret) is not an environment variable name such as PROXY_PASSWORD",
         ])
     }
 
@@ -82,13 +82,13 @@ import Testing
         let quoteMessage = "contains a double quote (\"), which cannot be written safely into a 3proxy config; choose another password"
         let controlMessage = "contains a line break or another control character, which cannot be written safely into a 3proxy config; choose another password"
         #expect(report(farm(password: "{ file: quoted }"), base: directory.path) == [
-            "farm.yaml:5:23: error: users.alice.password.file: the password from file quoted \(quoteMessage)",
+            "farm.yaml:5:23: error: users.alice.password.file: the password from file \(quoteMessage)",
         ])
         #expect(report(farm(password: "{ file: twolines }"), base: directory.path) == [
-            "farm.yaml:5:23: error: users.alice.password.file: the password from file twolines \(controlMessage)",
+            "farm.yaml:5:23: error: users.alice.password.file: the password from file \(controlMessage)",
         ])
         #expect(report(farm(password: "{ env: ALICE_PW }"), environment: ["ALICE_PW": "tab\there"]) == [
-            "farm.yaml:5:22: error: users.alice.password.env: the password from env ALICE_PW \(controlMessage)",
+            "farm.yaml:5:22: error: users.alice.password.env: the password from env \(controlMessage)",
         ])
         #expect(report(farm(password: "{ value: \"\" }")) == [
             "farm.yaml:5:24: error: users.alice.password.value: expected a non-empty text in quotes",
@@ -120,7 +120,7 @@ import Testing
     @Test func pinsAreFourToEightDigits() {
         #expect(report(farm(password: "{ env: ALICE_PW }", pin: "    pin: { env: SIM_PIN }"),
                        environment: ["ALICE_PW": "pw", "SIM_PIN": "12ab"]) == [
-            "farm.yaml:9:17: error: modems[0].pin.env: the PIN from env SIM_PIN must be 4-8 digits",
+            "farm.yaml:9:17: error: modems[0].pin.env: the PIN from env must be 4-8 digits",
         ])
         #expect(report(farm(password: "{ env: ALICE_PW }", pin: "    pin: { hash: \"$1$x\" }")) == [
             "farm.yaml:9:10: error: modems[0].pin: expected exactly one of file, env, value",
@@ -137,7 +137,7 @@ import Testing
         #expect(try SecretSource.env("PW").resolve(baseDirectory: "", environment: ["PW": "from-env"]) == "from-env")
         #expect(try SecretSource.value("v").resolve(baseDirectory: "", environment: [:]) == "v")
         #expect(try SecretSource.hash("$1$a$b").resolve(baseDirectory: "", environment: [:]) == "$1$a$b")
-        #expect(throws: SecretError(reason: "SecretEnvUnset", message: "environment variable PW is not set")) {
+        #expect(throws: SecretError(reason: "SecretEnvUnset", message: "the environment variable named here is not set (its name is not shown, in case a secret was put under env: by mistake)")) {
             try SecretSource.env("PW").resolve(baseDirectory: "", environment: [:])
         }
         let missing = #expect(throws: SecretError.self) {

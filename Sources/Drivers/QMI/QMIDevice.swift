@@ -7,10 +7,25 @@ public struct QMIOpenOptions: Sendable, Equatable {
     public var viaProxy: Bool
     /// Timeout of every request on this device.
     public var timeout: Duration
+    /// Where the client ids of live processes are listed (see `QMIClientLedger`), so that the
+    /// ids of a killed one are freed by the next; nil keeps no list.
+    public var ledgerDirectory: String?
 
-    public init(viaProxy: Bool = false, timeout: Duration = .seconds(10)) {
+    public init(viaProxy: Bool = false, timeout: Duration = .seconds(10), ledgerDirectory: String? = nil) {
         self.viaProxy = viaProxy
         self.timeout = timeout
+        self.ledgerDirectory = ledgerDirectory
+    }
+}
+
+extension QMIOpenOptions {
+    /// How every ProxyFarm process opens modems (docs/qmi.md, "Sharing a modem"): through
+    /// qmi-proxy, so that a daemon, dry runs, `discover` and other tools share each port, with the
+    /// client-id ledger in `$PROXYFARM_RUNTIME_DIR/qmi-clients` (default /run/proxyfarm).
+    public static func shared(timeout: Duration = .seconds(10),
+                              environment: [String: String] = ProcessInfo.processInfo.environment) -> QMIOpenOptions {
+        let runtime = environment["PROXYFARM_RUNTIME_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/run/proxyfarm"
+        return QMIOpenOptions(viaProxy: true, timeout: timeout, ledgerDirectory: runtime + "/qmi-clients")
     }
 }
 

@@ -1,5 +1,9 @@
+import CQMI
+
 /// The open control devices of this process and their clients, kept across calls so that
-/// client ids are allocated once, not per request.
+/// client ids are allocated once, not per request. Devices are never opened with SYNC (which
+/// would end every other process's sessions on a shared modem): ids a killed process left are
+/// freed from the ledger instead, when this process first opens their device.
 actor QMIDeviceRegistry {
     private struct Entry {
         var device: QMIDevice
@@ -10,7 +14,7 @@ actor QMIDeviceRegistry {
     }
 
     /// Client ids held in a modem, remembered across a close after a timeout so that a reopen
-    /// neither syncs away a session nor leaks the helpers' ids.
+    /// does not leak the helpers' ids.
     private struct HeldIDs {
         var helpers: [QMIService: UInt8] = [:]
         var sessions: Set<UInt8> = []
@@ -21,24 +25,22 @@ actor QMIDeviceRegistry {
     private var held: [String: HeldIDs] = [:]
     private var opening: [String: Task<QMIDevice, any Error>] = [:]
     private var allocating: [String: Task<QMIClient, any Error>] = [:]
+    private let ledger: QMIClientLedger?
 
     init(options: QMIOpenOptions) {
         self.options = options
+        ledger = options.ledgerDirectory.map(QMIClientLedger.init(directory:))
     }
 
-    /// The open device at `path`. A fresh open syncs — releasing every client id the modem holds,
-    /// leaked ones included — only when the caller knows of no session to keep (`sync`) and this
-    /// process knows of none either.
-    private func device(_ path: String, sync wanted: Bool) async throws -> QMIDevice {
+    /// The open device at `path`.
+    private func device(_ path: String) async throws -> QMIDevice {
         if let entry = entries[path], entry.device.isGone { await discard(path) }
         if let entry = entries[path] { return entry.device }
         if let task = opening[path] { return try await task.value }
-        let sync = wanted && held[path, default: HeldIDs()].sessions.isEmpty
         // Runs on this actor: the entry exists before any caller waiting for the open resumes.
         let task = Task {
             defer { opening[path] = nil }
-            let device = try await QMIDevice.open(path, options: options, sync: sync)
-            if sync { held[path] = HeldIDs() }
+            let device = try await QMIDevice.open(path, options: options, sync: false)
             entries[path] = Entry(device: device)
             return device
         }
@@ -47,9 +49,9 @@ actor QMIDeviceRegistry {
     }
 
     /// The helper client of `service` on `path`, allocated on first use (or bound again to the
-    /// id this process held before a reopen). `sync`: see `device(_:sync:)`.
-    func client(_ service: QMIService, on path: String, sync: Bool = false) async throws -> QMIClient {
-        let device = try await device(path, sync: sync)
+    /// id this process held before a reopen).
+    func client(_ service: QMIService, on path: String) async throws -> QMIClient {
+        let device = try await device(path)
         if let client = entries[path]?.clients[service] { return client }
         return try await allocateOnce("\(path) \(service)") { [self] in
             let client = try await device.allocateClient(service, reusing: held[path]?.helpers[service])
@@ -58,15 +60,22 @@ actor QMIDeviceRegistry {
             }
             entries[path]?.clients[service] = client
             held[path, default: HeldIDs()].helpers[service] = client.cid
+            ledger?.record(.init(device: path, service: service, cid: client.cid))
             return client
         }
     }
 
     /// A WDS client for a data session: the one with client id `cid` (bound again after a
-    /// restart, without asking the modem) or a newly allocated one. Without `cid` the caller
-    /// knows of no session, so a fresh open may sync.
+    /// restart, without asking the modem) or a newly allocated one, which stays in the ledger until
+    /// `handOver` (its session started) or `dropSession`.
     func sessionClient(on path: String, reusing cid: UInt8?) async throws -> QMIClient {
-        let device = try await device(path, sync: cid == nil)
+        let device = try await device(path)
+        if let cid, entries[path]?.clients[.wds]?.cid == cid {
+            // A rebooted (replugged) modem handed the remembered session's id to this process's
+            // own WDS client: the session died with the reboot, as InvalidClientId would say.
+            throw QMIError(.qmiError, device: path, operation: "reuse WDS client \(cid)",
+                           detail: "the modem gave this client id to another client since", protocolCode: Int(QMI_PROTOCOL_ERROR_INVALID_CLIENT_ID.rawValue))
+        }
         if let cid, let client = entries[path]?.sessions[cid] { return client }
         let allocate = { [self] () async throws -> QMIClient in
             let client = try await device.allocateClient(.wds, reusing: cid)
@@ -75,6 +84,7 @@ actor QMIDeviceRegistry {
             }
             entries[path]?.sessions[client.cid] = client
             held[path, default: HeldIDs()].sessions.insert(client.cid)
+            if cid == nil { ledger?.record(.init(device: path, service: .wds, cid: client.cid)) }
             return client
         }
         guard let cid else { return try await allocate() }
@@ -97,8 +107,30 @@ actor QMIDeviceRegistry {
     /// the modem no longer knows it (there is nothing to free).
     func dropSession(on path: String, cid: UInt8, releaseCID: Bool) async throws {
         held[path]?.sessions.remove(cid)
+        ledger?.forget(.init(device: path, service: .wds, cid: cid))
         guard let client = entries[path]?.sessions.removeValue(forKey: cid) else { return }
         try await client.device.release(client, keepCID: !releaseCID)
+    }
+
+    /// A session started on `cid`: from now on the reconciler's memory keeps its client id.
+    func handOver(on path: String, cid: UInt8) {
+        ledger?.forget(.init(device: path, service: .wds, cid: cid))
+    }
+
+    /// Frees the ids dead processes left on `path` (see `QMIClientLedger`): binds each without
+    /// asking the modem, then releases it. An id the modem no longer knows (it rebooted) is gone
+    /// already; the ledger forgets it either way. Cheap when there is nothing to free (a look at
+    /// a small directory), so every look at a modem does it: a daemon also frees what a killed
+    /// dry run left beside it.
+    func reclaimOrphans(on path: String) async throws {
+        guard let ledger else { return }
+        let device = try await device(path)
+        for orphan in ledger.adoptOrphans(on: device.path) {
+            if let client = try? await device.allocateClient(orphan.service, reusing: orphan.cid) {
+                try? await device.release(client, keepCID: false)
+            }
+            ledger.forget(orphan)
+        }
     }
 
     /// Closes `path` after a timeout or hang-up without talking to the modem. After a hang-up
@@ -109,6 +141,7 @@ actor QMIDeviceRegistry {
         if entry.device.isGone { held[path] = nil }
         if forgetHelpers { held[path]?.helpers = [:] }
         await close(entry, releasingHelpers: false)
+        if forgetHelpers { for (service, client) in entry.clients { ledger?.forget(.init(device: path, service: service, cid: client.cid)) } }
     }
 
     /// Closes every device: helper client ids are released, session client ids kept so that the
@@ -118,8 +151,12 @@ actor QMIDeviceRegistry {
         entries.removeAll()
         for (path, entry) in all {
             await close(entry, releasingHelpers: true)
+            if !entry.device.isGone {
+                for (service, client) in entry.clients { ledger?.forget(.init(device: path, service: service, cid: client.cid)) }
+            }
             held[path] = nil
         }
+        ledger?.closeIfEmpty()
     }
 
     /// Best effort: a vanished or mute modem cannot be told anything, and that must not hang.

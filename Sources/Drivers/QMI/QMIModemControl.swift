@@ -1,23 +1,27 @@
 import CQMI
+import Logging
 import Reconciler
 import Spec
 
 /// `ModemControl` over libqmi-glib. Devices stay open between calls; a timeout or a vanished
-/// modem closes the device so that the next call starts from a fresh open. Only `observe` and
-/// `connect` without a remembered session may open with SYNC (which releases every client id,
-/// sessions included): they are the calls that know whether a session must survive.
+/// modem closes the device so that the next call starts from a fresh open. No open syncs: other
+/// processes may share the modem (docs/qmi.md, "Sharing a modem").
 public final class QMIModemControl: ModemControl {
     private let registry: QMIDeviceRegistry
     private let kernel: KernelDataFormat
+    private let logger: Logger
 
-    public init(options: QMIOpenOptions = QMIOpenOptions(), kernel: KernelDataFormat = KernelDataFormat()) {
+    public init(options: QMIOpenOptions = QMIOpenOptions(), kernel: KernelDataFormat = KernelDataFormat(),
+                logger: Logger = Logger(label: "proxyfarm.qmi")) {
         registry = QMIDeviceRegistry(options: options)
         self.kernel = kernel
+        self.logger = logger
     }
 
     public func observe(_ modem: PluggedModem, remembered: DataSession?) async throws -> ModemState {
         try await guarded(modem) { path in
-            let dms = try await registry.client(.dms, on: path, sync: remembered == nil)
+            try await registry.reclaimOrphans(on: path)
+            let dms = try await registry.client(.dms, on: path)
             let imei = try await dms.imei()
             let mode = try await dms.operatingMode()
             let card = try await simStatus(on: path)
@@ -44,18 +48,15 @@ public final class QMIModemControl: ModemControl {
         }
     }
 
-    /// The remembered session with its settings if its client id still has a connected session.
-    /// A client id the modem no longer knows (it rebooted) is forgotten: there is nothing to free.
+    /// The remembered session with its settings while the modem's call is up. Asked on this
+    /// process's own WDS client, never on the session's: through qmi-proxy, two processes using one
+    /// client id collide on transaction ids and one of them times out. A session whose client id
+    /// died with a modem reboot shows as down (the reboot ended the call) and is replaced by connect.
     private func liveSession(_ remembered: DataSession?, on path: String) async throws -> (DataSession, IPSettings)? {
         guard let remembered else { return nil }
-        let wds = try await registry.sessionClient(on: path, reusing: remembered.clientID)
-        do {
-            guard try await wds.isConnected() else { return nil }
-            return (remembered, try await wds.currentSettings())
-        } catch let error as QMIError where error.isUnknownClient {
-            try await registry.dropSession(on: path, cid: remembered.clientID, releaseCID: false)
-            return nil
-        }
+        let wds = try await registry.client(.wds, on: path)
+        guard try await wds.isConnected() else { return nil }
+        return (remembered, try await wds.currentSettings())
     }
 
     /// One try only: the driver never repeats a PIN, since three wrong tries lock the SIM.
@@ -116,25 +117,34 @@ public final class QMIModemControl: ModemControl {
     }
 
     /// A client id allocated here for a session that then failed to start is released at once:
-    /// nobody remembers it, and a modem has only a few.
+    /// nobody remembers it, and a modem has only a few. A modem whose call is already up answers
+    /// NoEffect (its starter was a killed process whose handle was never saved, or another tool):
+    /// that call is taken over as it is, with the global handle, rather than torn down.
     private func start(on path: String, apn: String, ipType: IPType, auth: APNAuth?,
                        reusing clientID: UInt8?) async throws -> (DataSession, IPSettings) {
         let wds = try await registry.sessionClient(on: path, reusing: clientID)
         let handle: UInt32
         do {
             handle = try await wds.startNetwork(apn: apn, ipType: ipType, auth: auth)
+        } catch let error as QMIError where error.hasProtocolCode(QMI_PROTOCOL_ERROR_NO_EFFECT) {
+            handle = Self.globalHandle
+            logger.notice("\(path): the modem's data call was already up (started by a process that is gone or by another tool); taken over on WDS client \(wds.cid) without restarting it")
         } catch let error as QMIError where clientID == nil && error.kind == .qmiError {
             try? await registry.dropSession(on: path, cid: wds.cid, releaseCID: true)
             throw error
         }
+        await registry.handOver(on: path, cid: wds.cid)
         return (DataSession(clientID: wds.cid, packetDataHandle: handle), try await wds.currentSettings())
     }
+
+    /// The packet data handle that names the modem's call whoever started it (stop accepts it).
+    static let globalHandle: UInt32 = 0xFFFF_FFFF
 
     /// Stops the session (a session already gone counts as stopped) and frees its client id.
     public func disconnect(_ modem: PluggedModem, session: DataSession) async throws {
         try await guarded(modem) { path in
-            let wds = try await registry.sessionClient(on: path, reusing: session.clientID)
             do {
+                let wds = try await registry.sessionClient(on: path, reusing: session.clientID)
                 try await wds.stopNetwork(handle: session.packetDataHandle)
             } catch let error as QMIError where error.isUnknownClient {
                 // The modem rebooted: session and client id died with it.
@@ -161,6 +171,7 @@ public final class QMIModemControl: ModemControl {
     /// stay untouched: what `reconcile discover` shows.
     public func identity(_ modem: PluggedModem) async throws -> (imei: String, sim: SIMState) {
         try await guarded(modem) { path in
+            try await registry.reclaimOrphans(on: path)
             let imei = try await registry.client(.dms, on: path).imei()
             return (imei, try await simStatus(on: path).sim)
         }

@@ -30,13 +30,16 @@ struct Daemon: AsyncParsableCommand {
     }
 
     func run() async throws {
+        try FarmLocation.requireFarm(options.file)
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         let logger = Logger(label: "proxyfarm.daemon")
         let session: DaemonSession
+        let backend: Backend
         var hotplug: [any WakeSource] = []
         do {
             let store = try StateStore(root: options.absoluteStateDirectory)
-            session = DaemonSession(options: options, store: store, backend: try await Backend(options), logger: logger)
+            backend = try await Backend(options)
+            session = DaemonSession(options: options, store: store, backend: backend, logger: logger)
             if !options.simulated { hotplug = Self.hotplug(logger: logger) }
         } catch {
             printError("reconcile: error: \(ApplyPass.describe(error))")
@@ -53,9 +56,12 @@ struct Daemon: AsyncParsableCommand {
                 await session.pass(reasons: reasons, heartbeat: heartbeat)
             }
         } catch {
+            await backend.drivers.modems.shutdown()
             printError("reconcile: error: \(error.message)")
             throw ExitCode(1)
         }
+        // Data sessions stay up for the next run; the control clients are freed.
+        await backend.drivers.modems.shutdown()
         logger.info("stopped; proxies and modems left running")
     }
 }

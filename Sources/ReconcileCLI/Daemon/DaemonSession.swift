@@ -14,6 +14,8 @@ actor DaemonSession {
     private var inForce: (spec: FarmSpec, revision: String)?
     /// The invalid farm.yaml last reported, so that its errors are logged once, not every pass.
     private var reportedInvalid: String?
+    /// Strangers in requests/ already reported (once per daemon, not every pass).
+    private let reportedStrangers = ReportedOnce()
 
     init(options: RootOptions, store: StateStore, backend: Backend, logger: Logger) {
         self.options = options
@@ -37,7 +39,7 @@ actor DaemonSession {
             return PassReport(summary: "\(options.file) invalid, no valid version seen yet: waiting for a fix")
         }
         let reconciler = FarmReconciler(drivers: backend.drivers, settings: ExecutorSettings(batch: options.batch), logger: logger,
-                                        progress: heartbeat)
+                                        progress: heartbeat, reported: reportedStrangers)
         do {
             let (result, farm) = try await backend.apply(reconciler, spec: inForce.spec, store: store, secrets: secretResolver(relativeTo: options.file),
                                                          revision: inForce.revision, specErrors: specErrors)

@@ -19,7 +19,7 @@ struct LabProxyOption: ParsableArguments {
 
     static let discussion = "--proxy-binary PATH: the proxy to run (default: an installed 3proxy, else the test stand-in)."
 
-    var requested: String? { root.proxyBinary == RootOptions.defaultProxyBinary ? nil : root.proxyBinary }
+    var requested: String? { root.proxyBinary == FarmLocation.proxyBinary ? nil : root.proxyBinary }
 }
 
 /// Which lab: its namespace prefix and its directory.
@@ -31,6 +31,8 @@ struct LabOptions: ParsableArguments {
     var dir: String?
 
     var directory: String { dir ?? "/run/proxyfarm-lab/\(name)" }
+    /// The options that name this lab again in a hint: `--name`, and `--dir` when not the default.
+    var selection: String { "--name \(name)" + (dir.map { " --dir \($0)" } ?? "") }
     var files: LabFiles { LabFiles(directory: directory) }
 
     func requireRoot(_ command: String) throws(LabError) {
@@ -70,8 +72,8 @@ struct LabUp: AsyncParsableCommand {
               simulated modems: \(topology.modems.map { LabModemHardware(number: $0).summary }.joined(separator: ", "))
               lab host: pid \(host), simulated /sys and /dev in its mount namespace (/proc/\(host)/root; log \(lab.files.hostLog))
               \(note)
-              run the reconciler in it with: reconcile lab run --name \(topology.name)
-              remove with: reconcile lab down --name \(topology.name)
+              run the reconciler in it with: reconcile lab run \(lab.selection)
+              remove with: reconcile lab down \(lab.selection)
             """)
     }
 }

@@ -37,13 +37,15 @@ struct LabReconciler {
 
     struct Command {
         var argv: [String]
+        /// Set for the reconciler: where the lab's farm is (`FarmLocation`), so every subcommand
+        /// finds it and an explicit --file or --state still wins; and libudev's sysfs check off,
+        /// which refuses a /sys that is not sysfs (the lab's is a tmpfs).
+        var environment: [String: String]
         var proxyNote: String
-        /// libudev refuses a /sys that is not sysfs unless told otherwise; the lab's is a tmpfs.
-        static let environment = ["SYSTEMD_DEVICE_VERIFY_SYSFS": "0"]
 
         /// Replaces this process, so that a signal to it reaches the reconciler itself.
         func exec() throws -> Never {
-            for (key, value) in Self.environment { setenv(key, value, 1) }
+            for (key, value) in environment { setenv(key, value, 1) }
             let pointers: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
             execv(argv[0], pointers)
             throw LabError.io(operation: "run", path: argv[0], detail: String(cString: strerror(errno)))
@@ -69,11 +71,12 @@ struct LabReconciler {
         } catch {
             throw .io(operation: "resolve", path: "/proc/self/exe", detail: error.localizedDescription)
         }
+        let environment = ["SYSTEMD_DEVICE_VERIFY_SYSFS": "0", "PROXYFARM_FILE": files.farmFile, "PROXYFARM_STATE": files.stateDirectory,
+                           "PROXYFARM_PROXY_BINARY": proxy, "PROXYFARM_RUNTIME_DIR": files.stateDirectory + "/run"]
         // nsenter is single-threaded, as joining a mount namespace requires; it keeps the working directory.
         let argv = [try CommandRunner.locate("nsenter"), "--target", String(host), "--mount", "--net",
                     "--wd=" + FileManager.default.currentDirectoryPath, me] + arguments
-            + ["--file", files.farmFile, "--state", files.stateDirectory, "--proxy-binary", proxy]
-        return Command(argv: argv, proxyNote: note)
+        return Command(argv: argv, environment: environment, proxyNote: note)
     }
 
     /// The proxy binary and a plain sentence saying which one runs.

@@ -43,7 +43,7 @@ struct QMIRecoveryTests {
         }
     }
 
-    @Test("without a session, a reopen after a timeout syncs away the helpers' old client ids")
+    @Test("a reopen after a timeout binds the helpers' old client ids again")
     func timeoutWithoutSessionSyncs() async throws {
         try await withBench { bench in
             let control = bench.control(timeout: .seconds(1))
@@ -58,7 +58,7 @@ struct QMIRecoveryTests {
         }
     }
 
-    @Test("after a restart, a first call that knows nothing of sessions does not sync them away")
+    @Test("after a restart, a first call that knows nothing of sessions keeps them: no open ever syncs")
     func restartFirstCallKeepsSession() async throws {
         try await withBench { bench in
             let first = bench.control()
@@ -68,7 +68,7 @@ struct QMIRecoveryTests {
             defer { Task { await second.shutdown() } }
             try await second.setOperatingMode(bench.plugged, .online)
             #expect(try await second.observe(bench.plugged, remembered: session).session == session)
-            #expect(bench.requests(.ctl, 0x0027) == 1, "only the first process's open may sync")
+            #expect(bench.requests(.ctl, 0x0027) == 0, "a sync would end other processes' sessions")
         }
     }
 
@@ -87,7 +87,8 @@ struct QMIRecoveryTests {
             let (fresh, settings) = try await control.connect(bench.plugged, apn: "internet", ipType: .ipv4, reusing: session.clientID)
             let snapshot = bench.modem.snapshot()
             #expect(snapshot.sessions.map(\.clientID) == [fresh.clientID])
-            #expect(snapshot.clients[.wds, default: []] == [fresh.clientID])
+            #expect(snapshot.clients[.wds, default: []].count == 2 && snapshot.clients[.wds, default: []].contains(fresh.clientID),
+                    "the new session's id and this process's own WDS client")
             #expect(snapshot.sessions.map(\.address.description) == [settings.address])
         }
     }

@@ -29,10 +29,14 @@ struct SimulatedBench {
                                controlDevice: path, interface: Self.interface, supportsRawIP: true)
     }
 
-    /// A driver that uses this bench's sysfs.
-    func control(timeout: Duration = .seconds(3)) -> QMIModemControl {
-        QMIModemControl(options: QMIOpenOptions(timeout: timeout), kernel: KernelDataFormat(sysfsRoot: sysfsRoot))
+    /// A driver that uses this bench's sysfs (through qmi-proxy with `viaProxy`), keeping its
+    /// client-id ledger in the bench's `ledger` directory.
+    func control(timeout: Duration = .seconds(3), viaProxy: Bool = false) -> QMIModemControl {
+        QMIModemControl(options: QMIOpenOptions(viaProxy: viaProxy, timeout: timeout, ledgerDirectory: ledger),
+                        kernel: KernelDataFormat(sysfsRoot: sysfsRoot))
     }
+
+    var ledger: String { directory + "/qmi-clients" }
 
     func kernelRawIP() throws -> String {
         try String(contentsOfFile: "\(sysfsRoot)/class/net/\(Self.interface)/qmi/raw_ip", encoding: .utf8)

@@ -16,10 +16,11 @@ import Testing
         try inbox.file(rotate)
 
         #expect(FileManager.default.fileExists(atPath: dir.file("state/requests/rotate-m02")))
-        #expect(try inbox.contents() == .init(requests: [reset, rotate], strangers: []))
+        #expect(inbox.contents().requests == [reset, rotate])
+        #expect(inbox.contents().strangers.isEmpty)
         try inbox.consume(rotate)
         try inbox.consume(rotate)
-        #expect(try inbox.contents().requests == [reset])
+        #expect(inbox.contents().requests == [reset])
     }
 
     @Test func otherFilesAreReportedNotTouched() throws {
@@ -31,16 +32,37 @@ import Testing
         try dir.write("requests/.rotate-m01.swp", "")
         try dir.write("requests/restart-m01", "")
 
-        let contents = try inbox.contents()
+        let contents = inbox.contents()
 
         #expect(contents.requests.map(\.description) == ["rotate m01"])
         #expect(contents.strangers == [".rotate-m01.swp", "restart-m01"])
         #expect(FileManager.default.fileExists(atPath: dir.file("requests/restart-m01")))
     }
 
+    /// Only a regular file is a request: a directory, FIFO or symlink with a request's name is a
+    /// stranger, and so is a requests/ that is not a directory.
+    @Test func entriesThatAreNotRegularFilesAreStrangers() throws {
+        let dir = try ScratchDirectory("garbage")
+        defer { dir.remove() }
+        let inbox = RequestInbox(stateDirectory: dir.path)
+        try inbox.createDirectory()
+        #expect(mkdir(dir.file("requests/reset-m02"), 0o755) == 0)
+        #expect(mkfifo(dir.file("requests/rotate-m03"), 0o644) == 0)
+        try dir.write("target", "")
+        #expect(symlink(dir.file("target"), dir.file("requests/rotate-m01")) == 0)
+
+        let contents = inbox.contents()
+
+        #expect(contents.requests.isEmpty)
+        #expect(contents.strangers == ["reset-m02", "rotate-m01", "rotate-m03"])
+        let notADirectory = RequestInbox(stateDirectory: dir.file("target"))
+        #expect(notADirectory.contents().requests.isEmpty)
+        #expect(notADirectory.contents().strangers.count == 1)
+    }
+
     @Test func aMissingDirectoryHoldsNoRequests() throws {
         let inbox = RequestInbox(stateDirectory: "/nonexistent-pf\(getpid())")
-        #expect(try inbox.contents() == .init(requests: [], strangers: []))
+        #expect(inbox.contents() == .init(requests: [], strangers: []))
     }
 
     @Test func aWatcherOnTheInboxWakesWhenARequestIsFiled() async throws {
