@@ -63,6 +63,12 @@ enum DashboardAssets {
         if (seconds >= 60) return Math.floor(seconds / 60) + "m " + (seconds % 60) + "s";
         return seconds + "s";
       }
+      function amount(bytes) {
+        const units = ["B", "kB", "MB", "GB", "TB"];
+        let value = bytes, unit = 0;
+        while (value >= 1000 && unit < units.length - 1) { value /= 1000; unit++; }
+        return unit === 0 ? bytes + " B" : value.toFixed(1) + " " + units[unit];
+      }
       function ago(iso) { return iso ? duration((Date.now() - Date.parse(iso)) / 1000) + " ago" : "never"; }
       function bars(rsrp) {
         const level = rsrp == null ? 0 : rsrp >= -80 ? 4 : rsrp >= -90 ? 3 : rsrp >= -100 ? 2 : rsrp >= -110 ? 1 : 0;
@@ -107,7 +113,7 @@ enum DashboardAssets {
         return node;
       }
       // The card's fields, made once per card: updates change their text, never the elements.
-      const fields = ["Public IP", "Signal", "Operator", "Ready for", "Last rotation", "Rotations today", "Ports"];
+      const fields = ["Public IP", "Signal", "Operator", "Ready for", "Last rotation", "Rotations today", "Traffic", "Ports"];
       function update(modem) {
         const node = card(modem.name);
         const list = node.querySelector("dl");
@@ -121,6 +127,7 @@ enum DashboardAssets {
           "Ready for": modem.readySince ? duration((Date.now() - Date.parse(modem.readySince)) / 1000) : "-",
           "Last rotation": ago(modem.rotation.last) + (modem.rotation.lastKeptSameAddress ? " (same IP)" : ""),
           "Rotations today": String(modem.rotationsToday),
+          "Traffic": modem.traffic ? amount(modem.traffic.receive) + " down, " + amount(modem.traffic.transmit) + " up" : "-",
           "Ports": (modem.httpPort || "-") + " / " + (modem.socksPort || "-"),
         };
         for (const [term, text] of Object.entries(values)) list.querySelector('[data-field="' + term + '"]').textContent = text;

@@ -29,7 +29,7 @@ enum DashboardPage {
             <main>
             <div id="cards" class="cards" hidden></div>
             <table id="modems-table">
-            <thead><tr><th>Modem</th><th>Phase</th><th>Reason</th><th>Public IP</th><th>Signal</th><th>Operator</th><th>Ready for</th><th>Last rotation</th><th>Rotations today</th></tr></thead>
+            <thead><tr><th>Modem</th><th>Phase</th><th>Reason</th><th>Public IP</th><th>Signal</th><th>Operator</th><th>Ready for</th><th>Last rotation</th><th>Rotations today</th><th>Traffic</th></tr></thead>
             <tbody>
             \(rows)
             </tbody>
@@ -52,12 +52,12 @@ enum DashboardPage {
 
     private static func row(_ modem: ModemReport, now: Date) -> String {
         let status = modem.status
-        let cells = [
+        let cells: [String] = [
             status.name, status.phase.rawValue, reason(status), status.publicIP ?? status.ip ?? "-",
             status.signal?.rsrp.map { "\($0) dBm" } ?? "-",
             [status.operatorName, status.radioTechnology].compactMap { $0 }.joined(separator: " "),
             modem.readySince.map { duration(now.timeIntervalSince($0)) } ?? "-",
-            status.rotation.last.map(iso) ?? "never", String(modem.rotationsToday),
+            status.rotation.last.map(iso) ?? "never", String(modem.rotationsToday), status.traffic.map(traffic) ?? "-",
         ]
         return "<tr data-modem=\"\(escape(status.name))\">" + cells.map { "<td>\(escape($0))</td>" }.joined() + "</tr>"
     }
@@ -66,6 +66,21 @@ enum DashboardPage {
     static func reason(_ status: ModemStatus) -> String {
         guard status.phase != .ready else { return "" }
         return [status.reason, status.message].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ": ")
+    }
+
+    /// `1.2 GB down, 45.6 MB up` (decimal units, as carriers bill); dashboard.js says the same.
+    static func traffic(_ bytes: ByteCounts) -> String {
+        "\(amount(bytes.receive)) down, \(amount(bytes.transmit)) up"
+    }
+
+    static func amount(_ bytes: UInt64) -> String {
+        let units = ["B", "kB", "MB", "GB", "TB"]
+        var value = Double(bytes), unit = 0
+        while value >= 1000, unit < units.count - 1 {
+            value /= 1000
+            unit += 1
+        }
+        return unit == 0 ? "\(bytes) B" : String(format: "%.1f", value) + " " + units[unit]
     }
 
     static func duration(_ seconds: TimeInterval) -> String {

@@ -229,13 +229,16 @@ public struct NetworkState: Sendable, Equatable, Codable {
     public var rules: [RoutingRule]
     /// ProxyFarm's nftables table (EgressGuard.swift).
     public var egressGuard: GuardState
+    /// Interface → its byte counters, for traffic accounting (Traffic.swift).
+    public var counters: [String: InterfaceCounters]
     public init(addresses: [String: [String]] = [:], upInterfaces: Set<String> = [], routes: [TableRoute] = [], rules: [RoutingRule] = [],
-                egressGuard: GuardState = GuardState()) {
+                egressGuard: GuardState = GuardState(), counters: [String: InterfaceCounters] = [:]) {
         self.addresses = addresses
         self.upInterfaces = upInterfaces
         self.routes = routes
         self.rules = rules
         self.egressGuard = egressGuard
+        self.counters = counters
     }
 }
 

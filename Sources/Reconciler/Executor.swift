@@ -136,7 +136,9 @@ public struct Executor: Sendable {
             let look = observed.modems[modem.name]
             let probe = observed.probes[modem.name]
             guard look != nil || probe != nil else { continue }
-            next[modem.serial] = (memory[modem.serial] ?? ModemMemory(serial: modem.serial)).observing(look, probe: probe, now: now)
+            let counters = look?.plugged.interface.flatMap { observed.network.counters[$0] }
+            next[modem.serial] = (memory[modem.serial] ?? ModemMemory(serial: modem.serial))
+                .observing(look, counters: counters, probe: probe, now: now)
         }
         return next
     }

@@ -34,6 +34,10 @@ public struct ModemMemory: Sendable, Equatable, Codable {
     public var pinAttemptFailedAt: Date?
     /// Set while the modem is plugged in but does not answer: how far its recovery has come.
     public var recovery: Recovery?
+    /// Bytes the modem's interface carried since ProxyFarm first saw it; nil before that.
+    public var traffic: Traffic?
+    /// Failed health probes ever (nil in memory written before it was counted: none counted yet).
+    public var probeFailures: Int?
 
     public init(serial: String) { self.serial = serial }
 }
@@ -122,6 +126,7 @@ extension ModemMemory {
             next.resetsSinceHealthy = 0
         } else {
             next.consecutiveHealthFailures += 1
+            next.probeFailures = (probeFailures ?? 0) + 1
         }
         return next
     }

@@ -2,11 +2,13 @@ import Foundation
 
 extension ModemMemory {
     /// Takes in what a look at the modem showed: where it is, its live session, a SIM found ready
-    /// (then a PIN may be tried again some day), and a probe taken in that look.
-    public func observing(_ modem: ObservedModem?, probe: ProbeResult?, now: Date) -> ModemMemory {
+    /// (then a PIN may be tried again some day), its interface's byte `counters`, and a probe
+    /// taken in that look.
+    public func observing(_ modem: ObservedModem?, counters: InterfaceCounters?, probe: ProbeResult?, now: Date) -> ModemMemory {
         var next = self
         if let modem {
             next.usbPath = modem.plugged.usbPath
+            if let counters { next.traffic = traffic?.counting(counters) ?? Traffic(startingAt: counters) }
             if modem.state == nil, let failure = modem.failure, next.recovery == nil {
                 next.recovery = Recovery(since: now, failure: failure)
             }

@@ -16,6 +16,9 @@ public enum Metrics {
         family("info", "gauge", "Spec revision the farm was last reconciled against.", [([("revision", farm.specRevision)], 1)])
         family("last_pass_timestamp_seconds", "gauge", "When the last pass ended (Unix time).", [([], farm.lastPass.timeIntervalSince1970)])
         family("last_pass_duration_seconds", "gauge", "How long the last pass took.", [([], farm.lastPassSeconds)])
+        family("last_successful_pass_timestamp_seconds", "gauge", "When the last pass in which no action failed ended (Unix time).",
+               farm.lastSuccessfulPass.map { [([], $0.timeIntervalSince1970)] } ?? [])
+        family("last_pass_failed_actions", "gauge", "Actions that failed in the last pass.", [([], Double(farm.failedActions))])
         family("converged", "gauge", "1 when every enabled modem is Ready and the last pass left nothing to do.", [([], farm.converged ? 1 : 0)])
         family("spec_valid", "gauge", "1 when farm.yaml is valid; 0 while an older valid farm.yaml is kept in force.",
                [([], farm.specErrors == nil ? 1 : 0)])
@@ -40,6 +43,12 @@ public enum Metrics {
         perModem("modem_guard_refused_packets_total", "counter", "Packets the egress guard refused to let the modem's proxy send elsewhere.") {
             $0.guardRefusedPackets.map(Double.init)
         }
+        perModem("modem_receive_bytes_total", "counter", "Bytes the modem's interface received, across rotations, replugs and restarts.") {
+            $0.traffic.map { Double($0.receive) }
+        }
+        perModem("modem_transmit_bytes_total", "counter", "Bytes the modem's interface transmitted, across rotations, replugs and restarts.") {
+            $0.traffic.map { Double($0.transmit) }
+        }
         perModem("modem_signal_rssi_dbm", "gauge", "Received signal strength (dBm).") { $0.signal?.rssi.map(Double.init) }
         perModem("modem_signal_rsrp_dbm", "gauge", "Reference signal received power (dBm).") { $0.signal?.rsrp.map(Double.init) }
         perModem("modem_signal_rsrq_db", "gauge", "Reference signal received quality (dB).") { $0.signal?.rsrq.map(Double.init) }
@@ -48,7 +57,11 @@ public enum Metrics {
         perModem("modem_last_rotation_timestamp_seconds", "gauge", "When the modem last rotated (Unix time).") {
             $0.rotation.last?.timeIntervalSince1970
         }
+        perModem("modem_last_rotation_kept_same_address", "gauge", "1 when the last rotation ended with the same address (the carrier handed it back).") {
+            $0.rotation.lastKeptSameAddress.map { $0 ? 1 : 0 }
+        }
         perModem("modem_resets_total", "counter", "Resets after failed health probes.") { Double($0.health.resets) }
+        perModem("modem_health_probe_failures_total", "counter", "Failed health probes.") { $0.health.probeFailures.map(Double.init) }
         perModem("modem_health_consecutive_failures", "gauge", "Health probes failed in a row.") { Double($0.health.consecutiveFailures) }
         perModem("modem_health_probe_duration_seconds", "gauge", "Latency of the last health probe.") { $0.health.lastLatencySeconds }
         perModem("modem_health_last_probe_timestamp_seconds", "gauge", "When the modem was last probed (Unix time).") {

@@ -100,13 +100,14 @@ public final class StateStore: Sendable {
     }
 
     /// Keeps the memory; writes its file (durably: it holds decisions) only when more than its
-    /// volatile facts changed — a probe that succeeded again is no reason to write.
+    /// volatile facts changed — a probe that succeeded again is no reason to write, nor traffic
+    /// that moved less than `ByteCounts.worthWriting` says.
     public func saveMemory(_ memory: ModemMemory) throws(StateError) {
         let onDisk = known.withLock {
             $0.memory?[memory.serial] = memory
             return $0.memoryOnDisk[memory.serial]
         }
-        guard onDisk != memory.durable else { return }
+        guard onDisk.map(memory.differsDurably(from:)) ?? true else { return }
         try write(memory, to: memoryPath(memory.serial))
         known.withLock { $0.memoryOnDisk[memory.serial] = memory.durable }
     }

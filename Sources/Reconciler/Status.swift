@@ -41,6 +41,8 @@ public struct ModemStatus: Sendable, Codable, Equatable {
         public var lastLatencySeconds: Double?
         public var lastFailure: String?
         public var consecutiveFailures: Int
+        /// Failed probes ever (survives restarts).
+        public var probeFailures: Int?
         public var resets: Int
         public var lastReset: Date?
     }
@@ -77,6 +79,9 @@ public struct ModemStatus: Sendable, Codable, Equatable {
     /// Packets the egress guard refused to let the proxy's uid send elsewhere than through its
     /// modem, since the guard's table was last written.
     public var guardRefusedPackets: Int?
+    /// Bytes the modem's interface received and transmitted since ProxyFarm first saw it, summed
+    /// across rotations, replugs and restarts (ModemMemory.traffic).
+    public var traffic: ByteCounts?
     public var rotation: Rotation
     public var health: Health
     /// Why the modem is waiting (backing off after failures, pause between resets).
@@ -103,6 +108,8 @@ public struct FarmStatus: Sendable, Codable, Equatable {
     public var unclaimedModems: [String]
     /// Actions of the pass that failed.
     public var failedActions: Int
+    /// When the last pass in which no action failed ended (absent until there was one).
+    public var lastSuccessfulPass: Date?
     /// farm.yaml's errors (`farm.yaml:LINE:COL: error: …`) while the daemon keeps the last valid
     /// spec (`specRevision`) in force; absent when farm.yaml is valid.
     public var specErrors: [String]?

@@ -32,11 +32,13 @@ public enum StatusBuilder {
             signal: state?.signal, operatorName: state?.registration.operatorName, radioTechnology: state?.registration.radioTechnology,
             httpPort: modem.httpPort, socksPort: modem.socksPort, uid: modem.uid, table: modem.table,
             proxyPid: proxy?.process?.pid, guardRefusedPackets: observed.network.egressGuard.refusedPackets[modem.uid],
+            traffic: memory.traffic?.total,
             rotation: .init(schedule: schedule(modem.rotation), count: memory.rotations, last: memory.lastRotation,
                             lastKeptSameAddress: memory.lastRotationSameAddress),
             health: .init(url: modem.health.url, lastProbe: memory.lastProbe,
                           lastLatencySeconds: memory.lastProbeResult.map { $0.latency.seconds },
                           lastFailure: memory.lastProbeResult?.failure, consecutiveFailures: memory.consecutiveHealthFailures,
+                          probeFailures: memory.probeFailures ?? 0,
                           resets: memory.resets, lastReset: memory.lastReset),
             waiting: waiting, problems: modem.problems, specRevision: revision)
     }

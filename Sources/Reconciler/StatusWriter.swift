@@ -2,13 +2,16 @@ import Foundation
 
 extension StateStore {
     /// How often farm.json and metrics.prom are rewritten when nothing in them but volatile facts
-    /// changed: their `lastPass` then says, within this interval, that a reconciler is running.
-    public static let statusHeartbeat: TimeInterval = 300
+    /// changed: their `lastPass` then says, within this interval plus one daemon resync (60 s),
+    /// that a reconciler is running — under the 3 minutes of the ProxyFarmNoPass alert
+    /// (packaging/prometheus/alerts.yml).
+    public static let statusHeartbeat: TimeInterval = 90
 
     /// Writes status/modems/*.json, status/farm.json and status/metrics.prom for the end of a pass,
     /// and removes the status files of modems that left farm.yaml. A file is written only when
     /// something an operator reads in it changed — not for its volatile facts alone (the last
-    /// probe's time and latency, the signal, the pass's time), which the next write carries
+    /// probe's time and latency, the signal, the pass's time, traffic that moved less than
+    /// `ByteCounts.worthWriting`), which the next write carries
     /// (docs/status.md) — and farm.json and metrics.prom at least every `statusHeartbeat`.
     @discardableResult
     public func writeStatus(_ result: PassResult, desired: DesiredFarm, started: Date, ended: Date,
@@ -20,11 +23,14 @@ extension StateStore {
             let status = StatusBuilder.modem(
                 modem, observed: result.observed, memory: result.memory[modem.serial], outcome: result.outcomes[modem.name],
                 waiting: result.remaining.deferred[modem.name], previous: previous, revision: desired.revision, now: ended)
-            if previous?.withoutVolatileFacts != status.withoutVolatileFacts {
+            var remembered = status
+            if previous?.withoutVolatileFacts != status.withoutVolatileFacts || status.trafficWorthWriting(over: previous) {
                 try writeModemStatus(status)
                 changed = true
+            } else {
+                remembered.traffic = previous?.traffic
             }
-            known.withLock { $0.modems[modem.name] = status }
+            known.withLock { $0.modems[modem.name] = remembered }
             modems.append(status)
         }
         let listed = Set(desired.modems.map(\.name))
@@ -35,6 +41,7 @@ extension StateStore {
         var farm = StatusBuilder.farm(modems, observed: result.observed, revision: desired.revision, passStarted: started,
                                       passEnded: ended, converged: result.converged, failedActions: result.failedActions)
         farm.specErrors = specErrors
+        farm.lastSuccessfulPass = lastSuccessfulPass(farm.failedActions == 0 ? ended : nil)
         let (written, writtenAt) = known.withLock { ($0.farm, $0.farmWrittenAt) }
         let due = writtenAt.map { ended.timeIntervalSince($0) >= Self.statusHeartbeat || ended < $0 } ?? true
         if changed || due || written?.withoutVolatileFacts != farm.withoutVolatileFacts {
@@ -48,7 +55,17 @@ extension StateStore {
         return farm
     }
 
-    /// The status this store last built for the modem; from its file the first time.
+    /// `success` when this pass had no failed action, else the last such pass's end: as this
+    /// store last knew it, from farm.json the first time.
+    private func lastSuccessfulPass(_ success: Date?) -> Date? {
+        let known = self.known.withLock { $0.lastSuccessfulPass }
+        let last = success ?? known ?? (try? readFarmStatus())?.lastSuccessfulPass
+        self.known.withLock { $0.lastSuccessfulPass = last }
+        return last
+    }
+
+    /// The status this store last built for the modem, with the traffic its file holds; from its
+    /// file the first time.
     private func previousStatus(_ name: String) throws(StateError) -> ModemStatus? {
         if let status = known.withLock({ $0.modems[name] }) { return status }
         return (try? readModemStatus(name)) ?? nil
@@ -63,10 +80,12 @@ struct Known: Sendable {
     var memory: [String: ModemMemory]?
     var memoryOnDisk: [String: ModemMemory] = [:]
     var statusNames: Set<String>?
-    /// The status last built per modem: its file holds the same, up to volatile facts.
+    /// The status last built per modem: its file holds the same, up to volatile facts (its
+    /// `traffic` is the file's).
     var modems: [String: ModemStatus] = [:]
     var farm: FarmStatus?
     var farmWrittenAt: Date?
+    var lastSuccessfulPass: Date?
 }
 
 extension ModemMemory {
@@ -77,6 +96,20 @@ extension ModemMemory {
         memory.lastProbeResult = nil
         return memory
     }
+
+    /// Whether the memory differs from what its file holds (`disk`) by more than volatile facts.
+    /// Traffic counts only once it moved enough: after a crash the remembered counters count the
+    /// bytes since then again, so only bytes carried by an interface that was also re-created
+    /// before the next look (a replug, a re-enumeration) are lost — at most 1 MiB or 1 % of the total.
+    func differsDurably(from disk: ModemMemory) -> Bool {
+        var mine = durable
+        var written = disk.durable
+        if let traffic, let writtenTraffic = disk.traffic, !traffic.total.worthWriting(over: writtenTraffic.total) {
+            mine.traffic = nil
+            written.traffic = nil
+        }
+        return mine != written
+    }
 }
 
 extension ModemStatus {
@@ -86,10 +119,19 @@ extension ModemStatus {
         status.health.lastProbe = nil
         status.health.lastLatencySeconds = nil
         status.signal = nil
+        status.traffic = nil
         for index in status.conditions.indices where status.conditions[index].type == .healthy && status.conditions[index].status == "True" {
             status.conditions[index].message = ""
         }
         return status
+    }
+}
+
+extension ModemStatus {
+    /// Traffic is rewritten once it moved enough (`ByteCounts.worthWriting`) or appeared or went.
+    func trafficWorthWriting(over previous: ModemStatus?) -> Bool {
+        guard let traffic, let written = previous?.traffic else { return traffic != previous?.traffic }
+        return traffic.worthWriting(over: written)
     }
 }
 
@@ -98,6 +140,7 @@ extension FarmStatus {
         var status = self
         status.lastPass = Date(timeIntervalSince1970: 0)
         status.lastPassSeconds = 0
+        status.lastSuccessfulPass = nil
         return status
     }
 }

@@ -57,6 +57,7 @@ public actor SimulatedFarm {
     var proxies: [String: Proxy] = [:]
     var configs: [String: String] = [:]
     var strays: [Int32: [Int]] = [:]
+    var lastInterfaceIndex = 1
     var nextPid: Int32 = 4000
     var faults: [String: (fault: Fault, remaining: Int?)] = [:]
     var released = false
@@ -87,7 +88,23 @@ public actor SimulatedFarm {
         modems.append(Modem(plugged: plugged, imei: serial, lane: lane, pin: pin, sim: pin == nil ? .ready : .pinRequired,
                             registered: registered && pin == nil))
         networkState.addresses[interface] = []
+        // A new interface, as the kernel makes it: a fresh ifindex and counters at zero.
+        lastInterfaceIndex = max(lastInterfaceIndex, networkState.counters.values.map(\.index).max() ?? 1) + 1
+        networkState.counters[interface] = InterfaceCounters(index: lastInterfaceIndex, bytes: .zero)
         return plugged
+    }
+
+    /// The modem's interface carries bytes, as a customer's traffic through its proxy would.
+    public func carry(serial: String, receive: UInt64, transmit: UInt64) {
+        guard let interface = modems.first(where: { $0.imei == serial })?.plugged.interface else { return }
+        networkState.counters[interface]?.bytes.receive += receive
+        networkState.counters[interface]?.bytes.transmit += transmit
+    }
+
+    /// The modem's interface counters start again from zero (as some drivers do after a reset).
+    public func resetCounters(serial: String) {
+        guard let interface = modems.first(where: { $0.imei == serial })?.plugged.interface else { return }
+        networkState.counters[interface]?.bytes = .zero
     }
 
     /// Unplugs a modem: its interface and the routes through it vanish, as the kernel does.
@@ -97,6 +114,7 @@ public actor SimulatedFarm {
         modems.remove(at: index)
         networkState.addresses[interface] = nil
         networkState.upInterfaces.remove(interface)
+        networkState.counters[interface] = nil
         networkState.routes.removeAll { if case .defaultVia(interface, _) = $0.kind { true } else { false } }
     }
 

@@ -47,6 +47,9 @@ extension SimulatedFarm {
                 state.rules.remove(at: index)
             case .setGuardLane, .removeGuardLane, .setGuardFence:
                 state.egressGuard = state.egressGuard.applying(change)
+                // Like nftables: a lane written anew counts its refusals from zero.
+                if case .setGuardLane(let lane) = change { state.egressGuard.refusedPackets[lane.uid] = 0 }
+                if case .removeGuardLane(let uid) = change { state.egressGuard.refusedPackets[uid] = nil }
             }
         }
         networkState = state

@@ -66,6 +66,7 @@ final class StatusFixture: @unchecked Sendable {
             "signal": ["rsrp": -85, "rssi": -60], "operatorName": "SimNet", "radioTechnology": "lte", "httpPort": 20001, "socksPort": 20002,
         ]
         if let ip { modem["ip"] = ip }
+        if ready { modem["traffic"] = ["receive": 1_234_567_890, "transmit": 45_600_000] }
         if !ready {
             modem["reason"] = phase == "Missing" ? "NotPluggedIn" : "Timeout"
             modem["message"] = phase == "Missing" ? "not plugged in" : "the modem did not answer"

@@ -156,6 +156,15 @@ final class EndToEndLab: @unchecked Sendable {
         return result.status == 0 ? result.stdout.trimmingCharacters(in: .whitespacesAndNewlines) : nil
     }
 
+    /// Downloads `bytes` from the lab's server through the modem's HTTP proxy; true when all came.
+    func download(_ modem: Int, bytes: Int) throws -> Bool {
+        let password = try String(contentsOfFile: directory + "/secrets/lab", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let result = try Subprocess.inNamespace(farm, "curl", "-fsS", "-m", "20", "-o", "/dev/null", "-w", "%{size_download}",
+                                                "-x", "http://lab:\(password)@127.0.0.1:\(20000 + 10 * modem + 1)",
+                                                "http://198.51.100.10/bytes/\(bytes)")
+        return result.status == 0 && result.stdout == String(bytes)
+    }
+
     /// Each modem's sticky slot k (table tableBase+k, uid uidBase+k) from state/allocations.json.
     func allocationIndices() throws -> [String: Int] {
         let data = try Data(contentsOf: URL(fileURLWithPath: state + "/allocations.json"))

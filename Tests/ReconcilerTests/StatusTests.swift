@@ -43,6 +43,26 @@ import Testing
         #expect(try FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date == old)
     }
 
+    @Test func lastSuccessfulPassAndProbeFailuresAreKept() async throws {
+        let harness = try await Harness(spec: makeSpec(count: 2))
+        try await harness.pass()
+        let success = harness.clock.now()
+        #expect(try harness.store.readFarmStatus()?.lastSuccessfulPass == success)
+        await harness.farm.dropSession(serial: serial(1))
+        await harness.farm.inject(.fail("Boom"), on: .connect, key: serial(1))
+        await harness.farm.setHealthy(serial: serial(2), false)
+        harness.clock.advance(by: .seconds(40))
+        try await harness.pass()
+        let farm = try #require(try harness.store.readFarmStatus())
+        #expect(farm.failedActions > 0)
+        #expect(farm.lastSuccessfulPass == success)
+        #expect(try harness.store.readModemStatus("m02")?.health.probeFailures == 1)
+        let metrics = try String(contentsOfFile: harness.store.root + "/status/metrics.prom", encoding: .utf8)
+        #expect(metrics.contains("proxyfarm_last_successful_pass_timestamp_seconds \(Int(success.timeIntervalSince1970))\n"))
+        #expect(metrics.contains("proxyfarm_last_pass_failed_actions \(farm.failedActions)\n"))
+        #expect(metrics.contains("proxyfarm_modem_health_probe_failures_total{modem=\"m02\"} 1\n"))
+    }
+
     @Test func missingAndDisabledModemsHaveTheirPhase() async throws {
         var spec = makeSpec(count: 3)
         spec.modems[2].enabled = false

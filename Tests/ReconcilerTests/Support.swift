@@ -50,7 +50,7 @@ let epoch = Date(timeIntervalSince1970: 1_800_000_000)
 struct Harness {
     let farm: SimulatedFarm
     let clock: SimulatedClock
-    let store: StateStore
+    private(set) var store: StateStore
     var spec: FarmSpec
     var settings = ExecutorSettings(batch: 5, actionTimeout: .milliseconds(300), connectTimeout: .milliseconds(300),
                                     observeTimeout: .milliseconds(300))
@@ -67,6 +67,14 @@ struct Harness {
     var reconciler: FarmReconciler {
         FarmReconciler(drivers: farm.drivers(clock: clock), settings: settings,
                        logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), timeZone: timeZone)
+    }
+
+    /// A new reconciler on the same state directory, as after a daemon restart: it knows only
+    /// what the files say. (The old store lets go of the lock when it is released.)
+    mutating func restartReconciler() throws {
+        let root = store.root
+        store = try StateStore(root: temporaryDirectory())
+        store = try StateStore(root: root)
     }
 
     @discardableResult

@@ -7,15 +7,22 @@ import Reconciler
 enum IPRouteJSON {
     typealias Object = [String: Any]
 
-    /// `ip -json link show` and `ip -4 -json address show`: every interface (with its IPv4
-    /// addresses in CIDR form, possibly none) and which interfaces are administratively up.
-    static func addresses(links: Data, addresses addressData: Data) throws(IPRouteJSONError) -> (addresses: [String: [String]], up: Set<String>) {
+    /// `ip -s -json link show` and `ip -4 -json address show`: every interface (with its IPv4
+    /// addresses in CIDR form, possibly none), which interfaces are administratively up, and the
+    /// byte counters of those that show them (`stats64`, with `-s`).
+    static func addresses(links: Data, addresses addressData: Data) throws(IPRouteJSONError)
+        -> (addresses: [String: [String]], up: Set<String>, counters: [String: InterfaceCounters]) {
         var addresses: [String: [String]] = [:]
         var up: Set<String> = []
+        var counters: [String: InterfaceCounters] = [:]
         for link in try objects(links) {
             guard let name = link["ifname"] as? String else { throw IPRouteJSONError("an interface without ifname") }
             addresses[name] = []
             if (link["flags"] as? [String] ?? []).contains("UP") { up.insert(name) }
+            let stats = link["stats64"] as? Object
+            if let index = link["ifindex"] as? Int, let receive = byteCount(stats?["rx"]), let transmit = byteCount(stats?["tx"]) {
+                counters[name] = InterfaceCounters(index: index, bytes: ByteCounts(receive: receive, transmit: transmit))
+            }
         }
         for link in try objects(addressData) {
             guard let name = link["ifname"] as? String else { throw IPRouteJSONError("an interface without ifname") }
@@ -26,7 +33,13 @@ enum IPRouteJSON {
                 return "\(local)/\(length)"
             }
         }
-        return (addresses, up)
+        return (addresses, up, counters)
+    }
+
+    /// `{"bytes": N, …}`; JSONSerialization reads numbers past Int64 as Double or NSDecimalNumber.
+    private static func byteCount(_ direction: Any?) -> UInt64? {
+        guard let number = (direction as? Object)?["bytes"] as? NSNumber else { return nil }
+        return number.uint64Value
     }
 
     /// `ip -N -4 -json route show table all`: the default and fail-closed routes in `tables`.

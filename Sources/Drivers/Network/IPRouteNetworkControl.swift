@@ -26,15 +26,17 @@ public struct IPRouteNetworkControl: NetworkControl {
     }
 
     /// `-4` lists only interfaces that have an IPv4 address under `address show`, so `link show`
-    /// says which interfaces exist and which are up. Each command prints one JSON list per line.
+    /// says which interfaces exist and which are up; `-s` adds their byte counters (routes and
+    /// rules print the same with it). Each command prints one JSON list per line.
     public func observe(tables: ClosedRange<Int>) async throws -> NetworkState {
-        var state = try await read(["-N", "-4", "-json", "-batch", "-"], input: "link show\naddress show\nroute show table all\nrule show\n") {
+        var state = try await read(["-s", "-N", "-4", "-json", "-batch", "-"], input: "link show\naddress show\nroute show table all\nrule show\n") {
             data throws(IPRouteJSONError) in
             let lists = data.split(separator: UInt8(ascii: "\n")).map { Data($0) }
             guard lists.count == 4 else { throw IPRouteJSONError("\(lists.count) JSON lists for 4 commands") }
             let links = try IPRouteJSON.addresses(links: lists[0], addresses: lists[1])
             return NetworkState(addresses: links.addresses, upInterfaces: links.up,
-                                routes: try IPRouteJSON.routes(lists[2], tables: tables), rules: try IPRouteJSON.rules(lists[3]))
+                                routes: try IPRouteJSON.routes(lists[2], tables: tables), rules: try IPRouteJSON.rules(lists[3]),
+                                counters: links.counters)
         }
         state.egressGuard = await egressGuard.observe()
         return state

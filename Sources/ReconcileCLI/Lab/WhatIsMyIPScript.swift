@@ -3,7 +3,7 @@
 ///
 /// `GET /` answers with the client's source address as the whole body, which is how a test or
 /// the demo sees which modem a request left through; `GET /generate_204` answers 204 for health
-/// probes. The script binds first, so a busy port fails `lab up` at once, then detaches (double
+/// probes; `GET /bytes/N` answers N bytes (at most 64 MiB), traffic for the byte counters. The script binds first, so a busy port fails `lab up` at once, then detaches (double
 /// fork, own session, stdio to the log file, every other inherited descriptor closed) and writes its pid file before the starter exits:
 /// when `lab up` returns, the server is listening and its pid is on disk.
 enum WhatIsMyIPScript {
@@ -24,6 +24,17 @@ enum WhatIsMyIPScript {
             if self.path == "/generate_204":
                 self.send_response(204)
                 self.end_headers()
+                return
+            if self.path.startswith("/bytes/") and self.path[7:].isdigit() and int(self.path[7:]) <= 64 << 20:
+                count = int(self.path[7:])
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(count))
+                self.end_headers()
+                while count > 0:
+                    chunk = min(count, 65536)
+                    self.wfile.write(bytes(chunk))
+                    count -= chunk
                 return
             body = self.client_address[0].encode()
             self.send_response(200)

@@ -70,6 +70,20 @@ struct IPRouteJSONTests {
         #expect(read.up == ["wwan2", "wwan3"])
     }
 
+    @Test func linksWithStatisticsGiveTheirByteCounters() throws {
+        // `ip -s -json link show`: stats64 per interface; counters run up to 2^64 − 1.
+        let links = #"""
+        [{"ifindex":1,"ifname":"lo","flags":["LOOPBACK"]},
+         {"ifindex":7,"ifname":"wwan0","flags":["UP"],"stats64":{"rx":{"bytes":123456,"packets":90},"tx":{"bytes":7890,"packets":40}}},
+         {"ifindex":9,"ifname":"wwan1","flags":["UP"],"stats64":{"rx":{"bytes":18446744073709551615},"tx":{"bytes":0}}}]
+        """#
+        let read = try IPRouteJSON.addresses(links: Data(links.utf8), addresses: Data("[]".utf8))
+        #expect(read.counters == [
+            "wwan0": InterfaceCounters(index: 7, bytes: ByteCounts(receive: 123_456, transmit: 7890)),
+            "wwan1": InterfaceCounters(index: 9, bytes: ByteCounts(receive: UInt64.max, transmit: 0)),
+        ])
+    }
+
     @Test func garbageIsAnError() {
         #expect(throws: IPRouteJSONError.self) { try IPRouteJSON.rules(Data("RTNETLINK answers".utf8)) }
         #expect(throws: IPRouteJSONError.self) { try IPRouteJSON.addresses(links: Data(#"{"ifname":"x"}"#.utf8), addresses: Data("[]".utf8)) }

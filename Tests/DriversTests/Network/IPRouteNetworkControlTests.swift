@@ -204,6 +204,23 @@ struct IPRouteNetworkControlTests {
         }
     }
 
+    /// The kernel's counters of the modem's interface grow with what its uid sends and receives.
+    @Test func observeReadsTheInterfacesByteCounters() async throws {
+        try await NetnsLab.with(modems: 2) { lab in
+            let driver = IPRouteNetworkControl(namespace: lab.farm)
+            try await RoutingFixtures.converge(driver, RoutingFixtures.farm(lab))
+            try await RoutingFixtures.waitForCarrier(lab)
+            let before = try #require(try await driver.observe(tables: RoutingFixtures.ownedTables).counters["wwan2"])
+            let http = try lab.httpGet(from: lab.farm, uid: 20002)
+            #expect(http.stdout == lab.address(2) + "\n", "\(http.stderr)")
+            let after = try #require(try await driver.observe(tables: RoutingFixtures.ownedTables).counters["wwan2"])
+            #expect(after.index == before.index)
+            // A TCP handshake, request and answer: well over 100 bytes each way.
+            #expect(after.bytes.receive >= before.bytes.receive + 100)
+            #expect(after.bytes.transmit >= before.bytes.transmit + 100)
+        }
+    }
+
     @Test func missingNamespaceIsAnObserveError() async throws {
         let driver = IPRouteNetworkControl(namespace: "pf\(getpid())-no-such-namespace")
         await #expect(throws: NetworkError.self) { try await driver.observe(tables: RoutingFixtures.ownedTables) }
