@@ -48,12 +48,13 @@ import Testing
         lab.touchFarm()
         try lab.waitUntil("m01 Ready after address flush", timeout: .seconds(60)) { try lab.phase("m01") == "Ready" && lab.egress(1) != nil }
 
-        // Unplugged while clients hammer it.
-        try #require(try lab.lab("unplug", "1").status == 0)
-        try watch.row("unplugged") { try lab.hammer(1, for: .seconds(4)) }
-        try lab.waitUntil("m01 Missing, lane closed") { try lab.phase("m01") == "Missing" && lab.laneClosed(1, plugged: false) }
-        try #require(try lab.lab("plug", "1").status == 0)
-        try lab.waitUntil("m01 Ready after replug", timeout: .seconds(60)) { lab.phase("m01") == "Ready" }
+        // Unplugged while clients hammer it (modem 2: known by its IMEI only, so after the replug
+        // it is matched again over QMI).
+        try #require(try lab.lab("unplug", "2").status == 0)
+        try watch.row("unplugged") { try lab.hammer(2, for: .seconds(4)) }
+        try lab.waitUntil("m02 Missing, lane closed") { try lab.phase("m02") == "Missing" && lab.laneClosed(2, plugged: false) }
+        try #require(try lab.lab("plug", "2").status == 0)
+        try lab.waitUntil("m02 Ready after replug", timeout: .seconds(60)) { lab.phase("m02") == "Ready" }
 
         // A reboot with the modem hung: state kept, the kernel's routing and nftables and every
         // process gone, then the daemon starts again.

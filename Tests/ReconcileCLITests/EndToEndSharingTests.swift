@@ -60,16 +60,17 @@ import Testing
     /// DMS client ids the modem holds: 16 minus how many more qmicli can take (through qmi-proxy,
     /// in the lab's namespace and testbed); the ones taken are released again.
     private func clientIDsInUse(_ lab: EndToEndLab, node: Int) throws -> Int {
-        let root = try String(contentsOfFile: lab.directory + "/umockdev-dir", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        let qmicli = ["env", "LD_PRELOAD=libumockdev-preload.so.0", "UMOCKDEV_DIR=\(root)", "qmicli", "-p", "-d", "/dev/cdc-wdm\(node)", "--device-open-qmi"]
+        // The lab's modems exist in the lab host's mount namespace (and the farm's network namespace).
+        let host = try String(contentsOfFile: lab.directory + "/labhost.pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let qmicli = ["nsenter", "--target", host, "--mount", "--net", "qmicli", "-p", "-d", "/dev/cdc-wdm\(node)", "--device-open-qmi"]
         var taken: [String] = []
         for _ in 0..<17 {
-            let run = try Subprocess.run("/usr/bin/env", ["ip", "netns", "exec", lab.farm] + qmicli + ["--dms-noop", "--client-no-release-cid"])
+            let run = try Subprocess.run("/usr/bin/env", qmicli + ["--dms-noop", "--client-no-release-cid"])
             guard run.status == 0, let cid = run.stdout.firstMatch(of: /CID: '(\d+)'/)?.1 else { break }
             taken.append(String(cid))
         }
         for cid in taken {
-            _ = try Subprocess.run("/usr/bin/env", ["ip", "netns", "exec", lab.farm] + qmicli + ["--dms-noop", "--client-cid=\(cid)"])
+            _ = try Subprocess.run("/usr/bin/env", qmicli + ["--dms-noop", "--client-cid=\(cid)"])
         }
         return 16 - taken.count
     }

@@ -20,7 +20,7 @@ import Testing
         try await converge(harness)
         var unplugged: [String] = []
         var planned = 0
-        for step in 0..<12 {
+        for step in 0..<16 {
             let edit = Edit.allCases[random(Edit.allCases.count)]
             let index = random(harness.spec.modems.count)
             let modem = harness.spec.modems[index]
@@ -41,7 +41,10 @@ import Testing
             case .plugBack:
                 guard let serial = unplugged.popLast() else { continue }
                 await harness.farm.plug(serial: serial)
-            case .deleteRules: await harness.farm.tamper { $0.rules.removeAll { $0.priority == 101 + index } }
+            case .deleteRules:
+                // The rules of this modem's lane, wherever its allocation put it.
+                guard let lane = try harness.store.loadAllocations().modems[modem.serial]?.index else { continue }
+                await harness.farm.tamper { $0.rules.removeAll { $0.priority == 100 + lane } }
             case .flushGuard: await harness.farm.tamper { $0.egressGuard = GuardState() }
             case .killProxy: await harness.farm.killProxy(modem.name)
             }
