@@ -11,7 +11,14 @@ struct ApplyPass {
     func run() async throws {
         let loaded = FarmFile.load(path: options.file)
         for diagnostic in loaded.diagnostics { printError(diagnostic.description) }
-        guard let spec = loaded.spec else { throw ExitCode(1) }
+        guard let whole = loaded.spec else { throw ExitCode(1) }
+        let spec: FarmSpec
+        do {
+            spec = try HostSelection(name: options.host).ownPart(of: whole)
+        } catch {
+            printError("reconcile: error: \(error.message)")
+            throw ExitCode(1)
+        }
         let revision = Revision.of(file: options.file, bytes: Data(loaded.source.utf8))
         let backend: Backend
         do {

@@ -14,7 +14,7 @@ struct Reconcile: AsyncParsableCommand {
             3 the pass ran but the farm is not converged (modems not Ready; with --dry-run: nothing pending, but modems \
             are missing or cannot be read).
             """,
-        subcommands: [Apply.self, Validate.self, Schema.self, Discover.self, Daemon.self, Status.self, Rotate.self, Reset.self, Serve.self, Lab.self],
+        subcommands: [Apply.self, Validate.self, Schema.self, Discover.self, Daemon.self, Status.self, Rotate.self, Reset.self, Serve.self, GatewayCommand.self, Lab.self],
         defaultSubcommand: Apply.self)
 }
 

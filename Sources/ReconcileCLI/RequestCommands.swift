@@ -51,7 +51,14 @@ struct RequestNow {
     func run(_ requests: [ModemRequest]) async throws {
         let loaded = FarmFile.load(path: options.file)
         for diagnostic in loaded.errors { printError(diagnostic.description) }
-        guard let spec = loaded.spec else { throw ExitCode(1) }
+        guard let whole = loaded.spec else { throw ExitCode(1) }
+        let spec: FarmSpec
+        do {
+            spec = try HostSelection(name: options.host).ownPart(of: whole)
+        } catch {
+            printError("reconcile: error: \(error.message)")
+            throw ExitCode(1)
+        }
         let listed = Dictionary(spec.modems.map { ($0.name, $0.serial) }, uniquingKeysWith: { first, _ in first })
         let unknown = requests.filter { listed[$0.modem] == nil }.map(\.modem)
         guard unknown.isEmpty else {

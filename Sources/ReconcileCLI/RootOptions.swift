@@ -30,6 +30,11 @@ struct RootOptions: ParsableArguments {
 
     static let defaultProxyBinary = "3proxy"
 
+    @Option(name: .long, help: ArgumentHelp(
+        "This host's name under hosts: in farm.yaml: only its modems are reconciled (default: the machine's hostname). A farm without hosts: ignores it.",
+        valueName: "NAME"))
+    var host = HostSelection.machineName
+
     /// The state directory as an absolute path: proxies are told where to log, and they do not
     /// share the reconciler's working directory.
     var absoluteStateDirectory: String {

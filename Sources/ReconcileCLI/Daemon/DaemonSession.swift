@@ -62,8 +62,10 @@ actor DaemonSession {
     /// Loads farm.yaml; a valid file becomes the spec in force. Returns its errors when invalid.
     private func reload() -> [String]? {
         let loaded = FarmFile.load(path: options.file)
-        guard let spec = loaded.spec else {
-            let errors = loaded.errors.map(\.description)
+        let own = Result { () throws(HostSelection.UnknownHost) -> FarmSpec? in try loaded.spec.map(HostSelection(name: options.host).ownPart) }
+        guard case .success(let spec?) = own else {
+            var errors = loaded.errors.map(\.description)
+            if case .failure(let unknown) = own { errors.append("\(options.file): error: \(unknown.message)") }
             if reportedInvalid != loaded.source {
                 reportedInvalid = loaded.source
                 for error in errors { logger.error("\(error)") }
