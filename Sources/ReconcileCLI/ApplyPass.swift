@@ -11,14 +11,7 @@ struct ApplyPass {
     func run() async throws {
         let loaded = FarmFile.load(path: options.file)
         for diagnostic in loaded.diagnostics { printError(diagnostic.description) }
-        guard let whole = loaded.spec else { throw ExitCode(1) }
-        let spec: FarmSpec
-        do {
-            spec = try HostSelection(name: options.host).ownPart(of: whole)
-        } catch {
-            printError("reconcile: error: \(error.message)")
-            throw ExitCode(1)
-        }
+        let spec = try HostSelection(name: options.host).ownSpec(loaded)
         let revision = Revision.of(file: options.file, bytes: Data(loaded.source.utf8))
         let backend: Backend
         do {

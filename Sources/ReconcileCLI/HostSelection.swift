@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import Spec
 
@@ -20,6 +21,18 @@ struct HostSelection {
         var hosts: [String]
         var message: String {
             "this host is '\(host)', which is not under hosts: (\(hosts.joined(separator: ", "))); name it with --host NAME"
+        }
+    }
+
+    /// This host's part of a loaded farm.yaml (its diagnostics already printed by the caller);
+    /// exit 1 when the file is invalid or does not list this host.
+    func ownSpec(_ loaded: FarmLoadResult) throws(ExitCode) -> FarmSpec {
+        guard let whole = loaded.spec else { throw ExitCode(1) }
+        do {
+            return try ownPart(of: whole)
+        } catch {
+            printError("reconcile: error: \(error.message)")
+            throw ExitCode(1)
         }
     }
 

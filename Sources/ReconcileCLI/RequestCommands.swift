@@ -51,14 +51,7 @@ struct RequestNow {
     func run(_ requests: [ModemRequest]) async throws {
         let loaded = FarmFile.load(path: options.file)
         for diagnostic in loaded.errors { printError(diagnostic.description) }
-        guard let whole = loaded.spec else { throw ExitCode(1) }
-        let spec: FarmSpec
-        do {
-            spec = try HostSelection(name: options.host).ownPart(of: whole)
-        } catch {
-            printError("reconcile: error: \(error.message)")
-            throw ExitCode(1)
-        }
+        let spec = try HostSelection(name: options.host).ownSpec(loaded)
         let listed = Dictionary(spec.modems.map { ($0.name, $0.serial) }, uniquingKeysWith: { first, _ in first })
         let unknown = requests.filter { listed[$0.modem] == nil }.map(\.modem)
         guard unknown.isEmpty else {
