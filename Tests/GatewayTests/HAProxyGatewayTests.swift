@@ -15,7 +15,7 @@ import Testing
         let reconciler: GatewayReconciler
         let backends: Backends
 
-        /// Entry ports base...base+9, proxy ports base+10..., the healthz port base+19.
+        /// Entry ports base...base+9, proxy ports base+10..., metrics base+18, the healthz port base+19.
         init() throws {
             let base = try Self.freePorts()
             self.base = base
@@ -86,7 +86,9 @@ import Testing
 
     @Test func entryPortsReachTheirModemsAndOnlyAllowedCustomers() async throws {
         try await Self.with { gw in
-            let status = try await gw.reconciler.apply(spec: gw.spec(), store: gw.store, revision: "r1")
+            var spec = gw.spec()
+            spec.gateway?.metrics = ListenAddress(host: "127.0.0.1", port: gw.base + 18)
+            let status = try await gw.reconciler.apply(spec: spec, store: gw.store, revision: "r1")
             #expect(status.error == nil)
             let m1 = try gw.entry("m01"), m2 = try gw.entry("m02")
             #expect(await eventually { Customer.greeting(port: m2.socks) == "hello m02" })
@@ -96,8 +98,14 @@ import Testing
             // 127.0.0.2 is not in allow: the gateway resets it before any byte of a modem's.
             #expect(Customer.greeting(port: m1.http, source: "127.0.0.2") == nil)
             // A second pass changes nothing.
-            let plan = try await gw.reconciler.plan(spec: gw.spec(), store: gw.store)
+            let plan = try await gw.reconciler.plan(spec: spec, store: gw.store)
             #expect(plan.action == nil)
+            // HAProxy's Prometheus exporter names every entry port's backend.
+            let scrape = try Customer(port: gw.base + 18)
+            scrape.send("GET /metrics HTTP/1.0\r\n")
+            let lines = Array(sequence(state: scrape) { $0.line() })
+            #expect(lines.contains { $0.hasPrefix("haproxy_server_status{proxy=\"m02_socks\",server=\"pi-2\",state=\"UP\"} 1") },
+                    "\(lines.filter { $0.contains("server_status") })")
         }
     }
 
