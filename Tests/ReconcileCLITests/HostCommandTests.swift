@@ -63,4 +63,21 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: directory + "/gw/entries.json"))
         #expect(!FileManager.default.fileExists(atPath: directory + "/gw/haproxy"))
     }
+
+    @Test func theDaemonFollowsAModemMovedAwayAndKeepsItsFarmWhenItsHostDisappears() throws {
+        let directory = try ReconcileCommandTests.scratch(Self.farm(m01Host: "pi-1"))
+        let daemon = try DaemonProcess(in: directory, extraArguments: ["--host", "pi-1"], environment: ["PF_TEST_ALICE": ReconcileCommandTests.alice])
+        defer { _ = daemon.stop() }
+        #expect(eventually(within: 10) { daemon.count("Ready") == 1 }, "\(daemon.log)")
+        #expect(daemon.modemStatus("m01") != nil && daemon.modemStatus("m02") == nil)
+        try Self.farm(m01Host: "pi-2").write(toFile: directory + "/farm.yaml", atomically: true, encoding: .utf8)
+        #expect(eventually(within: 10) { daemon.modemStatus("m01") == nil && daemon.farmStatus()?["modems"] as? Int == 0 }, "\(daemon.log)")
+        // A farm.yaml that no longer lists pi-1 is an error here, not an empty host.
+        try Self.farm(m01Host: "pi-1").replacingOccurrences(of: "  pi-1: { address: 10.8.0.11 }\n", with: "")
+            .replacingOccurrences(of: "host: pi-1", with: "host: pi-2").replacingOccurrences(of: "http: 20003, socks: 20004", with: "http: 20005, socks: 20006")
+            .write(toFile: directory + "/farm.yaml", atomically: true, encoding: .utf8)
+        #expect(eventually(within: 10) {
+            (daemon.farmStatus()?["specErrors"] as? [String])?.contains { $0.contains("this host is 'pi-1', which is not under hosts: (pi-2)") } == true
+        }, "\(daemon.log)")
+    }
 }
