@@ -159,4 +159,23 @@ import Testing
             #expect(Customer.greeting(port: m1.http) == "hello m01")
         }
     }
+
+    @Test func aKilledHAProxyIsStartedAgainByTheNextPass() async throws {
+        try await Self.with { gw in
+            _ = try await gw.reconciler.apply(spec: gw.spec(), store: gw.store, revision: "r1")
+            let m1 = try gw.entry("m01")
+            #expect(await eventually { Customer.greeting(port: m1.http) == "hello m01" })
+            let pidFile = gw.directory.path + "/haproxy/haproxy.pid"
+            let master = try #require(FileManager.default.contents(atPath: pidFile)
+                .flatMap { Int32(String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) })
+            kill(-master, SIGKILL)   // the master daemonized into its own process group, with its worker
+            #expect(await eventually { kill(master, 0) != 0 && Customer.greeting(port: m1.http) == nil })
+            let plan = try await gw.reconciler.plan(spec: gw.spec(), store: gw.store)
+            #expect(plan.action == .start)
+            let status = try await gw.reconciler.apply(spec: gw.spec(), store: gw.store, revision: "r1")
+            #expect(status.error == nil, "\(status.error ?? "")")
+            #expect(await eventually { Customer.greeting(port: m1.http) == "hello m01" })
+            #expect(try gw.entry("m01") == m1)
+        }
+    }
 }
