@@ -7,8 +7,10 @@ import Spec
 public struct GatewayStore: Sendable {
     public let root: String
 
-    public init(root: String) throws(StateError) {
+    /// `creating: false` only reads (`reconcile gateway status`).
+    public init(root: String, creating: Bool = true) throws(StateError) {
         self.root = root
+        guard creating else { return }
         do {
             try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         } catch {

@@ -44,13 +44,13 @@ struct GatewayOptions: ParsableArguments {
     }
 
     /// farm.yaml's spec and revision, its diagnostics printed; nil when invalid.
-    func load() -> (spec: FarmSpec, revision: String, errors: [String])? {
+    func load() -> (spec: FarmSpec, revision: String)? {
         let loaded = FarmFile.load(path: file)
         guard let spec = loaded.spec else {
             for diagnostic in loaded.diagnostics { printError(diagnostic.description) }
             return nil
         }
-        return (spec, Revision.of(file: file, bytes: Data(loaded.source.utf8)), [])
+        return (spec, Revision.of(file: file, bytes: Data(loaded.source.utf8)))
     }
 }
 
@@ -64,7 +64,7 @@ struct GatewayApply: AsyncParsableCommand {
     var dryRun = false
 
     func run() async throws {
-        guard let (spec, revision, _) = options.load() else { throw ExitCode(1) }
+        guard let (spec, revision) = options.load() else { throw ExitCode(1) }
         do {
             let store = try GatewayStore(root: options.absoluteStateDirectory)
             if dryRun {
@@ -138,7 +138,7 @@ struct GatewayStatusCommand: AsyncParsableCommand {
     @OptionGroup var options: GatewayOptions
 
     func run() async throws {
-        guard let status = try GatewayStore(root: options.absoluteStateDirectory).loadStatus() else {
+        guard let status = try GatewayStore(root: options.absoluteStateDirectory, creating: false).loadStatus() else {
             printError("reconcile: no gateway status in \(options.stateDirectory): run `reconcile gateway` first")
             throw ExitCode(1)
         }

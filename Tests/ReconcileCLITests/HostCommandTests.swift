@@ -62,6 +62,9 @@ import Testing
             """)
         #expect(!FileManager.default.fileExists(atPath: directory + "/gw/entries.json"))
         #expect(!FileManager.default.fileExists(atPath: directory + "/gw/haproxy"))
+        let status = try ReconcileCommandTests.reconcile(["gateway", "status", "--state", "gw2"], in: directory)
+        #expect(status.status == 1 && status.stderr.contains("no gateway status in gw2: run `reconcile gateway` first"), "\(status.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: directory + "/gw2"))
     }
 
     @Test func theDaemonFollowsAModemMovedAwayAndKeepsItsFarmWhenItsHostDisappears() throws {
