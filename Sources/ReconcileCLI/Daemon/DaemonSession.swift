@@ -62,10 +62,14 @@ actor DaemonSession {
     /// Loads farm.yaml; a valid file becomes the spec in force. Returns its errors when invalid.
     private func reload() -> [String]? {
         let loaded = FarmFile.load(path: options.file)
-        let own = Result { () throws(HostSelection.UnknownHost) -> FarmSpec? in try loaded.spec.map(HostSelection(name: options.host).ownPart) }
-        guard case .success(let spec?) = own else {
-            var errors = loaded.errors.map(\.description)
-            if case .failure(let unknown) = own { errors.append("\(options.file): error: \(unknown.message)") }
+        var errors = loaded.errors.map(\.description)
+        var own: FarmSpec?
+        do {
+            own = try loaded.spec.map(HostSelection(name: options.host).ownPart)
+        } catch {
+            errors.append("\(options.file): error: \(error.message)")
+        }
+        guard let spec = own else {
             if reportedInvalid != loaded.source {
                 reportedInvalid = loaded.source
                 for error in errors { logger.error("\(error)") }
