@@ -19,10 +19,12 @@ let package = Package(
     targets: [
         .target(name: "Spec", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "Reconciler", dependencies: ["Spec", .product(name: "Logging", package: "swift-log")]),
+        // `reconcile gateway`: the customers' HAProxy entry point of a multi-host farm (DESIGN §9). Pure.
+        .target(name: "Gateway", dependencies: ["Reconciler"]),
         .systemLibrary(name: "CUDev", pkgConfig: "libudev", providers: [.apt(["libudev-dev"])]),
         .systemLibrary(name: "CQMI", pkgConfig: "qmi-glib", providers: [.apt(["libqmi-glib-dev", "libmbim-glib-dev"])]),
         .systemLibrary(name: "CNetNamespace"),
-        .target(name: "Drivers", dependencies: ["Reconciler", "CUDev", "CQMI", "CNetNamespace", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Drivers", dependencies: ["Reconciler", "Gateway", "CUDev", "CQMI", "CNetNamespace", .product(name: "Logging", package: "swift-log")]),
         .target(name: "ModemSimulator"),
         .target(name: "SimulatedDrivers", dependencies: ["Reconciler"]),
         // `reconcile serve`: reads status files and files requests, never touches hardware.
@@ -32,7 +34,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "ReconcileCLI", dependencies: [
-            "Drivers", "ModemSimulator", "SimulatedDrivers", "ControlAPI",
+            "Drivers", "Gateway", "ModemSimulator", "SimulatedDrivers", "ControlAPI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
@@ -49,6 +51,7 @@ let package = Package(
         // Runs discovery inside umockdev testbeds for DriversTests (LD_PRELOAD needs a fresh process).
         .executableTarget(name: "DiscoveryProbe", dependencies: ["Drivers"], path: "Tests/DiscoveryProbe"),
         .testTarget(name: "ModemSimulatorTests", dependencies: ["ModemSimulator"]),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Drivers"]),
         .testTarget(name: "ReconcileCLITests", dependencies: ["ReconcileCLI"]),
         .testTarget(name: "ControlAPITests", dependencies: [
             "ControlAPI", .product(name: "Yams", package: "Yams"),

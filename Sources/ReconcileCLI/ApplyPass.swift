@@ -9,7 +9,8 @@ struct ApplyPass {
     var options: RootOptions
 
     func run() async throws {
-        let (loaded, spec) = try FarmLocation.load(options.file)
+        let (loaded, _) = try FarmLocation.load(options.file)
+        let spec = try HostSelection(name: options.host).ownSpec(loaded)
         let revision = Revision.of(file: options.file, bytes: Data(loaded.source.utf8))
         let backend: Backend
         do {

@@ -15,7 +15,8 @@ struct Reconcile: AsyncParsableCommand {
             are missing or cannot be read).
             """,
         version: ProgramVersion.current,
-        subcommands: [Apply.self, Validate.self, Schema.self, Discover.self, Daemon.self, Status.self, Rotate.self, Reset.self, Serve.self, Lab.self],
+        subcommands: [Apply.self, Validate.self, Schema.self, Discover.self, Daemon.self, Status.self, Rotate.self, Reset.self, Serve.self,
+                      GatewayCommand.self, Lab.self],
         defaultSubcommand: Apply.self)
 
     /// `reconcile --simulated serve` means `reconcile serve --simulated` (README: `reconcile
@@ -31,7 +32,7 @@ struct Reconcile: AsyncParsableCommand {
 /// takes them has them too, so they are moved after the name.
 enum RootArguments {
     static let flags: Set<String> = ["--simulated", "--dry-run"]
-    static let valued: Set<String> = ["--file", "--state", "--batch", "--output", "--proxy-binary"]
+    static let valued: Set<String> = ["--file", "--state", "--batch", "--output", "--proxy-binary", "--host"]
 
     static func subcommandFirst(_ arguments: [String], subcommands: Set<String>) -> [String] {
         var index = 0

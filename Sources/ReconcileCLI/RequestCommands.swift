@@ -57,7 +57,7 @@ struct RequestNow {
 
     func run(_ requests: [ModemRequest]) async throws {
         let loaded = FarmFile.load(path: options.file)
-        guard let spec = loaded.spec else { throw ExitCode(1) }
+        let spec = try HostSelection(name: options.host).ownSpec(loaded)
         let listed = Dictionary(spec.modems.map { ($0.name, $0.serial) }, uniquingKeysWith: { first, _ in first })
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         let before = try store.loadMemory()

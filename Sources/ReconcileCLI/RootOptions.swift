@@ -29,6 +29,11 @@ struct RootOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The 3proxy executable (a name is looked up on PATH; else $PROXYFARM_PROXY_BINARY, else 3proxy).", valueName: "PATH"))
     var proxyBinary = FarmLocation.proxyBinary
 
+    @Option(name: .long, help: ArgumentHelp(
+        "This host's name under hosts: in farm.yaml: only its modems are reconciled (default: the machine's hostname). A farm without hosts: ignores it.",
+        valueName: "NAME"))
+    var host = HostSelection.machineName
+
     /// The state directory as an absolute path: proxies are told where to log, and they do not
     /// share the reconciler's working directory.
     var absoluteStateDirectory: String {

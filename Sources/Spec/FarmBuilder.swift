@@ -24,6 +24,9 @@ struct FarmBuilder {
         var farmChecks = FarmChecks(sink: sink)
         farmChecks.check(root: root, modems: modemValues, portRange: portRange, routing: routing)
         sink = farmChecks.sink
+        var hostChecks = HostChecks(sink: sink)
+        hostChecks.check(root: root, modems: modemValues)
+        sink = hostChecks.sink
         warnUnusedUsers(root["users"], modems: modemValues, defaults: defaults)
 
         let api = buildAPI(root["api"])
@@ -31,7 +34,21 @@ struct FarmBuilder {
               root["api"] == nil || api != nil else {
             return nil
         }
-        return FarmSpec(version: version, portRange: portRange, routing: routing, users: users, modems: modems, api: api)
+        return FarmSpec(version: version, portRange: portRange, routing: routing, users: users, modems: modems, api: api,
+                        hosts: Self.hosts(root["hosts"]), gateway: Self.gateway(root["gateway"]))
+    }
+
+    private static func hosts(_ value: CheckedValue?) -> [HostSpec] {
+        (value?.fields ?? [:]).sorted { $0.key < $1.key }.compactMap { name, host in
+            host["address"]?.text.map { HostSpec(name: name, address: $0) }
+        }
+    }
+
+    private static func gateway(_ value: CheckedValue?) -> GatewaySettings? {
+        guard let value, let allow = value["allow"]?.list?.compactMap(\.cidr) else { return nil }
+        return GatewaySettings(listen: value["listen"]?.text ?? "0.0.0.0", ports: value["ports"]?.portRange ?? GatewaySettings.defaultPorts,
+                               allow: allow, checkInterval: value["checkInterval"]?.duration ?? GatewaySettings.defaultCheckInterval,
+                               metrics: value["metrics"]?.text.flatMap(ListenAddress.init))
     }
 
     private mutating func buildAPI(_ api: CheckedValue?) -> APISettings? {
@@ -82,7 +99,9 @@ struct FarmBuilder {
             proxy: proxy, health: health,
             rotation: Self.rotation(merged["rotation"]),
             enabled: modem["enabled"]?.boolean ?? true,
-            link: buildLink(own: modem["link"], merged: merged["link"]))
+            link: buildLink(own: modem["link"], merged: merged["link"]),
+            host: modem["host"]?.text,
+            entry: PortRequest(http: modem["entry"]?["http"]?.integer, socks: modem["entry"]?["socks"]?.integer))
     }
 
     private mutating func buildProxy(_ proxy: CheckedValue?, users shorthand: [String]?, modem: CheckedValue) -> ProxySettings? {

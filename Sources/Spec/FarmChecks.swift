@@ -12,12 +12,15 @@ struct FarmChecks {
     mutating func check(root: CheckedValue, modems: [CheckedValue], portRange: ClosedRange<Int>, routing: RoutingSettings) {
         checkUnique("serial", modems)
         checkUnique("name", modems)
-        let explicit = checkPorts(modems)
-        checkPortCapacity(root, modems, portRange: portRange, explicit: explicit)
+        // Proxy ports are a host's own: they may repeat across hosts (DESIGN §9).
+        for (_, hosted) in Dictionary(grouping: modems, by: { $0["host"]?.text ?? "" }).sorted(by: { $0.key < $1.key }) {
+            let explicit = checkPorts(hosted, "ports")
+            checkPortCapacity(root, hosted, portRange: portRange, explicit: explicit)
+        }
         checkRouting(root, count: modems.count, routing: routing)
     }
 
-    private static func label(_ modem: CheckedValue) -> String {
+    static func label(_ modem: CheckedValue) -> String {
         modem.path + (modem["name"]?.text.map { " (\($0))" } ?? "")
     }
 
@@ -33,12 +36,12 @@ struct FarmChecks {
         }
     }
 
-    /// Every explicit port once; returns them all.
-    private mutating func checkPorts(_ modems: [CheckedValue]) -> Set<Int> {
+    /// Every explicit port of `key` (`ports`, `entry`) once; returns them all.
+    mutating func checkPorts(_ modems: [CheckedValue], _ key: String) -> Set<Int> {
         var owners: [Int: (modem: CheckedValue, service: String)] = [:]
         for modem in modems {
             for service in ["http", "socks"] {
-                guard let value = modem["ports"]?[service], let port = value.integer else { continue }
+                guard let value = modem[key]?[service], let port = value.integer else { continue }
                 if let owner = owners[port] {
                     let user = owner.modem.path == modem.path ? "this modem's \(owner.service) port" : "used by \(Self.label(owner.modem))"
                     sink.error(value.location, value.path, "\(port) is already \(user)")

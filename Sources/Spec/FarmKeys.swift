@@ -14,7 +14,27 @@ enum FarmKeys {
             doc: "Proxy users by name (letters, digits, '.', '_', '-')."),
         Key("modems", .list(of: .object(modemOwn + inheritable), unique: false, nonEmpty: false), required: true,
             doc: "The modems of the farm, each with its own proxy port pair."),
+        Key("hosts", .dictionary(names: .name, values: .object(host)),
+            doc: "The farm's hosts by name (as `reconcile daemon --host` names them); absent = a one-host farm. With hosts, every modem names its host."),
+        Key("gateway", .object(gateway), doc: "The customers' HAProxy entry gateway (`reconcile gateway`): one entry port pair per modem."),
     ])
+
+    static let host: [Key] = [
+        Key("address", .text(.ipAddress), required: true,
+            doc: "IP address the gateway reaches this host at (LAN, WireGuard, Tailscale)."),
+    ]
+
+    static let gateway: [Key] = [
+        Key("listen", .text(.ipAddress), default: .string("0.0.0.0"), doc: "IP address the entry ports listen on."),
+        Key("ports", .text(.portRange),
+            default: .string("\(GatewaySettings.defaultPorts.lowerBound)-\(GatewaySettings.defaultPorts.upperBound)"),
+            doc: "Entry ports (FIRST-LAST) from which modems that name none get a sticky allocation in the gateway's state."),
+        Key("allow", .list(of: .text(.cidr), unique: true, nonEmpty: true), required: true,
+            doc: "Customer networks (CIDR or single IP) the gateway accepts; every other source is refused. [0.0.0.0/0] = anyone."),
+        Key("checkInterval", .text(.duration), default: .string(FarmBuilder.text(GatewaySettings.defaultCheckInterval)),
+            doc: "How often the gateway asks each modem's host /healthz/MODEM; two answers in a row take a modem out of or back into service."),
+        Key("metrics", .text(.listenAddress), doc: "IP:PORT of HAProxy's Prometheus exporter (/metrics); unset = none."),
+    ]
 
     /// Defaults shown in the schema come from the value types' own defaults, which the builder applies.
     static let portRangeDefault = "\(FarmBuilder.defaultPortRange.lowerBound)-\(FarmBuilder.defaultPortRange.upperBound)"
@@ -103,6 +123,8 @@ enum FarmKeys {
             doc: "Short unique label (a-z, 0-9, '_', '-'; up to 32): status file name and metrics label."),
         Key("enabled", .boolean, default: .bool(true), doc: "false tears the modem's proxy and session down but keeps its allocations."),
         Key("ports", .object(modemPorts), doc: "Explicit proxy ports."),
+        Key("host", .text(.name), doc: "The host (under hosts) that carries this modem; required when hosts is set."),
+        Key("entry", .object(entryPorts), doc: "Explicit entry ports at the gateway."),
         Key("users", .list(of: .text(.userName), unique: true, nonEmpty: false),
             doc: "Shorthand for proxy.users on this modem."),
         Key("link", .object([
@@ -114,6 +136,11 @@ enum FarmKeys {
     static let modemPorts: [Key] = [
         Key("http", .integer(1...65535), doc: "Explicit HTTP proxy port; unset = allocated from ports.range."),
         Key("socks", .integer(1...65535), doc: "Explicit SOCKS5 port; unset = allocated from ports.range."),
+    ]
+
+    static let entryPorts: [Key] = [
+        Key("http", .integer(1...65535), doc: "Entry port for the HTTP proxy; unset = allocated from gateway.ports and kept."),
+        Key("socks", .integer(1...65535), doc: "Entry port for the SOCKS5 proxy; unset = allocated from gateway.ports and kept."),
     ]
 
     static let passwordSource: ValueType = .oneOf([

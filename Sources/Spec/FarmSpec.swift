@@ -12,9 +12,15 @@ public struct FarmSpec: Sendable, Equatable {
     public var modems: [ModemSpec]
     /// The control API of `reconcile serve`; nil when farm.yaml has no `api:`.
     public var api: APISettings?
+    /// The farm's hosts, sorted by name; empty for a one-host farm (DESIGN §9).
+    public var hosts: [HostSpec]
+    /// The customers' HAProxy gateway; nil when farm.yaml has no `gateway:`.
+    public var gateway: GatewaySettings?
 
     public init(version: Int = 1, portRange: ClosedRange<Int>, routing: RoutingSettings, users: [User], modems: [ModemSpec],
-                api: APISettings? = nil) {
+                api: APISettings? = nil, hosts: [HostSpec] = [], gateway: GatewaySettings? = nil) {
+        self.hosts = hosts
+        self.gateway = gateway
         self.version = version
         self.portRange = portRange
         self.routing = routing
@@ -93,10 +99,17 @@ public struct ModemSpec: Sendable, Equatable {
     public var enabled: Bool
     /// The customer's change-IP link; nil when the modem has none.
     public var link: LinkSettings?
+    /// The host (a name under `hosts:`) that carries the modem; nil in a one-host farm.
+    public var host: String?
+    /// Explicit entry ports at the gateway; a nil member is allocated from `GatewaySettings.ports`.
+    public var entry: PortRequest
 
     public init(serial: String, name: String, apn: String, ipType: IPType = .ipv4, pin: SecretSource? = nil,
                 ports: PortRequest = PortRequest(), proxy: ProxySettings, health: HealthSettings = HealthSettings(),
-                rotation: Rotation = .never, enabled: Bool = true, link: LinkSettings? = nil) {
+                rotation: Rotation = .never, enabled: Bool = true, link: LinkSettings? = nil,
+                host: String? = nil, entry: PortRequest = PortRequest()) {
+        self.host = host
+        self.entry = entry
         self.link = link
         self.serial = serial
         self.name = name

@@ -17,11 +17,11 @@ import Yams
         #expect(result.warnings.filter { $0.message.hasPrefix("plain-text ") }.count == 3)
     }
 
-    /// Every key of the table is set in the example (by defaults or a modem), except `env`, which only appears in comments:
+    /// Every key of the table is set in the examples (by defaults or a modem; the multi-host keys in farm-hosts.yaml), except `env`, which only appears in comments:
     /// an env secret would make the example invalid wherever the variable is unset. The one `api.token` shows `file`;
     /// `value` appears on a modem's link token.
     @Test func exampleUsesEveryKey() throws {
-        let root = try #require(try Yams.compose(yaml: String(contentsOfFile: examplePath, encoding: .utf8)))
+        let roots = try [examplePath, hostsExamplePath].map { try #require(try Yams.compose(yaml: String(contentsOfFile: $0, encoding: .utf8))) }
         var used: Set<String> = []
         func visit(_ node: Node, _ type: ValueType, _ path: String) {
             switch (type, node) {
@@ -40,7 +40,7 @@ import Yams
                 break
             }
         }
-        visit(root, FarmKeys.root, "")
+        for root in roots { visit(root, FarmKeys.root, "") }
         var all: [String] = []
         func collect(_ type: ValueType, _ path: String) {
             switch type {

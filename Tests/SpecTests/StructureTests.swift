@@ -59,7 +59,7 @@ import Testing
     @Test func unknownKeyWithoutNearMatchListsTheKnownOnes() {
         let yaml = minimalFarm + "colour: blue\n"
         #expect(report(yaml) == [
-            "farm.yaml:12:1: error: colour: unknown key 'colour'; expected one of: version, defaults, ports, routing, api, users, modems",
+            "farm.yaml:12:1: error: colour: unknown key 'colour'; expected one of: version, defaults, ports, routing, api, users, modems, hosts, gateway",
         ])
     }
 

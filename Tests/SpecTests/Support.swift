@@ -34,6 +34,7 @@ let minimalFarm = """
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()
 let examplePath = repositoryRoot.appendingPathComponent("examples/farm.yaml").path
+let hostsExamplePath = repositoryRoot.appendingPathComponent("examples/farm-hosts.yaml").path
 
 /// A fresh directory for secret files, removed by the caller.
 func temporaryDirectory() throws -> URL {

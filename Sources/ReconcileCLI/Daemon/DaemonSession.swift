@@ -64,8 +64,14 @@ actor DaemonSession {
     /// Loads farm.yaml; a valid file becomes the spec in force. Returns its errors when invalid.
     private func reload() -> [String]? {
         let loaded = FarmFile.load(path: options.file)
-        guard let spec = loaded.spec else {
-            let errors = loaded.errors.map(\.description)
+        var errors = loaded.errors.map(\.description)
+        var own: FarmSpec?
+        do {
+            own = try loaded.spec.map(HostSelection(name: options.host).ownPart)
+        } catch {
+            errors.append("\(options.file): error: \(error.message)")
+        }
+        guard let spec = own else {
             if reportedInvalid != loaded.source {
                 reportedInvalid = loaded.source
                 for error in errors { logger.error("\(error)") }
