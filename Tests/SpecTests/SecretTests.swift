@@ -101,7 +101,7 @@ import Testing
         let fits = String(repeating: "p", count: 249)
         #expect(load(farm(password: "{ env: ALICE_PW }"), environment: ["ALICE_PW": fits]).diagnostics.isEmpty)
         #expect(report(farm(password: "{ env: ALICE_PW }"), environment: ["ALICE_PW": fits + "é"]) == [
-            "farm.yaml:5:22: error: users.alice.password.env: the password from env ALICE_PW is 251 bytes; 3proxy cuts "
+            "farm.yaml:5:22: error: users.alice.password.env: the password from env is 251 bytes; 3proxy cuts "
                 + "HTTP Basic's user:password at 255 bytes, so a password of user alice may have at most 249",
         ])
         #expect(report(farm(password: "{ value: \"\(fits)p\" }")).contains { $0.contains("is 250 bytes;") && !$0.contains(fits) })
