@@ -22,6 +22,11 @@ enum Benchmark {
                 return 1
             }
         }
+        return printJSON(results)
+    }
+
+    /// Prints the results as sorted, indented JSON; exit status 0, or 1 when they cannot be encoded.
+    static func printJSON(_ results: some Encodable) -> Int32 {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         guard let json = try? encoder.encode(results) else { return 1 }

@@ -40,11 +40,7 @@ enum LabBenchmark {
                 return 1
             }
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        guard let json = try? encoder.encode(results) else { return 1 }
-        print(String(decoding: json, as: UTF8.self))
-        return 0
+        return Benchmark.printJSON(results)
     }
 
     /// One lab, named after this process so that it never meets another.
