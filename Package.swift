@@ -40,7 +40,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "ReconcileBenchmark", dependencies: [
-            "Reconciler", "SimulatedDrivers", .product(name: "Logging", package: "swift-log"),
+            "Reconciler", "Drivers", "SimulatedDrivers", .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "SpecTests", dependencies: ["Spec", .product(name: "Yams", package: "Yams")], resources: [.copy("Fixtures")]),
         // ReconcileBenchmark is a dependency so its hidden child-process modes (lock holder, atomic writer) are built for the state tests.

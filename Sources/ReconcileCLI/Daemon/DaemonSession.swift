@@ -104,17 +104,11 @@ struct PassCost {
     let clock = ContinuousClock.now
     let cpu: Double
 
-    static func start() -> PassCost { PassCost(cpu: Self.cpuSeconds()) }
+    static func start() -> PassCost { PassCost(cpu: ProcessCPU.seconds()) }
 
     func metadata() -> Logger.Metadata {
         let wall = (ContinuousClock.now - clock).components
         let wallMilliseconds = Double(wall.seconds) * 1000 + Double(wall.attoseconds) / 1e15
-        return ["passMs": "\(String(format: "%.1f", wallMilliseconds))", "cpuMs": "\(String(format: "%.1f", (Self.cpuSeconds() - cpu) * 1000))"]
-    }
-
-    private static func cpuSeconds() -> Double {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+        return ["passMs": "\(String(format: "%.1f", wallMilliseconds))", "cpuMs": "\(String(format: "%.1f", (ProcessCPU.seconds() - cpu) * 1000))"]
     }
 }
