@@ -42,7 +42,7 @@ enum IPRouteJSON {
         return number.uint64Value
     }
 
-    /// `ip -N -4 -json route show table all`: the default and fail-closed routes in `tables`.
+    /// `ip -N -4 -json route show table all exact 0/0`: the default and fail-closed routes in `tables`.
     static func routes(_ data: Data, tables: ClosedRange<Int>) throws(IPRouteJSONError) -> [TableRoute] {
         try objects(data).compactMap { route in
             guard let table = route["table"].map(tableNumber) ?? 254, tables.contains(table),

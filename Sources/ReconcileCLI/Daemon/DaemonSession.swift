@@ -15,9 +15,10 @@ actor DaemonSession {
     private var inForce: (spec: FarmSpec, revision: String)?
     /// The invalid farm.yaml last reported, so that its errors are logged once, not every pass.
     private var reportedInvalid: String?
-    /// The files the last valid load of farm.yaml read (farm.yaml and its secret files), stamped
-    /// before it read them: while no stamp changes, a pass does not parse farm.yaml again.
-    private var lastValidLoad: (files: [String], stamps: [FileStamp?])?
+    /// What the last valid load of farm.yaml read: its text, and its secret files stamped before
+    /// it read them. While farm.yaml holds the same text and no stamp changed, a pass does not
+    /// parse it again (a file rewritten unchanged, by an editor or a pull, costs one read).
+    private var lastValidLoad: (source: String, secrets: [String], stamps: [FileStamp?])?
     /// Strangers in requests/ already reported (once per daemon, not every pass).
     private let reportedStrangers = ReportedOnce()
 
@@ -69,9 +70,11 @@ actor DaemonSession {
     /// Unless `forced`, a valid farm.yaml whose files are all as the last load read them is not
     /// parsed again (an invalid one always is: its errors may be about files it could not name).
     private func reload(forced: Bool) -> [String]? {
-        let known = [options.file] + (lastValidLoad?.files ?? [])
-        let stamped = Dictionary(known.map { ($0, FileStamp.of($0)) }, uniquingKeysWith: { first, _ in first })
-        if !forced, let last = lastValidLoad, last.stamps == last.files.map({ stamped[$0] ?? nil }) { return nil }
+        let stamped = Dictionary((lastValidLoad?.secrets ?? []).map { ($0, FileStamp.of($0)) }, uniquingKeysWith: { first, _ in first })
+        if !forced, let last = lastValidLoad, last.stamps == last.secrets.map({ stamped[$0] ?? nil }),
+           let text = try? String(contentsOfFile: options.file, encoding: .utf8), text == last.source {
+            return nil
+        }
         lastValidLoad = nil
         let loaded = FarmFile.load(path: options.file)
         var errors = loaded.errors.map(\.description)
@@ -94,8 +97,7 @@ actor DaemonSession {
         let secrets = (loaded.spec ?? spec).secretFiles(baseDirectory: base.isEmpty ? "." : base)
         // Stamped before this load read them; a file it named for the first time has no stamp yet,
         // so the next pass parses once more rather than miss a change made while it was read.
-        let files = [options.file] + secrets
-        lastValidLoad = (files, files.map { stamped[$0] ?? nil })
+        lastValidLoad = (loaded.source, secrets, secrets.map { stamped[$0] ?? nil })
         let revision = Revision.of(file: options.file, bytes: Data(loaded.source.utf8))
         if revision != inForce?.revision {
             for warning in loaded.warnings { logger.warning("\(warning.description)") }
