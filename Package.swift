@@ -23,9 +23,9 @@ let package = Package(
         .target(name: "Gateway", dependencies: ["Reconciler"]),
         .systemLibrary(name: "CUDev", pkgConfig: "libudev", providers: [.apt(["libudev-dev"])]),
         .systemLibrary(name: "CQMI", pkgConfig: "qmi-glib", providers: [.apt(["libqmi-glib-dev", "libmbim-glib-dev"])]),
-        .systemLibrary(name: "CNetNamespace"),
+        .systemLibrary(name: "CGlibcExtras"),
         .systemLibrary(name: "CNFTables", providers: [.apt(["libnftables-dev"])]),
-        .target(name: "Drivers", dependencies: ["Reconciler", "Gateway", "CUDev", "CQMI", "CNetNamespace", "CNFTables", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Drivers", dependencies: ["Reconciler", "Gateway", "CUDev", "CQMI", "CGlibcExtras", "CNFTables", .product(name: "Logging", package: "swift-log")]),
         .target(name: "ModemSimulator"),
         .target(name: "SimulatedDrivers", dependencies: ["Reconciler"]),
         // `reconcile serve`: reads status files and files requests, never touches hardware.

@@ -1,4 +1,4 @@
-import CNetNamespace
+import CGlibcExtras
 import Foundation
 
 /// A named network namespace (`ip netns add NAME`, bound at /var/run/netns/NAME).

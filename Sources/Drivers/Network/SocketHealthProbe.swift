@@ -1,4 +1,4 @@
-import CNetNamespace
+import CGlibcExtras
 import Foundation
 import Reconciler
 #if canImport(Glibc)

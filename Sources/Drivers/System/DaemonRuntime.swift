@@ -1,3 +1,4 @@
+import CGlibcExtras
 import Reconciler
 
 /// Everything `reconcile daemon` runs on apart from the pass itself: signals (SIGHUP re-reads,
@@ -36,6 +37,12 @@ public struct DaemonRuntime: Sendable {
         }
         let sources = [reloads] + watches + extraSources
         defer { sources.forEach { $0.stop() } }
-        await DaemonLoop(configuration: loop, notifier: notifier).run(wakeSources: sources, stops: stops, pass: pass)
+        await DaemonLoop(configuration: loop, notifier: notifier).run(wakeSources: sources, stops: stops) { reasons, heartbeat in
+            let report = await pass(reasons, heartbeat)
+            // A pass frees what it read (JSON dumps, file texts) in several threads' malloc arenas;
+            // giving the free pages back keeps an idle daemon's resident memory at its working set.
+            proxyfarm_release_free_memory()
+            return report
+        }
     }
 }
