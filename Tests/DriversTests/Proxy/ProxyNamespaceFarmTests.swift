@@ -21,8 +21,8 @@ struct ProxyNamespaceFarmTests {
 
     /// Modem 2 carries alice and bob; modems 1 and 3 only alice. Clients from 127.0.0.0/8 only.
     static func input(_ n: Int, bobPassword: String, logs: String) -> ProxyConfigInput {
-        var users: [ProxyConfigInput.ProxyUser] = [.init(name: "alice", credential: .clear(alicePassword))]
-        if n == 2 { users.append(.init(name: "bob", credential: .clear(bobPassword))) }
+        var users: [ProxyConfigInput.ProxyUser] = [.init(name: "alice", credential: .clear(alicePassword), counters: CounterSlot(0))]
+        if n == 2 { users.append(.init(name: "bob", credential: .clear(bobPassword), counters: CounterSlot(1))) }
         return ProxyConfigInput(modem: "m0\(n)", uid: uid(n), listen: "0.0.0.0", httpPort: httpPort(n), socksPort: socksPort(n),
                                 users: users, allow: [CIDR(address: "127.0.0.0", prefixLength: 8)], maxConnections: 20,
                                 bandwidth: Bandwidth(), dns: [], logDirectory: logs)

@@ -21,7 +21,7 @@ import Testing
 
     func config(_ password: String) -> String {
         ProxyConfigRenderer.render(ProxyTestSupport.input(
-            http: http, socks: socks, users: [.init(name: "alice", credential: .clear(password))],
+            http: http, socks: socks, users: [.init(name: "alice", credential: .clear(password), counters: CounterSlot(0))],
             logDirectory: supervisor().logDirectory(modem: "m01")))
     }
 
@@ -76,7 +76,7 @@ import Testing
     /// Access lines on stdout (the log cannot be reopened) are no error: reloads still succeed.
     @Test func accessLinesOnStdoutAreNoReloadError() async throws {
         let supervisor = supervisor()
-        var wanted = ProxyTestSupport.input(http: http, socks: socks, users: [.init(name: "alice", credential: .clear("test-pw"))],
+        var wanted = ProxyTestSupport.input(http: http, socks: socks, users: [.init(name: "alice", credential: .clear("test-pw"), counters: CounterSlot(0))],
                                             logDirectory: state + "/missing-directory")
         try await supervisor.writeConfig(modem: "m01", config: ProxyConfigRenderer.render(wanted), uid: ProxyTestSupport.proxyUID)
         // The log's directory does not exist: 3proxy refuses the `log` line at start, so log to

@@ -22,7 +22,7 @@ import Testing
 
     func config(password: String) -> String {
         ProxyConfigRenderer.render(ProxyTestSupport.input(
-            http: http, socks: socks, users: [.init(name: "alice", credential: .clear(password))],
+            http: http, socks: socks, users: [.init(name: "alice", credential: .clear(password), counters: CounterSlot(0))],
             logDirectory: supervisor.logDirectory(modem: "m01")))
     }
 
