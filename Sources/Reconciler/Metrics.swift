@@ -79,12 +79,12 @@ public enum Metrics {
         perUser("user_transmit_bytes_total", "counter", "Bytes the user sent through the modem's proxy, as its 3proxy counted them.") {
             Double($0.transmit)
         }
-        perUser("user_quota_bytes", "gauge", "The user's quota on the modem per period (in and out together).") { $0.quotaBytes.map(Double.init) }
+        perUser("user_quota_bytes", "gauge", "The user's quota on the modem per period (in and out together).") { $0.quotaBytes.map { Double($0) } }
         perUser("user_quota_used_bytes", "gauge", "Bytes counted against the user's quota in the current period.") {
-            $0.quotaUsedBytes.map(Double.init)
+            $0.quotaUsedBytes.map { Double($0) }
         }
         perUser("user_quota_remaining_bytes", "gauge", "Bytes left of the user's quota in the current period.") {
-            $0.quotaRemainingBytes.map(Double.init)
+            $0.quotaRemainingBytes.map { Double($0) }
         }
         perUser("user_over_quota", "gauge", "1 while the modem's 3proxy refuses the user for having used the quota.") {
             $0.overQuota.map { $0 ? 1 : 0 }
