@@ -20,8 +20,8 @@ public struct CounterRecord: Sendable, Equatable {
 /// little-endian on every board ProxyFarm runs on): a 16-byte header — "3CF\0", 4 bytes of
 /// padding, the time of the last write — then one 24-byte record per rule number N at offset
 /// 16 + 24·(N−1): bytes (u64), cleared (time_t), updated (time_t). 3proxy writes it once a
-/// minute, when the minute changes, and at every reload; never at exit (SIGTERM), so the counts
-/// of the last minute before a stop are lost (docs/farm-yaml.md).
+/// minute, when the minute changes, and at every reload; at exit (SIGTERM) only when the minute
+/// changed, which is why a stop reloads first (ThreeProxySupervisor.flushCounters).
 public struct ProxyCounters: Sendable, Equatable {
     public var written: Date
     /// By rule number (from 1); records 3proxy has not written yet are absent.

@@ -13,8 +13,9 @@ What 3proxy does, read in its source and checked against the real binary (docs/f
   (proxy.c), and any session is cut once it passed it (sockmap.c).
 - A session's bytes are added when it is logged, at its end (limiter.c trafcountfunc): from the
   server to countin and countall, from the client to countout and countall.
-- The file is written when the minute changed since its last write, and at a reload before the new
-  config is read (3proxy.c dumpcounters, conf.c freeconf) — never at exit. After writing a record,
+- The file is written when the minute changed since its last write — also on the way out after
+  SIGTERM, so a stop in the minute of the last write loses that minute — and at a reload before the
+  new config is read (3proxy.c cyclestep, dumpcounters; conf.c freeconf). After writing a record,
   a count whose period changed since it was cleared starts again from 0 (3proxy.c timechanged, in
   local time; weeks start on Sunday).
 """

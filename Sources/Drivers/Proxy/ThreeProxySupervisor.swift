@@ -127,6 +127,7 @@ public struct ThreeProxySupervisor: ProxySupervisor {
             removeRecord(modem: modem, ifPID: pid)
             return
         }
+        try await flushCounters(modem: modem, pid: pid)
         kill(pid, SIGTERM)
         if try await waitForExit(pid, within: gracePeriod) == false {
             if isOurProxy(pid, modem: modem) { kill(pid, SIGKILL) }
