@@ -24,6 +24,7 @@ public struct ThreeProxySupervisor: ProxySupervisor {
     public let reloadWait: Duration
     /// Run the proxies inside this named network namespace (`ip netns exec`), e.g. in a lab.
     public let networkNamespace: String?
+    private let counterFiles = CounterFileCache()
 
     public init(stateDirectory: String, binary: String = "3proxy", gracePeriod: Duration = .seconds(5),
                 readinessTimeout: Duration = .seconds(10), reloadWait: Duration = .seconds(3), networkNamespace: String? = nil) {
@@ -69,7 +70,7 @@ public struct ThreeProxySupervisor: ProxySupervisor {
             }
             let strays = Set(expected.flatMap { holders[$0] ?? [] }).subtracting(process.map { [$0.pid] } ?? [])
             let config = ProcFS.readText(configPath(modem: modem))
-            let counters = ProcFS.read(counterPath(modem: modem)).flatMap(ProxyCounters.decode)
+            let counters = counterFiles.counters(at: counterPath(modem: modem))
             observations[modem] = ProxyObservation(process: process, config: config, strays: strays.sorted(), counters: counters)
         }
         return observations
