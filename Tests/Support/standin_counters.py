@@ -9,8 +9,8 @@ What 3proxy does, read in its source and checked against the real binary (docs/f
 - A session is let in or refused after it connected (auth.c alwaysauth): every matching rule whose
   count reached its limit refuses it (code 10: HTTP 503 "You have exceeded your limits", SOCKS5
   reply 2); otherwise the last matching rule sets how much it may still receive (countin, countall)
-  and send (countout, countall). HTTP refuses a response whose Content-Length would pass that
-  (proxy.c), and any session is cut once it passed it (sockmap.c).
+  and send (countout, countall). HTTP refuses a request body or a response whose Content-Length
+  would pass that (proxy.c), and any session is cut once it passed it (sockmap.c).
 - A session's bytes are added when it is logged, at its end (limiter.c trafcountfunc): from the
   server to countin and countall, from the client to countout and countall.
 - The file is written when the minute changed since its last write — also on the way out after

@@ -247,6 +247,10 @@ class Service(threading.Thread):
             if path is None:
                 client.sendall(b"HTTP/1.0 200 Connection established\r\n\r\n")
             else:
+                length = next((int(v) for n, v in headers if n.strip().lower() == "content-length" and v.strip().isdigit()), 0)
+                if allowed["out"] and (allowed["out"] < sent or length > allowed["out"] - sent):  # proxy.c: a body past the quota
+                    self.farm.log(self, 10, user, peer, f"{target_ip}:{port}", 0, 0, request)
+                    return client.sendall(OVER_LIMITS)
                 kept = [f"{n}:{v}" for n, v in headers
                         if n.strip().lower() not in ("proxy-authorization", "proxy-connection", "connection")]
                 if not self.anonymous:
