@@ -24,7 +24,8 @@ let package = Package(
         .systemLibrary(name: "CUDev", pkgConfig: "libudev", providers: [.apt(["libudev-dev"])]),
         .systemLibrary(name: "CQMI", pkgConfig: "qmi-glib", providers: [.apt(["libqmi-glib-dev", "libmbim-glib-dev"])]),
         .systemLibrary(name: "CNetNamespace"),
-        .target(name: "Drivers", dependencies: ["Reconciler", "Gateway", "CUDev", "CQMI", "CNetNamespace", .product(name: "Logging", package: "swift-log")]),
+        .systemLibrary(name: "CNFTables", providers: [.apt(["libnftables-dev"])]),
+        .target(name: "Drivers", dependencies: ["Reconciler", "Gateway", "CUDev", "CQMI", "CNetNamespace", "CNFTables", .product(name: "Logging", package: "swift-log")]),
         .target(name: "ModemSimulator"),
         .target(name: "SimulatedDrivers", dependencies: ["Reconciler"]),
         // `reconcile serve`: reads status files and files requests, never touches hardware.
@@ -40,7 +41,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "ReconcileBenchmark", dependencies: [
-            "Reconciler", "SimulatedDrivers", .product(name: "Logging", package: "swift-log"),
+            "Reconciler", "Drivers", "SimulatedDrivers", .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "SpecTests", dependencies: ["Spec", .product(name: "Yams", package: "Yams")], resources: [.copy("Fixtures")]),
         // ReconcileBenchmark is a dependency so its hidden child-process modes (lock holder, atomic writer) are built for the state tests.

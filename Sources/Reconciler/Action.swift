@@ -139,6 +139,9 @@ public struct Plan: Sendable, Equatable {
     /// Enabled modems that no action can bring to Ready now, and why: not plugged in, cannot be
     /// read, a configuration problem. Their lanes are still protected; nothing else is done.
     public var blocked: [String: String]
+    /// Where each lane's kernel state differs from what it needs, as the plan was made: the
+    /// evidence of the Routed condition (one comparison serves the plan and the status).
+    public var routingProblems: [String: [String]] = [:]
     public init(actions: [PlannedAction] = [], deferred: [String: String] = [:], blocked: [String: String] = [:]) {
         self.actions = actions
         self.deferred = deferred

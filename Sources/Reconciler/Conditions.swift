@@ -8,7 +8,7 @@ struct Conditions {
     var failure: LaneFailure?
     var failedStep: ActionKind.Step?
 
-    func all(network: NetworkState, proxy: ProxyObservation?) -> [Condition] {
+    func all(network: NetworkState, routingProblems: [String], proxy: ProxyObservation?) -> [Condition] {
         guard modem.enabled else {
             return [present()] + Condition.Kind.allCases.dropFirst().map { make($0, "Unknown", "Disabled", "\(modem.name) is disabled") }
         }
@@ -18,9 +18,9 @@ struct Conditions {
         guard let state = plugged.state else {
             let message = plugged.failure.map { "cannot read the modem: \($0.reason): \($0.message)" } ?? "cannot read the modem"
             return [present(), responding(plugged)] + [Condition.Kind.simReady, .registered, .connected].map { make($0, "Unknown", "NotRead", message) }
-                + [routed(network), proxyServing(proxy), healthy()]
+                + [routed(network, problems: routingProblems), proxyServing(proxy), healthy()]
         }
-        return [present(), responding(plugged), simReady(state), registered(state), connected(state), routed(network), proxyServing(proxy), healthy()]
+        return [present(), responding(plugged), simReady(state), registered(state), connected(state), routed(network, problems: routingProblems), proxyServing(proxy), healthy()]
     }
 
     func make(_ kind: Condition.Kind, _ status: String, _ reason: String, _ message: String) -> Condition {
@@ -83,22 +83,15 @@ struct Conditions {
     }
 
     /// The lane's protection (guard, rules, `unreachable` route) first, whether or not the modem
-    /// can be read; then whether it has an address to route.
-    func routed(_ network: NetworkState) -> Condition {
+    /// can be read; then whether it has an address to route. `problems` are the lane's routing
+    /// mismatches from the plan's one comparison of the whole farm (`Plan.routingProblems`), so a
+    /// large farm's status stays linear in its size.
+    func routed(_ network: NetworkState, problems: [String]) -> Condition {
         if let failed = failed(.routed, in: [.network]) { return failed }
         let situation = LaneSituation(modem, plugged)
         guard let routing = Planner.routing(for: modem, situation, network: network) else {
             return make(.routed, "Unknown", "NoLane", "\(modem.name) has no lane")
         }
-        // Only this modem's share of the kernel: keeps the status of a large farm linear in its size.
-        var lanes: [UInt32: GuardLane] = [:]
-        lanes[modem.uid] = network.egressGuard.lanes[modem.uid]
-        let mine = NetworkState(addresses: network.addresses.filter { $0.key == routing.interface }, upInterfaces: network.upInterfaces,
-                                routes: network.routes.filter { $0.table == modem.table },
-                                rules: network.rules.filter { $0.table == modem.table || $0.priority == modem.priority || isReply($0) },
-                                egressGuard: GuardState(lanes: lanes, fence: network.egressGuard.fence, unreadable: network.egressGuard.unreadable))
-        let owned = OwnedKernel(tables: modem.repliesPriority...modem.table, uids: network.egressGuard.fence ?? modem.uid...modem.uid)
-        let problems = routingMismatches(desired: [routing], observed: mine, owned: owned).filter { $0.modem == modem.name }.flatMap(\.problems)
         guard problems.isEmpty else {
             return make(.routed, "False", "RoutesMismatch", "kernel differs: " + problems.joined(separator: "; "))
         }
@@ -112,12 +105,6 @@ struct Conditions {
         return make(.routed, "True", "Routed", "table \(modem.table), uid \(modem.uid), from \(address.prefix { $0 != "/" })\(kept)")
     }
 
-    /// One of this modem's reply rules, whatever its port.
-    private func isReply(_ rule: RoutingRule) -> Bool {
-        guard case .uidTCPSourcePort(let uid, _) = rule.selector else { return false }
-        return uid == modem.uid && rule.priority == modem.repliesPriority
-    }
-
     func proxyServing(_ proxy: ProxyObservation?) -> Condition {
         if let failed = failed(.proxyServing, in: [.proxy]) { return failed }
         guard let input = modem.proxy else {
@@ -126,7 +113,7 @@ struct Conditions {
         guard let process = proxy?.process else { return make(.proxyServing, "False", "NotRunning", "the proxy is not running") }
         guard process.listening else { return make(.proxyServing, "False", "NotListening", "pid \(process.pid) does not listen on its ports") }
         if let why = process.reloadFailure { return make(.proxyServing, "False", "ReloadFailed", "pid \(process.pid): \(why)") }
-        guard proxy?.config == ProxyConfigRenderer.render(input) else {
+        guard proxy?.config == modem.proxyConfig else {
             return make(.proxyServing, "False", "ConfigOutdated", "pid \(process.pid) runs an outdated config")
         }
         return make(.proxyServing, "True", "Serving", "pid \(process.pid), ports \(input.ports.map(String.init).joined(separator: ", "))")

@@ -18,7 +18,11 @@ public struct DesiredModem: Sendable, Equatable {
     public var httpPort: Int?
     public var socksPort: Int?
     /// Nil when the proxy cannot be configured (see `problems`): the running proxy is then left alone.
-    public var proxy: ProxyConfigInput?
+    public var proxy: ProxyConfigInput? {
+        didSet { proxyConfig = proxy.map(ProxyConfigRenderer.render) }
+    }
+    /// `proxy` rendered (once per pass: planning and status compare it with every running config).
+    public private(set) var proxyConfig: String?
     public var rotation: Rotation
     public var health: HealthSettings
     /// Errors that keep parts of this modem from converging (an unreadable secret, no free port).
@@ -92,13 +96,14 @@ extension DesiredFarm {
                 bandwidth: modem.proxy.bandwidth, dns: modem.proxy.dns,
                 logDirectory: stateDirectory + "/log/proxies/" + modem.name)
             // A value 3proxy would silently mangle never reaches a config file.
-            problems += ProxyConfigRenderer.problems(rendered)
+            let checked = ProxyConfigRenderer.checked(rendered)
+            problems += checked.problems
             let proxy = problems.isEmpty ? rendered : nil
             return DesiredModem(
                 name: modem.name, serial: modem.serial, enabled: modem.enabled, apn: modem.apn, ipType: modem.ipType,
                 pin: pin, table: spec.routing.tableBase + index,
                 repliesPriority: OwnedRange.repliesPriority(base: spec.routing.tableBase), uid: uid, httpPort: httpPort, socksPort: socksPort,
-                proxy: proxy, rotation: modem.rotation, health: modem.health, problems: problems, placed: placed)
+                proxy: proxy, proxyConfig: proxy == nil ? nil : checked.config, rotation: modem.rotation, health: modem.health, problems: problems, placed: placed)
         }
         return DesiredFarm(modems: modems, ownedTables: OwnedRange.tables(base: spec.routing.tableBase),
                            ownedUIDs: OwnedRange.uids(base: spec.routing.uidBase),

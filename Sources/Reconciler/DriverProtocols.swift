@@ -147,6 +147,9 @@ public struct ModemState: Sendable, Equatable, Codable {
 /// Drives one modem over its QMI control device (libqmi-glib in production).
 public protocol ModemControl: Sendable {
     /// Reads IMEI, SIM, registration, signal, mode, data format and whether `remembered` is still live.
+    /// Every call must at least ask the modem whether the remembered session is up (a modem that
+    /// does not answer fails the look); a driver may take the rest from a full look at most a
+    /// minute old while that session stays up and nothing was done to the modem since.
     func observe(_ modem: PluggedModem, remembered: DataSession?) async throws -> ModemState
     /// Verifies the PIN once. Never retried by the driver: three wrong tries lock the SIM.
     func unlockSIM(_ modem: PluggedModem, pin: String) async throws

@@ -4,6 +4,9 @@ import Foundation
 public struct ExecutorSettings: Sendable {
     /// At most this many modem lanes run at a time (USB bus and CPU during boot storms).
     public var batch: Int
+    /// At most this many modems are looked at a time: a look at a connected modem is mostly one
+    /// small request, so a large farm's idle pass is not held up by `batch`.
+    public var lookBatch: Int { max(batch, 16) }
     /// Rounds of observe → plan → apply in one pass; later steps need earlier results.
     public var maxRounds: Int
     public var actionTimeout: Duration
@@ -66,7 +69,7 @@ struct Observer: Sendable {
         let limit = settings.observeTimeout
         let sessions = Dictionary(memory.values.flatMap { m in [m.serial, m.usbPath].compactMap { $0 }.map { ($0, m.session) } },
                                   uniquingKeysWith: { first, _ in first })
-        return await boundedConcurrently(plugged, limit: settings.batch) { modem in
+        return await boundedConcurrently(plugged, limit: settings.lookBatch) { modem in
             if let failure = unanswered[modem.usbPath] { return ObservedModem(plugged: modem, failure: failure) }
             let remembered = (modem.usbSerial.flatMap { sessions[$0] } ?? sessions[modem.usbPath]) ?? nil
             do {

@@ -59,7 +59,7 @@ public enum Planner {
             actions += proxyActions(modem, situation, observed.proxies[modem.name])
             byModem[modem.name] = actions
         }
-        let (network, unowned) = networkActions(desired, situations, observed.network)
+        let (network, unowned, routingProblems) = networkActions(desired, situations, observed.network)
         for (name, actions) in network { byModem[name, default: []] += actions }
 
         var plan = Plan()
@@ -88,6 +88,7 @@ public enum Planner {
         }
         plan.deferred = deferred
         plan.blocked = blocked
+        plan.routingProblems = routingProblems
         return plan
     }
 

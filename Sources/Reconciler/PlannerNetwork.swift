@@ -45,17 +45,19 @@ extension Planner {
     }
 
     /// Network changes from `networkChanges`, each given to the modem whose table or interface it
-    /// concerns (unowned leftovers to no modem), with a reason.
+    /// concerns (unowned leftovers to no modem), with a reason; and each modem's mismatches.
     static func networkActions(_ desired: DesiredFarm, _ situations: [String: LaneSituation], _ network: NetworkState)
-        -> (byModem: [String: [PlannedAction]], unowned: [PlannedAction]) {
+        -> (byModem: [String: [PlannedAction]], unowned: [PlannedAction], problems: [String: [String]]) {
         let wanted = routing(desired, situations, network: network)
-        let changes = networkChanges(desired: wanted, observed: network, owned: desired.owned)
+        let (changes, mismatches) = routingComparison(desired: wanted, observed: network, owned: desired.owned)
+        let problems = Dictionary(mismatches.compactMap { mismatch in mismatch.modem.map { ($0, mismatch.problems) } }, uniquingKeysWith: +)
         let placed = desired.modems.filter(\.placed)
         let byTable = Dictionary(placed.map { ($0.table, $0) }, uniquingKeysWith: { first, _ in first })
         let byUid = Dictionary(placed.map { ($0.uid, $0) }, uniquingKeysWith: { first, _ in first })
+        let byName = Dictionary(desired.modems.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         var byInterface: [String: DesiredModem] = [:]
         for routing in wanted {
-            if let interface = routing.interface, let modem = desired.modem(named: routing.modem) { byInterface[interface] = modem }
+            if let interface = routing.interface, let modem = byName[routing.modem] { byInterface[interface] = modem }
         }
         var byModem: [String: [PlannedAction]] = [:]
         var unowned: [PlannedAction] = []
@@ -78,7 +80,7 @@ extension Planner {
             let reason = networkReason(change, owner: owner, situation: situation, wanted: wanted, network: network)
             byModem[owner.name, default: []].append(PlannedAction(modem: owner.name, kind: .network(change), reason: reason))
         }
-        return (byModem, unowned)
+        return (byModem, unowned, problems)
     }
 
     static func networkReason(_ change: NetworkChange, owner: DesiredModem, situation: LaneSituation?,

@@ -10,8 +10,7 @@ extension Planner {
             if let process = observed.process { actions.append(action(.stopProxy(pid: process.pid), teardown)) }
             return actions
         }
-        guard let input = modem.proxy else { return actions }
-        let wanted = ProxyConfigRenderer.render(input)
+        guard let input = modem.proxy, let wanted = modem.proxyConfig else { return actions }
         let change = ProxyConfigDiff.reason(current: observed.config, wanted: wanted)
         if let change { actions.append(action(.writeProxyConfig(config: wanted, uid: input.uid), change)) }
         guard let process = observed.process else {

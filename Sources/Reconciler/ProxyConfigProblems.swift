@@ -8,7 +8,10 @@ extension ProxyConfigRenderer {
     /// quoted value ends the line (and the rest is parsed as a command, echoing part of the secret
     /// on stderr), and a comma or blank in a user name splits the ACL. So every value is checked
     /// here before it is rendered. Messages name the user, never the secret.
-    public static func problems(_ input: ProxyConfigInput) -> [String] {
+    public static func problems(_ input: ProxyConfigInput) -> [String] { checked(input).problems }
+
+    /// `input` rendered, when it has no `problems`: checked and rendered in one go.
+    public static func checked(_ input: ProxyConfigInput) -> (config: String?, problems: [String]) {
         var problems: [String] = []
         if !isSafeName(input.modem) { problems.append("modem name is not a safe 3proxy token") }
         if !isIPv4(input.listen) { problems.append("listen address \(input.listen) is not an IPv4 address") }
@@ -21,7 +24,7 @@ extension ProxyConfigRenderer {
             problems.append("bandwidth limit \(limit) must be at least 1 bit/s")
         }
         // A `%` makes 3proxy format the log name as a template instead of adding the date.
-        if hasLineBreak(input.logDirectory) || input.logDirectory.contains("%") {
+        if hasLineBreak(input.logDirectory) || input.logDirectory.utf8.contains(UInt8(ascii: "%")) {
             problems.append("log directory must be one line without %")
         }
         for user in input.users {
@@ -46,19 +49,25 @@ extension ProxyConfigRenderer {
                 }
             }
         }
-        if problems.isEmpty {
-            // Values above keep each line short; this makes sure, whatever the allow list holds.
-            for (index, line) in render(input).split(separator: "\n").enumerated() where line.utf8.count > ProxyLimits.lineBytes {
-                problems.append("config line \(index + 1) would be \(line.utf8.count) bytes; 3proxy reads at most \(ProxyLimits.lineBytes)")
-            }
+        guard problems.isEmpty else { return (nil, problems) }
+        // Values above keep each line short; this makes sure, whatever the allow list holds.
+        let config = render(input)
+        for (index, line) in config.utf8.split(separator: UInt8(ascii: "\n")).enumerated() where line.count > ProxyLimits.lineBytes {
+            problems.append("config line \(index + 1) would be \(line.count) bytes; 3proxy reads at most \(ProxyLimits.lineBytes)")
         }
-        return problems
+        return problems.isEmpty ? (config, []) : (nil, problems)
     }
 
     /// Names go unquoted into `allow` and `bandlim*` lines and into file names.
     public static func isSafeName(_ name: String) -> Bool {
-        !name.isEmpty && !name.hasPrefix(".") && !name.hasPrefix("-")
-            && name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "._-".unicodeScalars.contains($0)) }
+        guard let first = name.utf8.first, first != UInt8(ascii: "."), first != UInt8(ascii: "-") else { return false }
+        return name.utf8.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"): true
+            default: false
+            }
+        }
     }
 
     static func isIPv4(_ text: String) -> Bool {

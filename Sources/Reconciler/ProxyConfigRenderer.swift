@@ -80,6 +80,12 @@ public enum ProxyConfigRenderer {
 
     /// 3proxy quoting: the whole value in double quotes, a literal quote doubled.
     static func quoted(_ value: String) -> String {
-        "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        guard value.utf8.contains(UInt8(ascii: "\"")) else { return "\"" + value + "\"" }
+        var quoted = "\""
+        for character in value {
+            if character == "\"" { quoted.append("\"") }
+            quoted.append(character)
+        }
+        return quoted + "\""
     }
 }

@@ -88,8 +88,19 @@ public struct OwnedKernel: Sendable, Hashable {
 ///
 /// Applying the result and observing again gives no changes: `networkChanges` is idempotent.
 public func networkChanges(desired: [ModemRouting], observed: NetworkState, owned: OwnedKernel) -> [NetworkChange] {
+    changes(routingDifferences(desired: desired, observed: observed, owned: owned))
+}
+
+/// `networkChanges` and `routingMismatches` from one comparison (the planner needs both).
+public func routingComparison(desired: [ModemRouting], observed: NetworkState, owned: OwnedKernel)
+    -> (changes: [NetworkChange], mismatches: [RoutingMismatch]) {
+    let differences = routingDifferences(desired: desired, observed: observed, owned: owned)
+    return (changes(differences), mismatches(differences))
+}
+
+private func changes(_ differences: [RoutingDifference]) -> [NetworkChange] {
     var guarding: [NetworkChange] = [], setup: [NetworkChange] = [], additions: [NetworkChange] = [], removals: [NetworkChange] = []
-    for difference in routingDifferences(desired: desired, observed: observed, owned: owned) {
+    for difference in differences {
         switch difference.kind {
         case .guardLaneDiffers(let lane, _):
             guarding.append(.setGuardLane(lane))
@@ -125,9 +136,13 @@ public func networkChanges(desired: [ModemRouting], observed: NetworkState, owne
 /// an apply (an empty result means converged). Leftovers that belong to no modem come last, with
 /// a nil `modem`.
 public func routingMismatches(desired: [ModemRouting], observed: NetworkState, owned: OwnedKernel) -> [RoutingMismatch] {
+    mismatches(routingDifferences(desired: desired, observed: observed, owned: owned))
+}
+
+private func mismatches(_ differences: [RoutingDifference]) -> [RoutingMismatch] {
     var problems: [String?: [String]] = [:]
     var order: [String?] = []
-    for difference in routingDifferences(desired: desired, observed: observed, owned: owned) {
+    for difference in differences {
         guard let text = difference.problem else { continue }
         if problems[difference.modem] == nil { order.append(difference.modem) }
         problems[difference.modem, default: []].append(text)
@@ -207,6 +222,7 @@ private func routingDifferences(desired: [ModemRouting], observed: NetworkState,
     var differences = guardDifferences(desired: desired, observed: observed.egressGuard, owned: owned)
     var wantedRoutes: [TableRoute: String] = [:]
     var wantedRules: [RoutingRule: String] = [:]
+    var wantedRulesByModem: [[RoutingRule]] = []
     /// Tables whose default route an add replaces in place (a route's identity is table + metric).
     var replacedDefaults: Set<Int> = []
     let observedRoutes = Set(observed.routes)
@@ -236,7 +252,9 @@ private func routingDifferences(desired: [ModemRouting], observed: NetworkState,
                 differences.append(RoutingDifference(modem: modem.modem, kind: .missingRoute(route)))
             }
         }
-        for rule in modem.rules {
+        let rules = modem.rules
+        wantedRulesByModem.append(rules)
+        for rule in rules {
             wantedRules[rule] = modem.modem
         }
     }
@@ -248,8 +266,8 @@ private func routingDifferences(desired: [ModemRouting], observed: NetworkState,
         if ruleCopies[rule] == nil { ruleOrder.append(rule) }
         ruleCopies[rule, default: 0] += 1
     }
-    for modem in desired {
-        for rule in modem.rules where ruleCopies[rule] == nil {
+    for (modem, rules) in zip(desired, wantedRulesByModem) {
+        for rule in rules where ruleCopies[rule] == nil {
             differences.append(RoutingDifference(modem: modem.modem, kind: .missingRule(rule)))
         }
     }

@@ -4,7 +4,8 @@ import Spec
 /// Turns the end of a pass into status values (DESIGN §5). Pure: the previous status only
 /// supplies each condition's `since`.
 public enum StatusBuilder {
-    public static func modem(_ modem: DesiredModem, observed: ObservedFarm, memory: ModemMemory?, outcome: LaneOutcome?,
+    /// `routingProblems`: the modem's share of the plan's `routingProblems`.
+    public static func modem(_ modem: DesiredModem, observed: ObservedFarm, routingProblems: [String], memory: ModemMemory?, outcome: LaneOutcome?,
                              waiting: String?, previous: ModemStatus?, revision: String, now: Date,
                              timeZone: TimeZone = .current) -> ModemStatus {
         let memory = memory ?? ModemMemory(serial: modem.serial)
@@ -13,7 +14,7 @@ public enum StatusBuilder {
         let proxy = observed.proxies[modem.name]
         let failure = outcome?.failure ?? memory.lastFailure
         var conditions = Conditions(modem: modem, plugged: plugged, memory: memory, failure: failure, failedStep: outcome?.failedStep)
-            .all(network: observed.network, proxy: proxy)
+            .all(network: observed.network, routingProblems: routingProblems, proxy: proxy)
         for index in conditions.indices {
             let old = previous?.condition(conditions[index].type)
             conditions[index].since = old?.status == conditions[index].status ? old?.since ?? now : now

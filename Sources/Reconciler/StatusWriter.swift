@@ -21,7 +21,7 @@ extension StateStore {
         for modem in desired.modems {
             let previous = try previousStatus(modem.name)
             let status = StatusBuilder.modem(
-                modem, observed: result.observed, memory: result.memory[modem.serial], outcome: result.outcomes[modem.name],
+                modem, observed: result.observed, routingProblems: result.remaining.routingProblems[modem.name] ?? [], memory: result.memory[modem.serial], outcome: result.outcomes[modem.name],
                 waiting: result.remaining.deferred[modem.name], previous: previous, revision: desired.revision, now: ended,
                 timeZone: desired.timeZone)
             var remembered = status

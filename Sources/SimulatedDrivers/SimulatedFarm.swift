@@ -53,6 +53,9 @@ public actor SimulatedFarm {
     }
 
     var modems: [Modem] = []
+    /// Where each USB path is in `modems` (`reindex()` after plugging, unplugging, restoring): a
+    /// large simulated farm is looked up in constant time.
+    var indexByPath: [String: Int] = [:]
     var networkState = NetworkState()
     var proxies: [String: Proxy] = [:]
     var configs: [String: String] = [:]
@@ -63,12 +66,15 @@ public actor SimulatedFarm {
     var nextPid: Int32 = 4000
     var faults: [String: (fault: Fault, remaining: Int?)] = [:]
     var released = false
+    /// Control calls in flight per modem (only modems with one).
     var active: [String: Int] = [:]
     var unhealthy: Set<String> = []
     /// Recovery rungs applied, as `serial rung`, in order.
     public internal(set) var recoveries: [String] = []
-    /// Every call as `operation key`, in order: lets tests check ordering.
+    /// The calls as `operation key`, in order: lets tests check ordering. The oldest go once there
+    /// are `callsKept` (a long simulated run or a benchmark must not grow without end).
     public private(set) var calls: [String] = []
+    static let callsKept = 20_000
     /// The most modems that had a control call in flight at the same time.
     public private(set) var maxConcurrentModems = 0
     let latency: Duration
@@ -89,11 +95,16 @@ public actor SimulatedFarm {
                                    controlDevice: "/dev/cdc-wdm\(lane - 1)", interface: interface, supportsRawIP: true)
         modems.append(Modem(plugged: plugged, imei: serial, lane: lane, pin: pin, sim: pin == nil ? .ready : .pinRequired,
                             registered: registered && pin == nil))
+        reindex()
         networkState.addresses[interface] = []
         // A new interface, as the kernel makes it: a fresh ifindex and counters at zero.
         lastInterfaceIndex = max(lastInterfaceIndex, networkState.counters.values.map(\.index).max() ?? 1) + 1
         networkState.counters[interface] = InterfaceCounters(index: lastInterfaceIndex, bytes: .zero)
         return plugged
+    }
+
+    func reindex() {
+        indexByPath = Dictionary(modems.enumerated().map { ($1.plugged.usbPath, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// The modem's interface carries bytes, as a customer's traffic through its proxy would.
@@ -119,6 +130,7 @@ public actor SimulatedFarm {
         guard let index = modems.firstIndex(where: { $0.imei == serial }) else { return }
         let interface = modems[index].plugged.interface ?? ""
         modems.remove(at: index)
+        reindex()
         networkState.addresses[interface] = nil
         networkState.upInterfaces.remove(interface)
         networkState.counters[interface] = nil
@@ -160,12 +172,15 @@ public actor SimulatedFarm {
 
     /// Records the call, applies latency and any fault. Returns false when the call must change nothing.
     func gate(_ operation: Operation, _ key: String, tracked: Bool = false) async throws -> Bool {
+        if calls.count >= Self.callsKept { calls.removeFirst(Self.callsKept / 2) }
         calls.append("\(operation.rawValue) \(key)")
         if tracked {
             active[key, default: 0] += 1
-            maxConcurrentModems = max(maxConcurrentModems, active.values.filter { $0 > 0 }.count)
+            maxConcurrentModems = max(maxConcurrentModems, active.count)
         }
-        defer { if tracked { active[key, default: 1] -= 1 } }
+        defer {
+            if tracked, let count = active[key] { active[key] = count > 1 ? count - 1 : nil }
+        }
         if tracked, latency > .zero { try await Task.sleep(for: latency) }
         guard let entry = faults["\(operation.rawValue) \(key)"] else { return true }
         if let remaining = entry.remaining {

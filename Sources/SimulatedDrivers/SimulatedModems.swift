@@ -4,14 +4,14 @@ import Spec
 /// The QMI side of the simulated farm: SIM, radio, data format and sessions.
 extension SimulatedFarm {
     func index(of plugged: PluggedModem) throws -> Int {
-        guard let index = modems.firstIndex(where: { $0.plugged.usbPath == plugged.usbPath }) else {
+        guard let index = indexByPath[plugged.usbPath] else {
             throw SimulatedError(reason: "ModemGone", message: "no modem at \(plugged.portPath)")
         }
         return index
     }
 
     func key(_ plugged: PluggedModem) -> String {
-        modems.first { $0.plugged.usbPath == plugged.usbPath }?.imei ?? plugged.usbPath
+        indexByPath[plugged.usbPath].map { modems[$0].imei } ?? plugged.usbPath
     }
 
     func pluggedModems() async throws -> [PluggedModem] {

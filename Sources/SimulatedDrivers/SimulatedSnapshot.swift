@@ -24,6 +24,7 @@ extension SimulatedFarm {
     public func restore(_ data: Data) throws {
         let snapshot = try JSONDecoder().decode(Snapshot.self, from: data)
         modems = snapshot.modems
+        reindex()
         networkState = snapshot.network
         proxies = snapshot.proxies
         configs = snapshot.configs

@@ -18,11 +18,11 @@ public struct IPRouteNetworkControl: NetworkControl {
     public var timeout: Duration
     public var egressGuard: NFTablesGuard
 
-    public init(namespace: String? = nil, ipTool: String = "ip", nftTool: String = "nft", timeout: Duration = .seconds(10)) {
+    public init(namespace: String? = nil, ipTool: String = "ip", timeout: Duration = .seconds(10)) {
         self.namespace = namespace
         self.ipTool = ipTool
         self.timeout = timeout
-        egressGuard = NFTablesGuard(namespace: namespace, nftTool: nftTool, ipTool: ipTool, timeout: timeout)
+        egressGuard = NFTablesGuard(namespace: namespace)
     }
 
     /// `-4` lists only interfaces that have an IPv4 address under `address show`, so `link show`

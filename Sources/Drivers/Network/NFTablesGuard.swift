@@ -2,8 +2,9 @@ import Foundation
 import Reconciler
 
 /// The egress guard with nftables (docs/routing.md): ProxyFarm's own table `inet proxyfarm`,
-/// read back with `nft -j list table` and replaced whole in one `nft -f` transaction, so it is
-/// never half written. Nothing outside that table is read or touched.
+/// read back as `nft -j list table` prints it and replaced whole in one transaction, so it is
+/// never half written — through libnftables in this process, so the look of every pass starts no
+/// process. Nothing outside that table is read or touched.
 ///
 /// ```
 /// table inet proxyfarm {
@@ -20,38 +21,25 @@ import Reconciler
 /// }
 /// ```
 public struct NFTablesGuard: Sendable {
-    /// Network namespace to work in (`ip netns exec NS nft`); nil for the reconciler's own.
+    /// Network namespace to work in; nil for the reconciler's own.
     public var namespace: String?
-    /// Path or name of nftables' `nft`.
-    public var nftTool: String
-    /// Path or name of iproute2's `ip` (only to enter `namespace`).
-    public var ipTool: String
-    public var timeout: Duration
 
-    public init(namespace: String? = nil, nftTool: String = "nft", ipTool: String = "ip", timeout: Duration = .seconds(10)) {
+    public init(namespace: String? = nil) {
         self.namespace = namespace
-        self.nftTool = nftTool
-        self.ipTool = ipTool
-        self.timeout = timeout
     }
 
     static let table = "proxyfarm"
 
     /// The table as it is; a missing table is an empty guard, a failure to read is `unreadable`.
     public func observe() async -> GuardState {
-        let arguments = command(["-j", "list", "table", "inet", Self.table])
-        let output: ToolOutput
-        do {
-            output = try await NetworkToolRunner.run(arguments, timeout: timeout)
-        } catch {
-            return GuardState(unreadable: error.message + " (install nftables)")
-        }
+        let command = "list table inet \(Self.table)"
+        let output = await NFTablesLibrary.run(command, json: true, namespace: namespace)
         guard output.status == 0 else {
-            // nft's own answer for a table that does not exist (not a missing nft binary).
-            if output.stderr.hasPrefix("Error: No such file or directory") { return GuardState() }
-            return GuardState(unreadable: "`\(arguments.joined(separator: " "))` failed: " + NetworkError.printable(output.stderr.trimmingCharacters(in: .whitespacesAndNewlines)))
+            // nft's own answer for a table that does not exist.
+            if output.errors.hasPrefix("Error: No such file or directory") { return GuardState() }
+            return GuardState(unreadable: "`nft \(command)` failed: " + NetworkError.printable(output.errors.trimmingCharacters(in: .whitespacesAndNewlines)))
         }
-        return NFTablesJSON.guardState(output.stdout)
+        return NFTablesJSON.guardState(output.output)
     }
 
     /// Writes `current` with `changes` applied as the whole table, in one transaction. A lane
@@ -65,11 +53,10 @@ public struct NFTablesGuard: Sendable {
             failures.append(.init(change: lane.description, answer: "not sent: \(problem); the lane is closed instead"))
             state.lanes[uid]?.interface = nil
         }
-        let arguments = command(["-f", "-"])
-        let output = try await NetworkToolRunner.run(arguments, input: Self.render(state), timeout: timeout)
+        let output = await NFTablesLibrary.run(Self.render(state), json: false, namespace: namespace)
         if output.status != 0 {
             failures.append(.init(change: "guard table inet \(Self.table)",
-                                  answer: output.stderr.trimmingCharacters(in: .whitespacesAndNewlines)))
+                                  answer: output.errors.trimmingCharacters(in: .whitespacesAndNewlines)))
         }
         if !failures.isEmpty { throw .changesFailed(failures) }
     }
@@ -89,9 +76,5 @@ public struct NFTablesGuard: Sendable {
         if let fence = state.fence { egress.append("meta skuid \(fence.lowerBound)-\(fence.upperBound) counter reject") }
         return "table inet \(table)\ndelete table inet \(table)\ntable inet \(table) {\n\tchain egress {\n"
             + egress.map { "\t\t\($0)\n" }.joined() + "\t}\n" + chains + "}\n"
-    }
-
-    private func command(_ arguments: [String]) -> [String] {
-        (namespace.map { [ipTool, "netns", "exec", $0] } ?? []) + [nftTool] + arguments
     }
 }

@@ -44,7 +44,7 @@ public struct SocketHealthProbe: HealthProbe {
         let started = ContinuousClock.now
         do throws(ProbeFailure) {
             let target = try ProbeURL(url)
-            if let namespace { try enter(namespace) }
+            if let namespace, let problem = NetworkNamespace.enterOnThisThread(namespace) { throw ProbeFailure(problem) }
             try actAs(uid)
             let connection = ProbeConnection(deadline: started + timeout, timeoutText: Self.seconds(timeout))
             let address = try connection.resolve(target.host)
@@ -59,16 +59,6 @@ public struct SocketHealthProbe: HealthProbe {
             return ProbeResult(ok: true, latency: latency, publicIP: publicIPFromBody ? Self.bareAddress(answer.body) : nil)
         } catch {
             return ProbeResult(ok: false, failure: error.reason, latency: ContinuousClock.now - started)
-        }
-    }
-
-    private func enter(_ namespace: String) throws(ProbeFailure) {
-        let path = "/var/run/netns/\(namespace)"
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw ProbeFailure("cannot open network namespace \(path): " + String(cString: strerror(errno))) }
-        defer { close(descriptor) }
-        guard proxyfarm_enter_network_namespace(descriptor) == 0 else {
-            throw ProbeFailure("cannot enter network namespace \(namespace): " + String(cString: strerror(errno)))
         }
     }
 

@@ -108,18 +108,34 @@ enum ProcFS {
     }
 
     /// Every process in the namespace at `namespacePath` listening on one of `ports`: port → pids.
-    static func listenersInNamespace(_ namespacePath: String, ports: Set<Int>) -> [Int: Set<Int32>] {
+    /// The sockets are found in one read of the namespace's TCP table; their holders among `known`
+    /// processes (our proxies) first. Only a listening socket none of them holds (a stray, or a
+    /// proxy that is gone) makes every process of the machine be looked at, so an idle pass of a
+    /// large farm reads the file descriptors of its own proxies and nothing else.
+    static func listenersInNamespace(_ namespacePath: String, ports: Set<Int>, known: [Int32] = []) -> [Int: Set<Int32>] {
         guard !ports.isEmpty, let namespace = namespaceID(namespacePath) else { return [:] }
-        let members = allPIDs().filter { namespaceID("/proc/\($0)/ns/net") == namespace }
-        guard let first = members.first else { return [:] }
-        let listening = listeningSockets(netDirectory: "/proc/\(first)/net").filter { ports.contains($0.value) }
+        let isMember = { (pid: Int32) in namespaceID("/proc/\(pid)/ns/net") == namespace }
+        let members = known.filter(isMember)
+        guard let reader = members.first ?? allPIDs().first(where: isMember) else { return [:] }
+        let listening = listeningSockets(netDirectory: "/proc/\(reader)/net").filter { ports.contains($0.value) }
         guard !listening.isEmpty else { return [:] }
+        let (holders, held) = holders(of: listening, among: members)
+        if held.count == listening.count { return holders }
+        return self.holders(of: listening, among: allPIDs().filter(isMember)).holders
+    }
+
+    /// Which of `pids` hold the `listening` sockets (inode → port): port → pids, and the inodes held.
+    private static func holders(of listening: [UInt64: Int], among pids: [Int32]) -> (holders: [Int: Set<Int32>], held: Set<UInt64>) {
         var result: [Int: Set<Int32>] = [:]
-        for pid in members {
+        var held: Set<UInt64> = []
+        for pid in pids {
             for inode in socketInodes(pid) {
-                if let port = listening[inode] { result[port, default: []].insert(pid) }
+                if let port = listening[inode] {
+                    result[port, default: []].insert(pid)
+                    held.insert(inode)
+                }
             }
         }
-        return result
+        return (result, held)
     }
 }

@@ -52,13 +52,14 @@ public struct ThreeProxySupervisor: ProxySupervisor {
     /// One look at the namespace's listening sockets serves every proxy (not one per proxy: the
     /// kernel walks its whole TCP table for each read of a `/proc/PID/net/tcp`).
     public func observe(ports: [String: [Int]]) async throws -> [String: ProxyObservation] {
-        let modems = Set(ports.keys).union(recordedModems())
-        let holders = ProcFS.listenersInNamespace(namespacePath, ports: Set(ports.values.joined()))
+        let modems = Set(ports.keys).union(recordedModems()).filter(Self.isSafeFileName)
+        let recorded = Dictionary(modems.compactMap { modem in recordedPID(modem: modem).map { (modem, $0) } }, uniquingKeysWith: { first, _ in first })
+        let holders = ProcFS.listenersInNamespace(namespacePath, ports: Set(ports.values.joined()), known: Array(recorded.values))
         var observations: [String: ProxyObservation] = [:]
-        for modem in modems where Self.isSafeFileName(modem) {
+        for modem in modems {
             let expected = Set(ports[modem] ?? [])
             var process: ProxyProcess?
-            if let pid = recordedPID(modem: modem) {
+            if let pid = recorded[modem] {
                 ProxySpawner.reap(pid)
                 if isOurProxy(pid, modem: modem) {
                     let listening = expected.allSatisfy { holders[$0]?.contains(pid) == true }

@@ -1,4 +1,5 @@
 import CQMI
+import Reconciler
 
 /// The open control devices of this process and their clients, kept across calls so that
 /// client ids are allocated once, not per request. Devices are never opened with SYNC (which
@@ -11,6 +12,8 @@ actor QMIDeviceRegistry {
         var clients: [QMIService: QMIClient] = [:]
         /// WDS clients by client id: each may carry a data session and is never released implicitly.
         var sessions: [UInt8: QMIClient] = [:]
+        /// The last full look at the modem and when it was taken; it goes with the device.
+        var look: (state: ModemState, at: ContinuousClock.Instant)?
     }
 
     /// Client ids held in a modem, remembered across a close after a timeout so that a reopen
@@ -89,6 +92,18 @@ actor QMIDeviceRegistry {
         }
         guard let cid else { return try await allocate() }
         return try await allocateOnce("\(path) WDS \(cid)", allocate)
+    }
+
+    /// The last full look at the modem on `path` (`remember`), while its device stays open.
+    func lastLook(on path: String) -> (state: ModemState, at: ContinuousClock.Instant)? {
+        guard let entry = entries[path], !entry.device.isGone else { return nil }
+        return entry.look
+    }
+
+    /// Keeps `state` as the modem's last full look, taken now; nil forgets it (the modem is
+    /// about to be changed).
+    func remember(_ state: ModemState?, on path: String) {
+        entries[path]?.look = state.map { ($0, ContinuousClock.now) }
     }
 
     /// Runs one allocation per key at a time: concurrent callers share its result, so a client

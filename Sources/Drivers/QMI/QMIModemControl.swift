@@ -18,24 +18,46 @@ public final class QMIModemControl: ModemControl {
         self.logger = logger
     }
 
+    /// How long a full look at a connected modem stands in for one (see `observe`).
+    static let fullLookInterval: Duration = .seconds(60)
+
+    /// A modem whose remembered session is up, that was looked at fully within `fullLookInterval`
+    /// and that nothing was done to since, is asked one question — is the call still up? — and
+    /// the rest (identity, SIM, mode, registration, signal, settings) comes from that look, with
+    /// the kernel's raw-IP read afresh. A hung modem still fails the look; a call that ended
+    /// (SIM pulled, coverage or mode lost, a reset) makes it a full look. Eight round trips per
+    /// modem per pass would make a 100-modem farm's idle passes cost most of a core.
     public func observe(_ modem: PluggedModem, remembered: DataSession?) async throws -> ModemState {
         try await guarded(modem) { path in
-            try await registry.reclaimOrphans(on: path)
-            let dms = try await registry.client(.dms, on: path)
-            let imei = try await dms.imei()
-            let mode = try await dms.operatingMode()
-            let card = try await simStatus(on: path)
-            let deviceRawIP = try await registry.client(.wda, on: path).deviceUsesRawIP()
-            // Unreadable (no interface yet, no qmi_wwan) counts as not agreed; setRawIP says why.
-            let kernelRawIP = modem.interface.flatMap { try? kernel.usesRawIP($0) } ?? false
-            let nas = try await registry.client(.nas, on: path)
-            let registration = try await nas.servingSystem()
-            let signal = try await signalInfo(nas)
-            let live = try await liveSession(remembered, on: path)
-            return ModemState(imei: imei, sim: card.sim, pinRetriesLeft: card.sim == .pinRequired ? card.pinRetriesLeft : nil,
-                              operatingMode: mode, rawIPAgreed: deviceRawIP && kernelRawIP, registration: registration,
-                              signal: signal, session: live?.0, settings: live?.1)
+            if let remembered, let look = await registry.lastLook(on: path), look.state.session == remembered,
+               ContinuousClock.now - look.at < Self.fullLookInterval,
+               try await registry.client(.wds, on: path).isConnected() {
+                var state = look.state
+                state.rawIPAgreed = look.state.rawIPAgreed && (modem.interface.flatMap { try? kernel.usesRawIP($0) } ?? false)
+                return state
+            }
+            let state = try await fullLook(modem, remembered: remembered, on: path)
+            await registry.remember(state, on: path)
+            return state
         }
+    }
+
+    private func fullLook(_ modem: PluggedModem, remembered: DataSession?, on path: String) async throws -> ModemState {
+        try await registry.reclaimOrphans(on: path)
+        let dms = try await registry.client(.dms, on: path)
+        let imei = try await dms.imei()
+        let mode = try await dms.operatingMode()
+        let card = try await simStatus(on: path)
+        let deviceRawIP = try await registry.client(.wda, on: path).deviceUsesRawIP()
+        // Unreadable (no interface yet, no qmi_wwan) counts as not agreed; setRawIP says why.
+        let kernelRawIP = modem.interface.flatMap { try? kernel.usesRawIP($0) } ?? false
+        let nas = try await registry.client(.nas, on: path)
+        let registration = try await nas.servingSystem()
+        let signal = try await signalInfo(nas)
+        let live = try await liveSession(remembered, on: path)
+        return ModemState(imei: imei, sim: card.sim, pinRetriesLeft: card.sim == .pinRequired ? card.pinRetriesLeft : nil,
+                          operatingMode: mode, rawIPAgreed: deviceRawIP && kernelRawIP, registration: registration,
+                          signal: signal, session: live?.0, settings: live?.1)
     }
 
     /// Signal values; a modem that refuses to give any (no service) reports none rather than
@@ -61,7 +83,7 @@ public final class QMIModemControl: ModemControl {
 
     /// One try only: the driver never repeats a PIN, since three wrong tries lock the SIM.
     public func unlockSIM(_ modem: PluggedModem, pin: String) async throws {
-        try await guarded(modem) { path in
+        try await changing(modem) { path in
             if let uim = try await uimClient(on: path) {
                 try await uim.verifyPIN(pin)
             } else {
@@ -86,7 +108,7 @@ public final class QMIModemControl: ModemControl {
     }
 
     public func setRawIP(_ modem: PluggedModem) async throws {
-        try await guarded(modem) { path in
+        try await changing(modem) { path in
             let wda = try await registry.client(.wda, on: path)
             if try await !wda.deviceUsesRawIP() { try await wda.setDeviceRawIP() }
             guard let interface = modem.interface else {
@@ -105,7 +127,7 @@ public final class QMIModemControl: ModemControl {
     public func connect(_ modem: PluggedModem, apn: String, ipType: IPType, auth: APNAuth?,
                         reusing clientID: UInt8?) async throws -> (DataSession, IPSettings) {
         guard ipType != .ipv6 else { throw QMIError.ipv6Unsupported(device: modem.controlDevice) }
-        return try await guarded(modem) { path in
+        return try await changing(modem) { path in
             do {
                 return try await start(on: path, apn: apn, ipType: ipType, auth: auth, reusing: clientID)
             } catch let error as QMIError where error.isUnknownClient && clientID != nil {
@@ -142,7 +164,7 @@ public final class QMIModemControl: ModemControl {
 
     /// Stops the session (a session already gone counts as stopped) and frees its client id.
     public func disconnect(_ modem: PluggedModem, session: DataSession) async throws {
-        try await guarded(modem) { path in
+        try await changing(modem) { path in
             do {
                 let wds = try await registry.sessionClient(on: path, reusing: session.clientID)
                 try await wds.stopNetwork(handle: session.packetDataHandle)
@@ -162,7 +184,7 @@ public final class QMIModemControl: ModemControl {
     }
 
     public func setOperatingMode(_ modem: PluggedModem, _ mode: OperatingMode) async throws {
-        try await guarded(modem) { path in
+        try await changing(modem) { path in
             try await registry.client(.dms, on: path).setOperatingMode(mode)
         }
     }
@@ -179,7 +201,7 @@ public final class QMIModemControl: ModemControl {
 
     /// DMS Set Operating Mode reset (a recovery rung).
     func resetModem(_ modem: PluggedModem) async throws {
-        try await guarded(modem) { path in
+        try await changing(modem) { path in
             try await registry.client(.dms, on: path).resetModem()
         }
     }
@@ -193,6 +215,12 @@ public final class QMIModemControl: ModemControl {
     /// what a reconciler does on exit, so the next run finds and reuses them.
     public func shutdown() async {
         await registry.closeAll()
+    }
+
+    /// `guarded` for a call that changes the modem: its last look no longer says what it is.
+    private func changing<T: Sendable>(_ modem: PluggedModem, _ body: (String) async throws -> T) async throws -> T {
+        await registry.remember(nil, on: modem.controlDevice)
+        return try await guarded(modem, body)
     }
 
     /// Runs `body` on the modem's control device; a timeout, a hang-up or a helper client id the

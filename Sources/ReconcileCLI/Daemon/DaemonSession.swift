@@ -1,3 +1,4 @@
+import Drivers
 import Foundation
 import Logging
 import Reconciler
@@ -14,6 +15,9 @@ actor DaemonSession {
     private var inForce: (spec: FarmSpec, revision: String)?
     /// The invalid farm.yaml last reported, so that its errors are logged once, not every pass.
     private var reportedInvalid: String?
+    /// The files the last valid load of farm.yaml read (farm.yaml and its secret files), stamped
+    /// before it read them: while no stamp changes, a pass does not parse farm.yaml again.
+    private var lastValidLoad: (files: [String], stamps: [FileStamp?])?
     /// Strangers in requests/ already reported (once per daemon, not every pass).
     private let reportedStrangers = ReportedOnce()
 
@@ -29,7 +33,7 @@ actor DaemonSession {
     func pass(reasons: Set<WakeReason>, heartbeat: @escaping @Sendable () -> Void) async -> PassReport {
         logger.info("pass: \(reasons.map(\.description).sorted().joined(separator: ", "))")
         let cost = PassCost.start()
-        let specErrors = reload()
+        let specErrors = reload(forced: !reasons.isDisjoint(with: [.startup, .reloadRequested]))
         guard let inForce else {
             do {
                 try store.recordSpecErrors(specErrors ?? [], now: Date())
@@ -62,7 +66,13 @@ actor DaemonSession {
     }
 
     /// Loads farm.yaml; a valid file becomes the spec in force. Returns its errors when invalid.
-    private func reload() -> [String]? {
+    /// Unless `forced`, a valid farm.yaml whose files are all as the last load read them is not
+    /// parsed again (an invalid one always is: its errors may be about files it could not name).
+    private func reload(forced: Bool) -> [String]? {
+        let known = [options.file] + (lastValidLoad?.files ?? [])
+        let stamped = Dictionary(known.map { ($0, FileStamp.of($0)) }, uniquingKeysWith: { first, _ in first })
+        if !forced, let last = lastValidLoad, last.stamps == last.files.map({ stamped[$0] ?? nil }) { return nil }
+        lastValidLoad = nil
         let loaded = FarmFile.load(path: options.file)
         var errors = loaded.errors.map(\.description)
         var own: FarmSpec?
@@ -80,6 +90,12 @@ actor DaemonSession {
             return errors
         }
         reportedInvalid = nil
+        let base = (options.file as NSString).deletingLastPathComponent
+        let secrets = (loaded.spec ?? spec).secretFiles(baseDirectory: base.isEmpty ? "." : base)
+        // Stamped before this load read them; a file it named for the first time has no stamp yet,
+        // so the next pass parses once more rather than miss a change made while it was read.
+        let files = [options.file] + secrets
+        lastValidLoad = (files, files.map { stamped[$0] ?? nil })
         let revision = Revision.of(file: options.file, bytes: Data(loaded.source.utf8))
         if revision != inForce?.revision {
             for warning in loaded.warnings { logger.warning("\(warning.description)") }
@@ -104,17 +120,11 @@ struct PassCost {
     let clock = ContinuousClock.now
     let cpu: Double
 
-    static func start() -> PassCost { PassCost(cpu: Self.cpuSeconds()) }
+    static func start() -> PassCost { PassCost(cpu: ProcessCPU.seconds()) }
 
     func metadata() -> Logger.Metadata {
         let wall = (ContinuousClock.now - clock).components
         let wallMilliseconds = Double(wall.seconds) * 1000 + Double(wall.attoseconds) / 1e15
-        return ["passMs": "\(String(format: "%.1f", wallMilliseconds))", "cpuMs": "\(String(format: "%.1f", (Self.cpuSeconds() - cpu) * 1000))"]
-    }
-
-    private static func cpuSeconds() -> Double {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+        return ["passMs": "\(String(format: "%.1f", wallMilliseconds))", "cpuMs": "\(String(format: "%.1f", (ProcessCPU.seconds() - cpu) * 1000))"]
     }
 }

@@ -43,7 +43,7 @@ struct EgressGuardTests {
             let service = Task.detached {
                 try lab.run(in: lab.farm, [NetnsLab.python, "-c", Self.oneShotServer], timeout: .seconds(20))
             }
-            try await Task.sleep(for: .milliseconds(300))
+            try await lab.waitUntilListening(in: lab.farm, port: 8399)
             for target in ["127.0.0.1", NetnsLab.uplinkAddress, lab.address(1), NetnsLab.uplinkGateway] {
                 let attempt = try lab.run(in: lab.farm, uid: modem.uid, [NetnsLab.python, "-c", Self.connect, target], timeout: .seconds(10))
                 #expect(attempt.stdout.hasPrefix("refused"), "uid 20001 reached \(target): \(attempt.stdout) \(attempt.stderr)")
@@ -96,13 +96,13 @@ struct EgressGuardTests {
         }
     }
 
-    @Test func withoutNftablesTheGuardIsUnreadableAndCannotBeWritten() async throws {
+    @Test func aGuardThatCannotBeReachedIsUnreadableAndCannotBeWritten() async throws {
         try await NetnsLab.with(modems: 1) { lab in
-            let driver = IPRouteNetworkControl(namespace: lab.farm, nftTool: "/nonexistent/nft")
-            let observed = try await driver.observe(tables: RoutingFixtures.ownedTables)
-            #expect(observed.egressGuard.unreadable?.contains("/nonexistent/nft") == true)
             let modem = RoutingFixtures.modem(1, in: lab)
-            let failure = await #expect(throws: NetworkError.self) { try await driver.apply([.setGuardLane(modem.guardLane)]) }
+            let driver = NFTablesGuard(namespace: lab.farm + "-gone")
+            let observed = await driver.observe()
+            #expect(observed.unreadable?.contains("cannot open network namespace /var/run/netns/\(lab.farm)-gone") == true)
+            let failure = await #expect(throws: NetworkError.self) { try await driver.apply([.setGuardLane(modem.guardLane)], to: observed) }
             #expect(failure?.reason == "NetworkChangeFailed")
         }
     }

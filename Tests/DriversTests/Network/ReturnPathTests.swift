@@ -63,19 +63,10 @@ struct ReturnPathTests {
                                    String(format: "%.1f", timeout.timeInterval), "hi"], timeout: timeout + .seconds(5))
     }
 
-    /// Polls `ss` until the listener is up, and checks that its socket is uid U's (as after a reload).
+    /// Waits until the listener is up, and checks that its socket is uid U's (as after a reload).
     private static func waitUntilListening(_ lab: NetnsLab, port: Int, uid: UInt32) async throws {
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(5)
-        while clock.now < deadline {
-            let listening = try lab.run(in: lab.farm, ["ss", "-Hltne", "sport = :\(port)"]).stdout
-            if !listening.isEmpty {
-                #expect(listening.contains("uid:\(uid)"), "\(listening)")
-                return
-            }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        throw LabError("nothing listened on port \(port) within 5 s")
+        let listening = try await lab.waitUntilListening(in: lab.farm, port: port)
+        #expect(listening.contains("uid:\(uid)"), "\(listening)")
     }
 
     /// Listens on 0.0.0.0:PORT as whoever runs it; answers `hello` to each client until one says `quit`.

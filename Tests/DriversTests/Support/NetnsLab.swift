@@ -123,6 +123,19 @@ final class NetnsLab: @unchecked Sendable {
         try LabCommand.run(command(in: namespace, uid: uid, arguments), input: input, timeout: timeout)
     }
 
+    /// Polls `ss` in `namespace` until something listens on TCP `port`; its `ss -e` line.
+    @discardableResult
+    func waitUntilListening(in namespace: String, port: Int) async throws -> String {
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(5)
+        while clock.now < deadline {
+            let listening = try run(in: namespace, ["ss", "-Hltne", "sport = :\(port)"]).stdout
+            if !listening.isEmpty { return listening }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw LabError("nothing listened on port \(port) within 5 s")
+    }
+
     /// `ip -n NS ARGS…`, throwing on failure.
     @discardableResult
     func ip(_ namespace: String, _ arguments: String...) throws -> String {

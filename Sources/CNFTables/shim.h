@@ -1,0 +1,2 @@
+// nftables' own library (Debian: libnftables-dev), which the `nft` tool is built on.
+#include <nftables/libnftables.h>
