@@ -16,12 +16,14 @@ public struct CounterRecord: Sendable, Equatable {
     }
 }
 
-/// 3proxy's counter file, decoded. Its layout (structures.h, 64-bit Linux: 8-byte `time_t`,
-/// little-endian on every board ProxyFarm runs on): a 16-byte header — "3CF\0", 4 bytes of
-/// padding, the time of the last write — then one 24-byte record per rule number N at offset
-/// 16 + 24·(N−1): bytes (u64), cleared (time_t), updated (time_t). 3proxy writes it once a
-/// minute, when the minute changes, and at every reload; at exit (SIGTERM) only when the minute
-/// changed, which is why a stop reloads first (ThreeProxySupervisor.flushCounters).
+/// 3proxy's counter file, decoded. Its layout is 3proxy's structs as the host's C compiler lays
+/// them out (structures.h); with an 8-byte `time_t` (64-bit boards): a 16-byte header — "3CF\0",
+/// 4 bytes of padding, the time of the last write — then one 24-byte record per rule number N at
+/// offset 16 + 24·(N−1): bytes (u64), cleared (time_t), updated (time_t); with a 4-byte `time_t`
+/// (32-bit Raspberry Pi OS) an 8-byte header and 16-byte records. Little-endian on every board
+/// ProxyFarm runs on. 3proxy writes it once a minute, when the minute changes, and at every
+/// reload; at exit (SIGTERM) only when the minute changed, which is why a stop reloads first
+/// (ThreeProxySupervisor.flushCounters).
 public struct ProxyCounters: Sendable, Equatable {
     public var written: Date
     /// By rule number (from 1); records 3proxy has not written yet are absent.
@@ -32,28 +34,31 @@ public struct ProxyCounters: Sendable, Equatable {
         self.records = records
     }
 
-    static let headerSize = 16
-    static let recordSize = 24
+    /// The size of this host's `time_t`: the 3proxy beside the reconciler was built for the same.
+    public static let hostTimeSize = MemoryLayout<time_t>.size
 
     /// nil when the bytes are not a counter file (too short, wrong signature): 3proxy itself
     /// refuses to start with such a file ("Not a counter file").
-    public static func decode(_ bytes: [UInt8]) -> ProxyCounters? {
+    public static func decode(_ bytes: [UInt8], timeSize: Int = hostTimeSize) -> ProxyCounters? {
+        let headerSize = 4 + (timeSize == 8 ? 4 : 0) + timeSize
+        let recordSize = 8 + 2 * timeSize
         guard bytes.count >= headerSize, bytes[0..<4].elementsEqual([0x33, 0x43, 0x46, 0]) else { return nil }
-        func word(_ offset: Int) -> UInt64 {
-            (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[offset + $1]) << (8 * UInt64($1)) }
+        func word(_ offset: Int, _ size: Int) -> UInt64 {
+            (0..<size).reduce(UInt64(0)) { $0 | UInt64(bytes[offset + $1]) << (8 * UInt64($1)) }
         }
         func date(_ offset: Int) -> Date? {
-            let seconds = Int64(bitPattern: word(offset))
+            let raw = word(offset, timeSize)
+            let seconds = timeSize == 8 ? Int64(bitPattern: raw) : Int64(Int32(truncatingIfNeeded: raw))
             return seconds > 0 ? Date(timeIntervalSince1970: TimeInterval(seconds)) : nil
         }
         var records: [Int: CounterRecord] = [:]
         var offset = headerSize
         while offset + recordSize <= bytes.count {
             let number = (offset - headerSize) / recordSize + 1
-            records[number] = CounterRecord(bytes: word(offset), cleared: date(offset + 8), updated: date(offset + 16))
+            records[number] = CounterRecord(bytes: word(offset, 8), cleared: date(offset + 8), updated: date(offset + 8 + timeSize))
             offset += recordSize
         }
-        return ProxyCounters(written: date(8) ?? Date(timeIntervalSince1970: 0), records: records)
+        return ProxyCounters(written: date(headerSize - timeSize) ?? Date(timeIntervalSince1970: 0), records: records)
     }
 }
 

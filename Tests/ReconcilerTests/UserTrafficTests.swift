@@ -29,6 +29,15 @@ import Testing
         #expect(ProxyCounters.decode([]) == nil, "3proxy has not written its header yet")
         #expect(ProxyCounters.decode(Array("3CX\0........".utf8) + [UInt8](repeating: 0, count: 8)) == nil)
         #expect(ProxyCounters.decode(Self.counterFile(written: 5, records: []))?.records.isEmpty == true)
+
+        // 32-bit Raspberry Pi OS: a 4-byte time_t, so an 8-byte header and 16-byte records.
+        func word32(_ value: UInt32) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: value >> (8 * UInt32($0))) } }
+        let small: [UInt8] = [0x33, 0x43, 0x46, 0] + word32(1_800_000_060)
+            + [0x10, 0x27, 0, 0, 0, 0, 0, 0] + word32(1_800_000_000) + word32(1_800_000_030)
+        let decoded = try #require(ProxyCounters.decode(small, timeSize: 4))
+        #expect(decoded.written == Date(timeIntervalSince1970: 1_800_000_060))
+        #expect(decoded.records == [1: CounterRecord(bytes: 10_000, cleared: Date(timeIntervalSince1970: 1_800_000_000),
+                                                     updated: Date(timeIntervalSince1970: 1_800_000_030))])
     }
 
     @Test func slotsStayWithTheirUserAndAreNeverReused() {

@@ -24,7 +24,7 @@ final class CounterFileCache: Sendable {
         }
         let stamp = Stamp(inode: UInt(info.st_ino), size: Int(info.st_size), seconds: info.st_mtim.tv_sec, nanoseconds: info.st_mtim.tv_nsec)
         if let cached = entries.withLock({ $0[path] }), cached.stamp == stamp { return cached.counters }
-        let counters = ProcFS.read(path).flatMap(ProxyCounters.decode)
+        let counters = ProcFS.read(path).flatMap { ProxyCounters.decode($0) }
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         entries.withLock { $0[path] = now.tv_sec - stamp.seconds >= 2 ? (stamp, counters) : nil }
