@@ -67,8 +67,22 @@ struct StatusReport: Encodable {
             zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }
                 .joined(separator: "  ").trimmingCharacters(in: .whitespaces) + "\n"
         }.joined()
-        return text
+        return text + quotaLines()
     }
+
+    /// One line per user with a quota on a modem; a user over quota says so first.
+    func quotaLines() -> String {
+        let lines = modems.flatMap { modem in
+            (modem.users ?? []).compactMap { user -> String? in
+                guard let quota = user.quota, let used = user.quotaUsedBytes else { return nil }
+                let state = user.overQuota == true ? "OVER QUOTA, refused by its proxy until the period ends" : "\(Self.mebibytes(user.quotaRemainingBytes ?? 0)) left"
+                return "  \(modem.name) \(user.name): \(Self.mebibytes(used)) of \(quota) used; \(state)\n"
+            }
+        }
+        return lines.isEmpty ? "" : "\nquotas (as the proxies counted up to a minute ago):\n" + lines.joined()
+    }
+
+    static func mebibytes(_ bytes: UInt64) -> String { String(format: "%.1f MB", Double(bytes) / 1_048_576) }
 
     /// `4m ago`, `just now`.
     static func ago(_ date: Date, now: Date) -> String {

@@ -11,11 +11,19 @@ public struct Allocations: Sendable, Equatable, Codable {
         public var index: Int
         public var httpPort: Int?
         public var socksPort: Int?
-        public init(name: String, index: Int, httpPort: Int? = nil, socksPort: Int? = nil) {
+        /// Each proxy user's counter slot (CounterSlot): kept while the user stays on the modem,
+        /// never given to another user, so no one inherits someone else's counts.
+        public var counters: [String: Int]?
+        /// The next slot to give; slots only grow (24 bytes × 3 in the counter file each).
+        public var nextCounter: Int?
+        public init(name: String, index: Int, httpPort: Int? = nil, socksPort: Int? = nil,
+                    counters: [String: Int]? = nil, nextCounter: Int? = nil) {
             self.name = name
             self.index = index
             self.httpPort = httpPort
             self.socksPort = socksPort
+            self.counters = counters
+            self.nextCounter = nextCounter
         }
     }
 
@@ -73,6 +81,7 @@ extension Allocations {
                 usedPorts.insert(port)
                 if isHTTP { entry.httpPort = port } else { entry.socksPort = port }
             }
+            entry.giveCounters(to: modem.proxy.users)
             kept[modem.serial] = entry
         }
         return (Allocations(modems: kept), failures)
@@ -83,5 +92,19 @@ extension Allocations {
         guard wanted == nil, let allocated, !explicit.contains(allocated), !used.contains(allocated) else { return nil }
         used.insert(allocated)
         return allocated
+    }
+}
+
+extension Allocations.Entry {
+    /// Keeps the slots of `users`, frees the others' and gives new users the next ones, in name order.
+    mutating func giveCounters(to users: [String]) {
+        var slots = (counters ?? [:]).filter { users.contains($0.key) }
+        var next = nextCounter ?? 0
+        for user in users.sorted() where slots[user] == nil {
+            slots[user] = next
+            next += 1
+        }
+        counters = slots.isEmpty ? nil : slots
+        nextCounter = next == 0 ? nil : next
     }
 }

@@ -63,6 +63,7 @@ extension DesiredFarm {
                                secrets: SecretResolver, stateDirectory: String, revision: String,
                                timeZone: TimeZone = .current) -> DesiredFarm {
         let passwords = Dictionary(uniqueKeysWithValues: spec.users.map { user in (user.name, credential(user.password, secrets)) })
+        let quotas = Dictionary(uniqueKeysWithValues: spec.users.map { ($0.name, $0.quota) })
         let modems = spec.modems.map { modem -> DesiredModem in
             let entry = allocations.modems[modem.serial]
             let index = entry?.index ?? 0
@@ -80,7 +81,9 @@ extension DesiredFarm {
             var users: [ProxyConfigInput.ProxyUser] = []
             for name in modem.proxy.users.sorted() {
                 switch passwords[name] {
-                case .success(let credential): users.append(.init(name: name, credential: credential))
+                case .success(let credential):
+                    let slot = CounterSlot(entry?.counters?[name] ?? 0)
+                    users.append(.init(name: name, credential: credential, counters: slot, quota: quotas[name] ?? nil))
                 case .failure(let failure): problems.append("password of user \(name): \(failure.message)")
                 case nil: problems.append("user \(name) is not defined in users")
                 }

@@ -319,10 +319,13 @@ public struct ProxyObservation: Sendable, Equatable {
     public var config: String?
     /// Other processes listening on this modem's ports (strays to stop).
     public var strays: [Int32]
-    public init(process: ProxyProcess? = nil, config: String? = nil, strays: [Int32] = []) {
+    /// The proxy's counter file (ProxyConfigInput.counterFile), when it has a readable one.
+    public var counters: ProxyCounters?
+    public init(process: ProxyProcess? = nil, config: String? = nil, strays: [Int32] = [], counters: ProxyCounters? = nil) {
         self.process = process
         self.config = config
         self.strays = strays
+        self.counters = counters
     }
 }
 

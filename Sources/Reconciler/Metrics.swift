@@ -67,6 +67,28 @@ public enum Metrics {
         perModem("modem_health_last_probe_timestamp_seconds", "gauge", "When the modem was last probed (Unix time).") {
             $0.health.lastProbe?.timeIntervalSince1970
         }
+        // Per user on each modem: as many series as farm.yaml puts users on modems.
+        func perUser(_ name: String, _ type: String, _ help: String, _ value: (UserTraffic) -> Double?) {
+            family(name, type, help, sorted.flatMap { modem in
+                (modem.users ?? []).compactMap { user in value(user).map { ([("modem", modem.name), ("user", user.name)], $0) } }
+            })
+        }
+        perUser("user_receive_bytes_total", "counter", "Bytes the user received through the modem's proxy, as its 3proxy counted them.") {
+            Double($0.receive)
+        }
+        perUser("user_transmit_bytes_total", "counter", "Bytes the user sent through the modem's proxy, as its 3proxy counted them.") {
+            Double($0.transmit)
+        }
+        perUser("user_quota_bytes", "gauge", "The user's quota on the modem per period (in and out together).") { $0.quotaBytes.map { Double($0) } }
+        perUser("user_quota_used_bytes", "gauge", "Bytes counted against the user's quota in the current period.") {
+            $0.quotaUsedBytes.map { Double($0) }
+        }
+        perUser("user_quota_remaining_bytes", "gauge", "Bytes left of the user's quota in the current period.") {
+            $0.quotaRemainingBytes.map { Double($0) }
+        }
+        perUser("user_over_quota", "gauge", "1 while the modem's 3proxy refuses the user for having used the quota.") {
+            $0.overQuota.map { $0 ? 1 : 0 }
+        }
         return out
     }
 

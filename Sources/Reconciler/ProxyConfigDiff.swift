@@ -13,7 +13,11 @@ enum ProxyConfigDiff {
         if !added.isEmpty { parts.append("user\(added.count > 1 ? "s" : "") \(added.joined(separator: ", ")) added") }
         let removed = old.keys.filter { new[$0] == nil }.sorted()
         if !removed.isEmpty { parts.append("user\(removed.count > 1 ? "s" : "") \(removed.joined(separator: ", ")) removed") }
-        let otherLines = { (text: String) in text.split(separator: "\n").filter { !$0.hasPrefix("users ") } }
+        let (oldQuotas, newQuotas) = (quotas(in: current), quotas(in: wanted))
+        parts += new.keys.filter { old[$0] != nil && oldQuotas[$0] != newQuotas[$0] }.sorted().map { "user \($0)'s quota changed" }
+        let otherLines = { (text: String) in
+            text.split(separator: "\n").filter { !$0.hasPrefix("users ") && !$0.hasPrefix("countall ") }
+        }
         // The allow and bandwidth lines name the users, so they follow any change of the user set.
         if added.isEmpty, removed.isEmpty, otherLines(current) != otherLines(wanted) { parts.append("settings changed") }
         return parts.isEmpty ? "users reordered" : parts.joined(separator: "; ")
@@ -36,6 +40,16 @@ enum ProxyConfigDiff {
                 guard let colon = entry.firstIndex(of: ":") else { continue }
                 result[String(entry[..<colon])] = entry
             }
+        }
+        return result
+    }
+
+    /// User name → its quota rule without the rule number (`countall N PERIOD MB name`).
+    static func quotas(in config: String) -> [String: String] {
+        var result: [String: String] = [:]
+        for line in config.split(separator: "\n") where line.hasPrefix("countall ") {
+            let words = line.split(separator: " ")
+            if words.count == 5 { result[String(words[4])] = words[2...3].joined(separator: " ") }
         }
         return result
     }

@@ -12,11 +12,20 @@ public struct ProxyConfigInput: Sendable, Equatable, CustomStringConvertible {
     public struct ProxyUser: Sendable, Equatable {
         public var name: String
         public var credential: Credential
-        public init(name: String, credential: Credential) {
+        /// Where 3proxy keeps the user's counts in the modem's counter file.
+        public var counters: CounterSlot
+        public var quota: Quota?
+        public init(name: String, credential: Credential, counters: CounterSlot, quota: Quota? = nil) {
             self.name = name
             self.credential = credential
+            self.counters = counters
+            self.quota = quota
         }
     }
+
+    /// The counter file's name in `logDirectory`: the directory is the proxy's own (its uid), so
+    /// 3proxy can reopen the file after a reload, when it no longer runs as root.
+    public static let counterFileName = "3proxy.counters"
 
     public var modem: String
     /// The unprivileged uid/gid the proxy drops to (its routing follows the uid rule).
@@ -47,6 +56,8 @@ public struct ProxyConfigInput: Sendable, Equatable, CustomStringConvertible {
         self.dns = dns
         self.logDirectory = logDirectory
     }
+
+    public var counterFile: String { logDirectory + "/" + Self.counterFileName }
 
     /// Ports that must listen once the proxy runs.
     public var ports: [Int] { [httpPort, socksPort].compactMap { $0 } }

@@ -29,6 +29,7 @@ public enum ProxyConfigRenderer {
             if let limit = input.bandwidth.inBitsPerSecond { lines.append("bandlimin \(limit) \(user.name)") }
             if let limit = input.bandwidth.outBitsPerSecond { lines.append("bandlimout \(limit) \(user.name)") }
         }
+        lines += countLines(input)
         // A service copies the auth, ACL and maxconn in force when it is read: all three come first.
         lines.append("auth strong")
         lines.append("maxconn \(input.maxConnections)")
@@ -49,6 +50,26 @@ public enum ProxyConfigRenderer {
         let sources = input.allow.isEmpty ? "*" : input.allow.map(\.description).joined(separator: ",")
         return input.users.map { "allow \($0.name) \(sources)" }
     }
+
+    /// 3proxy's own accounting, global like the bandwidth rules: per user a count of bytes in and
+    /// one of bytes out that never reset (their limit is out of reach: 3proxy needs one), and with
+    /// a quota a count of both that 3proxy resets each period and refuses the user at. The quota's
+    /// rule comes last: of several matching rules, the last sets how much a session may still move.
+    static func countLines(_ input: ProxyConfigInput) -> [String] {
+        guard !input.users.isEmpty else { return [] }
+        var lines = ["counter \(quoted(input.counterFile))"]
+        for user in input.users {
+            lines.append("countin \(user.counters.receive) N \(countOnlyMegabytes) \(user.name)")
+            lines.append("countout \(user.counters.transmit) N \(countOnlyMegabytes) \(user.name)")
+            if let quota = user.quota {
+                lines.append("countall \(user.counters.quota) \(quota.period.threeProxyLetter) \(quota.megabytes) \(user.name)")
+            }
+        }
+        return lines
+    }
+
+    /// 2^40 MiB = 1 EiB: a limit no count reaches, well inside 3proxy's 64-bit byte count.
+    static let countOnlyMegabytes: UInt64 = 1 << 40
 
     static func entry(for user: ProxyConfigInput.ProxyUser) -> String {
         switch user.credential {

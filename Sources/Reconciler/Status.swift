@@ -82,6 +82,9 @@ public struct ModemStatus: Sendable, Codable, Equatable {
     /// Bytes the modem's interface received and transmitted since ProxyFarm first saw it, summed
     /// across rotations, replugs and restarts (ModemMemory.traffic).
     public var traffic: ByteCounts?
+    /// Each proxy user's traffic and quota on this modem, as its 3proxy counted it; absent until
+    /// the proxy wrote its counter file.
+    public var users: [UserTraffic]?
     public var rotation: Rotation
     public var health: Health
     /// Why the modem is waiting (backing off after failures, pause between resets).

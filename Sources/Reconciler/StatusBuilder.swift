@@ -6,7 +6,8 @@ import Spec
 public enum StatusBuilder {
     /// `routingProblems`: the modem's share of the plan's `routingProblems`.
     public static func modem(_ modem: DesiredModem, observed: ObservedFarm, routingProblems: [String], memory: ModemMemory?, outcome: LaneOutcome?,
-                             waiting: String?, previous: ModemStatus?, revision: String, now: Date) -> ModemStatus {
+                             waiting: String?, previous: ModemStatus?, revision: String, now: Date,
+                             timeZone: TimeZone = .current) -> ModemStatus {
         let memory = memory ?? ModemMemory(serial: modem.serial)
         let plugged = observed.modems[modem.name]
         let state = plugged?.state
@@ -34,6 +35,7 @@ public enum StatusBuilder {
             httpPort: modem.httpPort, socksPort: modem.socksPort, uid: modem.uid, table: modem.table,
             proxyPid: proxy?.process?.pid, guardRefusedPackets: observed.network.egressGuard.refusedPackets[modem.uid],
             traffic: memory.traffic?.total,
+            users: UserTraffic.users(modem.proxy?.users ?? [], counters: proxy?.counters, now: now, timeZone: timeZone),
             rotation: .init(schedule: schedule(modem.rotation), count: memory.rotations, last: memory.lastRotation,
                             lastKeptSameAddress: memory.lastRotationSameAddress),
             health: .init(url: modem.health.url, lastProbe: memory.lastProbe,

@@ -22,13 +22,15 @@ extension StateStore {
             let previous = try previousStatus(modem.name)
             let status = StatusBuilder.modem(
                 modem, observed: result.observed, routingProblems: result.remaining.routingProblems[modem.name] ?? [], memory: result.memory[modem.serial], outcome: result.outcomes[modem.name],
-                waiting: result.remaining.deferred[modem.name], previous: previous, revision: desired.revision, now: ended)
+                waiting: result.remaining.deferred[modem.name], previous: previous, revision: desired.revision, now: ended,
+                timeZone: desired.timeZone)
             var remembered = status
             if previous?.withoutVolatileFacts != status.withoutVolatileFacts || status.trafficWorthWriting(over: previous) {
                 try writeModemStatus(status)
                 changed = true
             } else {
                 remembered.traffic = previous?.traffic
+                remembered.users = previous?.users
             }
             known.withLock { $0.modems[modem.name] = remembered }
             modems.append(status)
@@ -120,6 +122,7 @@ extension ModemStatus {
         status.health.lastLatencySeconds = nil
         status.signal = nil
         status.traffic = nil
+        status.users = users?.map(\.withoutCounts)
         for index in status.conditions.indices where status.conditions[index].type == .healthy && status.conditions[index].status == "True" {
             status.conditions[index].message = ""
         }
@@ -128,10 +131,17 @@ extension ModemStatus {
 }
 
 extension ModemStatus {
-    /// Traffic is rewritten once it moved enough (`ByteCounts.worthWriting`) or appeared or went.
+    /// Traffic is rewritten once it moved enough (`ByteCounts.worthWriting`) or appeared or went;
+    /// so are a user's counts (whether a user is over quota is no volatile fact).
     func trafficWorthWriting(over previous: ModemStatus?) -> Bool {
-        guard let traffic, let written = previous?.traffic else { return traffic != previous?.traffic }
-        return traffic.worthWriting(over: written)
+        let usersMoved = (users ?? []).contains { user in
+            let written = previous?.users?.first { $0.name == user.name }
+            return user.counts.worthWriting(over: written?.counts)
+                || ByteCounts(receive: user.quotaUsedBytes ?? 0, transmit: 0)
+                    .worthWriting(over: written.map { ByteCounts(receive: $0.quotaUsedBytes ?? 0, transmit: 0) })
+        }
+        guard let traffic, let written = previous?.traffic else { return usersMoved || traffic != previous?.traffic }
+        return usersMoved || traffic.worthWriting(over: written)
     }
 }
 

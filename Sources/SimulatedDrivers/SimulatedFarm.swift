@@ -59,6 +59,8 @@ public actor SimulatedFarm {
     var networkState = NetworkState()
     var proxies: [String: Proxy] = [:]
     var configs: [String: String] = [:]
+    /// What each proxy's counter file holds (not kept in snapshots: `--simulated` counts nothing).
+    var proxyCounters: [String: ProxyCounters] = [:]
     var strays: [Int32: [Int]] = [:]
     var lastInterfaceIndex = 1
     var nextPid: Int32 = 4000
@@ -110,6 +112,11 @@ public actor SimulatedFarm {
         guard let interface = modems.first(where: { $0.imei == serial })?.plugged.interface else { return }
         networkState.counters[interface]?.bytes.receive += receive
         networkState.counters[interface]?.bytes.transmit += transmit
+    }
+
+    /// The proxy's counter file now holds `records` (by rule number), as 3proxy writes it.
+    public func writeProxyCounters(modem: String, records: [Int: CounterRecord], at time: Date) {
+        proxyCounters[modem] = ProxyCounters(written: time, records: records)
     }
 
     /// The modem's interface counters start again from zero (as some drivers do after a reset).

@@ -84,7 +84,7 @@ extension SimulatedFarm {
             let process = proxies[name].map { ProxyProcess(pid: $0.pid, configPath: "/simulated/proxies/\(name).cfg", listening: $0.listening) }
             let stray = strays.filter { !wanted.isDisjoint(with: $0.value) }.map(\.key).sorted()
             guard process != nil || configs[name] != nil || !stray.isEmpty else { continue }
-            result[name] = ProxyObservation(process: process, config: configs[name], strays: stray)
+            result[name] = ProxyObservation(process: process, config: configs[name], strays: stray, counters: proxyCounters[name])
         }
         return result
     }

@@ -67,6 +67,11 @@ struct CheckedValue: Sendable {
         return value
     }
 
+    var quota: Quota? {
+        guard case .quota(let value) = scalar else { return nil }
+        return value
+    }
+
     var texts: [String]? { list?.compactMap(\.text) }
 
     /// `self` (a modem's value) laid over `base` (the defaults): mappings merge key by key,

@@ -72,7 +72,7 @@ struct FarmBuilder {
         return value.fields.sorted { $0.key < $1.key }.compactMap { name, user in
             let password = user["password"]
             secrets.check(password, as: .password, user: name, into: &sink)
-            return SecretChecker.source(of: password).map { User(name: name, password: $0) }
+            return SecretChecker.source(of: password).map { User(name: name, password: $0, quota: user["quota"]?.quota) }
         }
     }
 

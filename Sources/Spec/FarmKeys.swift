@@ -60,6 +60,8 @@ enum FarmKeys {
     static let user: [Key] = [
         Key("password", passwordSource, required: true,
             doc: "Where the password comes from: exactly one of file, hash, env, value."),
+        Key("quota", .text(.quota),
+            doc: "Traffic (in and out together) this user may pass through each modem's proxy per day, week (from Sunday, as 3proxy counts), month or in total, e.g. \"50GB per month\"; 1 GB = 1024 MB, whole MB only; over it 3proxy refuses the user (HTTP 503, SOCKS5 reply 2); unset = unlimited."),
     ]
 
     static let routing: [Key] = [

@@ -50,9 +50,12 @@ public struct RoutingSettings: Sendable, Equatable {
 public struct User: Sendable, Equatable {
     public var name: String
     public var password: SecretSource
-    public init(name: String, password: SecretSource) {
+    /// Per modem: each modem's 3proxy counts and enforces it on its own; nil = unlimited.
+    public var quota: Quota?
+    public init(name: String, password: SecretSource, quota: Quota? = nil) {
         self.name = name
         self.password = password
+        self.quota = quota
     }
 }
 

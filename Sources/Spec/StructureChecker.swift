@@ -8,9 +8,9 @@ struct StructureChecker {
     /// YAML aliases cannot blow this walk up ("billion laughs"): farm.yaml's keys nest only a few
     /// levels and no list holds lists, so nested aliases end in a type error, not an expansion.
     /// `secret`: nothing of this value may be echoed. Everything under `users.<name>` and any
-    /// `pin` or `password` is secret, also where farm.yaml is malformed (`bob: s3cret`).
+    /// `pin` or `password` is secret (but a user's `quota`), also where farm.yaml is malformed (`bob: s3cret`).
     mutating func check(_ node: Node, as type: ValueType, path: String, secret inherited: Bool = false) -> CheckedValue? {
-        let secret = inherited || Self.holdsSecrets(path)
+        let secret = (inherited || Self.holdsSecrets(path)) && !Self.isQuota(path)
         switch type {
         case .text(let format): return checkText(node, format, path, secret: secret)
         case .integer(let range): return checkInteger(node, range, path, secret: secret)
@@ -238,5 +238,11 @@ extension StructureChecker {
     static func holdsSecrets(_ path: String) -> Bool {
         let parts = path.split(separator: ".").map { $0.split(separator: "[").first.map(String.init) ?? "" }
         return (parts.first == "users" && parts.count >= 2) || parts.contains("pin") || parts.contains("password")
+    }
+
+    /// `users.<name>.quota` holds no secret, so its errors may quote it.
+    static func isQuota(_ path: String) -> Bool {
+        let parts = path.split(separator: ".")
+        return parts.count == 3 && parts[0] == "users" && parts[2] == "quota"
     }
 }

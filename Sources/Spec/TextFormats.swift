@@ -7,6 +7,7 @@ enum Scalar: Sendable, Equatable {
     case boolean(Bool)
     case duration(Duration)
     case bitsPerSecond(Int)
+    case quota(Quota)
     case time(TimeOfDay)
     case cidr(CIDR)
     case portRange(ClosedRange<Int>)
@@ -15,7 +16,7 @@ enum Scalar: Sendable, Equatable {
 /// The formats of farm.yaml's text values. `pattern` is the JSON Schema's regular expression and
 /// also the validator's first check, so both agree on what is well-formed.
 enum TextFormat: Sendable, CaseIterable {
-    case name, userName, serial, apn, ipType, ipAddress, listenAddress, cidr, duration, bandwidth, timeOfDay, portRange, url
+    case name, userName, serial, apn, ipType, ipAddress, listenAddress, cidr, duration, bandwidth, quota, timeOfDay, portRange, url
     case cryptHash, envName, filePath, secretText
 
     var pattern: String? {
@@ -26,6 +27,7 @@ enum TextFormat: Sendable, CaseIterable {
         case .apn: "^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
         case .duration: "^[0-9]{1,7}[smh]$"
         case .bandwidth: "^[0-9]{1,7}(bit|kbit|mbit|gbit)$"
+        case .quota: "^[0-9]{1,16}(B|[KMGT]i?B)( per (day|week|month)|/(day|week|month)| total)$"
         case .timeOfDay: "^([01][0-9]|2[0-3]):[0-5][0-9]$"
         case .portRange: "^[0-9]{1,5}-[0-9]{1,5}$"
         case .url: "^https?://[^\\s\"]+$"
@@ -54,6 +56,7 @@ enum TextFormat: Sendable, CaseIterable {
         case .cidr: "a network such as 192.168.1.0/24 (or a single IP address)"
         case .duration: "a duration such as 30s, 10m or 2h"
         case .bandwidth: "a bandwidth such as 500kbit, 20mbit or 1gbit"
+        case .quota: "a quota such as \"50GB per month\", 50GB/month, \"2GB per day\" or \"1TB total\" (units B, KB, MB, GB, TB; 1 KB = 1024 B)"
         case .timeOfDay: "a time of day \"HH:MM\" from 00:00 to 23:59, in quotes"
         case .portRange: "a port range FIRST-LAST such as 20000-29999"
         case .url: "an http:// or https:// URL"
@@ -105,6 +108,7 @@ enum TextFormat: Sendable, CaseIterable {
         case .cidr: return CIDR.parse(text).map(Scalar.cidr)
         case .duration: return Self.parseDuration(text)
         case .bandwidth: return Self.parseBandwidth(text)
+        case .quota: return Quota.parse(text).map(Scalar.quota)
         case .timeOfDay:
             let parts = text.split(separator: ":").compactMap { Int($0) }
             return .success(.time(TimeOfDay(hour: parts[0], minute: parts[1])))

@@ -1,6 +1,7 @@
 import Foundation
 import Reconciler
 import SimulatedDrivers
+import Spec
 import Testing
 
 /// packaging/prometheus/ and packaging/grafana/: the alert rules pass their promtool unit tests,
@@ -23,17 +24,22 @@ import Testing
     func scrapeExampleIsAValidConfiguration() throws {
         let (status, said) = try Self.run(["check", "config", "prometheus.yml"])
         #expect(status == 0, "promtool: \(said)")
-        #expect(said.contains("SUCCESS: 4 rules found"))
+        #expect(said.contains("SUCCESS: 6 rules found"))
     }
 
     /// Every `proxyfarm_…` name in the alert rules and the Grafana dashboard is a metric family
-    /// of a simulated farm that rotated (with the same address once) and carried traffic.
+    /// of a simulated farm that rotated (with the same address once) and carried traffic, with a
+    /// user whose proxy counted a quota.
     @Test func everyMetricTheAlertsAndTheDashboardUseExists() async throws {
-        let harness = try await Harness(spec: makeSpec(count: 2, rotation: .every(.seconds(60))))
+        var spec = makeSpec(count: 2, rotation: .every(.seconds(60)))
+        spec.users[1].quota = Quota(bytes: 1 << 30, period: .month)
+        let harness = try await Harness(spec: spec)
         await harness.farm.setStickyAddress(serial: serial(1))
         try await harness.pass()
         harness.clock.advance(by: .seconds(61))
         try await harness.pass()
+        await harness.farm.writeProxyCounters(modem: "m02", records: [1: CounterRecord(bytes: 10), 6: CounterRecord(bytes: 7, cleared: epoch)],
+                                              at: epoch)
         try await harness.pass()
         let metrics = try String(contentsOfFile: harness.store.root + "/status/metrics.prom", encoding: .utf8)
         let exported = Set(Self.names(in: metrics, after: "# TYPE "))

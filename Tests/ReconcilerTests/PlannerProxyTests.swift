@@ -28,7 +28,7 @@ import Testing
     @Test func addedUserIsNamedInTheReason() async throws {
         var farm = try await Converged.make(count: 2)
         let index = try #require(farm.desired.modems.firstIndex { $0.name == "m01" })
-        farm.desired.modems[index].proxy?.users.append(.init(name: "bob", credential: .clear(TestSecrets.bob)))
+        farm.desired.modems[index].proxy?.users.append(.init(name: "bob", credential: .clear(TestSecrets.bob), counters: CounterSlot(1)))
         #expect(farm.plan().lines.contains("m01: write proxy config — user bob added"))
     }
 
@@ -46,10 +46,10 @@ import Testing
     @Test func reloadNamesTheUsersWhoseConnectionsItDrops() async throws {
         var farm = try await Converged.make(count: 2)
         let index = try #require(farm.desired.modems.firstIndex { $0.name == "m01" })
-        farm.desired.modems[index].proxy?.users = [.init(name: "bob", credential: .clear(TestSecrets.bob))]
+        farm.desired.modems[index].proxy?.users = [.init(name: "bob", credential: .clear(TestSecrets.bob), counters: CounterSlot(1))]
         let reload = try #require(farm.plan().actions(for: "m01").first { $0.kind.name == "reload-proxy" })
         #expect(reload.reason == "user bob added; user alice removed; drops the open connections of alice")
-        farm.desired.modems[index].proxy?.users.append(.init(name: "alice", credential: .clear(TestSecrets.alice)))
+        farm.desired.modems[index].proxy?.users.append(.init(name: "alice", credential: .clear(TestSecrets.alice), counters: CounterSlot(0)))
         farm.desired.modems[index].proxy?.users.sort { $0.name < $1.name }
         #expect(farm.plan().actions(for: "m01").first { $0.kind.name == "reload-proxy" }?.reason == "user bob added")
     }

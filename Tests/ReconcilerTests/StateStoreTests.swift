@@ -126,7 +126,8 @@ final class Child {
         let spec = makeSpec(count: 3)
         let (first, failures) = Allocations().updated(for: spec)
         #expect(failures.isEmpty)
-        #expect(first.modems[serial(2)] == .init(name: "m02", index: 2, httpPort: 20002, socksPort: 20003))
+        #expect(first.modems[serial(2)] == .init(name: "m02", index: 2, httpPort: 20002, socksPort: 20003,
+                                                 counters: ["alice": 0, "bob": 1], nextCounter: 2))
         var shrunk = spec
         shrunk.modems.remove(at: 0)
         let (second, _) = first.updated(for: shrunk)
@@ -150,7 +151,8 @@ final class Child {
         let old = Allocations(modems: [serial(1): .init(name: "m01", index: 0, httpPort: 20000, socksPort: 20001)])
         let (allocations, failures) = old.updated(for: spec)
         #expect(failures.isEmpty)
-        #expect(allocations.modems[serial(1)] == .init(name: "m01", index: 1, httpPort: 20000, socksPort: 20001))
+        #expect(allocations.modems[serial(1)] == .init(name: "m01", index: 1, httpPort: 20000, socksPort: 20001,
+                                                       counters: ["alice": 0], nextCounter: 1))
         #expect(allocations.modems[serial(2)]?.index == 2)
     }
 

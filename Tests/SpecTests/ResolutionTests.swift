@@ -23,7 +23,7 @@ import Testing
         #expect(spec.routing == RoutingSettings(tableBase: 100, uidBase: 20000))
         #expect(spec.users == [
             User(name: "alice", password: .file("secrets/alice")),
-            User(name: "bob", password: .hash("$1$pfexampl$ZQIW7vhM700KNCzIIiVXE0")),
+            User(name: "bob", password: .hash("$1$pfexampl$ZQIW7vhM700KNCzIIiVXE0"), quota: Quota(bytes: 50 << 30, period: .month)),
             User(name: "carol", password: .value("carol-example-password")),
         ])
         #expect(spec.modems.map(\.name) == ["m01", "m02", "m03", "m04-spare"])

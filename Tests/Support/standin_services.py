@@ -11,9 +11,13 @@ users and its own service's ACL, and closed when that fails (sockmap.c, unless `
 """
 import base64, binascii, hashlib, ipaddress, select, socket, struct, sys, threading, time
 import encodings.idna  # noqa: F401  loaded now: after setuid the interpreter's own files may be unreadable
+from standin_counters import Counters
 
 ITOA64 = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 CREDENTIAL_BYTES = 255
+OVER_LIMITS = (b"HTTP/1.0 503 Service Unavailable\r\nConnection: close\r\nContent-type: text/html; charset=utf-8\r\n\r\n"
+               b"<html><head><title>503 Service Unavailable</title></head>\r\n"
+               b"<body><h2>503 Service Unavailable</h2><h3>You have exceeded your limits</h3></body></html>\r\n")
 
 
 def md5crypt(password: bytes, salt: bytes) -> str:
@@ -96,6 +100,7 @@ class Farm:
         self.paused = 0
         self.lock = threading.Lock()
         self.services = []
+        self.counters = Counters()
 
     def check_password(self, user: str, password: bytes) -> bool:
         kind, secret = self.users.get(user, (None, None))
@@ -232,17 +237,39 @@ class Service(threading.Thread):
             self.farm.log(self, 12, user, peer, f"{target_ip}:{port}", 0, 0, request)
             return client.sendall(b"HTTP/1.0 502 Bad Gateway\r\nConnection: close\r\n\r\n")
         with upstream:
+            session = (user, ipaddress.ip_address(peer[0]), ipaddress.ip_address(target_ip), port)
+            allowed = self.farm.counters.admit(*session)
+            if allowed is None:
+                self.farm.log(self, 10, user, peer, f"{target_ip}:{port}", 0, 0, request)
+                return client.sendall(OVER_LIMITS)
             upstream.settimeout(None)
+            sent, received = len(head) + 4 + len(body), 0
             if path is None:
                 client.sendall(b"HTTP/1.0 200 Connection established\r\n\r\n")
             else:
+                length = next((int(v) for n, v in headers if n.strip().lower() == "content-length" and v.strip().isdigit()), 0)
+                if allowed["out"] and (allowed["out"] < sent or length > allowed["out"] - sent):  # proxy.c: a body past the quota
+                    self.farm.log(self, 10, user, peer, f"{target_ip}:{port}", 0, 0, request)
+                    return client.sendall(OVER_LIMITS)
                 kept = [f"{n}:{v}" for n, v in headers
                         if n.strip().lower() not in ("proxy-authorization", "proxy-connection", "connection")]
                 if not self.anonymous:
                     kept.append(f"Forwarded: for={peer[0]}")
                 upstream.sendall("\r\n".join([f"{method} {path} {version}"] + kept + ["Connection: close", "", ""])
                                  .encode("latin-1") + body)
-            sent, received = relay(client, upstream, self.recheck(user, password, peer, target_ip, port))
+                if allowed["in"]:
+                    answer = read_head(upstream)
+                    received = len(answer)
+                    if allowed["in"] < received or content_length(answer) + received > allowed["in"]:
+                        self.farm.counters.count(*session, received, sent)
+                        self.farm.log(self, 10, user, peer, f"{target_ip}:{port}", sent, received, request)
+                        return client.sendall(OVER_LIMITS)
+                    client.sendall(answer)
+            more_sent, more_received = relay(client, upstream, self.recheck(user, password, peer, target_ip, port),
+                                             (max(allowed["out"] - sent, 1) if allowed["out"] else 0,
+                                              max(allowed["in"] - received, 1) if allowed["in"] else 0))
+            sent, received = sent + more_sent, received + more_received
+        self.farm.counters.count(*session, received, sent)
         self.farm.log(self, 0, user, peer, f"{target_ip}:{port}", sent, received, request)
 
     def recheck(self, user, password, peer, target_ip, port):
@@ -299,10 +326,18 @@ class Service(threading.Thread):
             self.farm.log(self, 12, user, peer, f"{target_ip}:{port}", 0, 0, "CONNECT")
             return client.sendall(b"\x05\x05\x00\x01" + bytes(6))
         with upstream:
+            session = (user, ipaddress.ip_address(peer[0]), ipaddress.ip_address(target_ip), port)
+            allowed = self.farm.counters.admit(*session)
+            if allowed is None:  # 3proxy answers with its own listening address
+                self.farm.log(self, 10, user, peer, f"{target_ip}:{port}", 0, 0, "CONNECT")
+                address, bound = client.getsockname()[:2]
+                return client.sendall(b"\x05\x02\x00\x01" + socket.inet_aton(address) + struct.pack(">H", bound))
             upstream.settimeout(None)
             address, bound = upstream.getsockname()[:2]
             client.sendall(b"\x05\x00\x00\x01" + socket.inet_aton(address) + struct.pack(">H", bound))
-            sent, received = relay(client, upstream, self.recheck(user, password, peer, target_ip, port))
+            sent, received = relay(client, upstream, self.recheck(user, password, peer, target_ip, port),
+                                   (allowed["out"], allowed["in"]))
+        self.farm.counters.count(*session, received, sent)
         self.farm.log(self, 0, user, peer, f"{target_ip}:{port}", sent, received, "CONNECT")
 
 
@@ -316,9 +351,30 @@ def recv_exact(sock, count) -> bytes:
     return data
 
 
-def relay(client, upstream, still_allowed):
+def read_head(sock) -> bytes:
+    """An HTTP answer's status line and headers, as proxy.c reads them before it passes them on."""
+    head = b""
+    while b"\r\n\r\n" not in head and len(head) < 65536:
+        chunk = sock.recv(1)
+        if not chunk:
+            break
+        head += chunk
+    return head
+
+
+def content_length(head: bytes) -> int:
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length" and value.strip().isdigit():
+            return int(value.strip())
+    return 0
+
+
+def relay(client, upstream, still_allowed, caps=(0, 0)):
     """Copies both ways until both sides have closed, or a reload's re-check fails; returns bytes
-    (to upstream, to client). 3proxy re-checks when its copy loop next wakes: a second at most here."""
+    (to upstream, to client). 3proxy re-checks when its copy loop next wakes: a second at most here.
+    `caps`: the bytes the session may still send and receive under its quotas (0 = no cap); once
+    either is reached the session ends, as sockmap.c ends it."""
     client.settimeout(None)
     open_ends, counts = {client: upstream, upstream: client}, {client: 0, upstream: 0}
     idle = 0
@@ -336,6 +392,8 @@ def relay(client, upstream, still_allowed):
             if data:
                 open_ends[sock].sendall(data)
                 counts[sock] += len(data)
+                if any(cap and counts[end] >= cap for end, cap in ((client, caps[0]), (upstream, caps[1]))):
+                    return counts[client], counts[upstream]
             else:
                 try:
                     open_ends.pop(sock).shutdown(socket.SHUT_WR)

@@ -138,6 +138,26 @@ extension ThreeProxySupervisor {
         }
     }
 
+    /// 3proxy writes its counter file once a minute and at a reload, and when it exits only if the
+    /// minute changed since: before a stop, a reload makes it write the counts of the last minute. Waits until the file changed,
+    /// at most `counterFlushLimit` (a proxy too busy or hung to answer is stopped all the same).
+    func flushCounters(modem: String, pid: Int32) async throws {
+        func written() -> timespec? {
+            var info = stat()
+            return stat(counterPath(modem: modem), &info) == 0 ? info.st_mtim : nil
+        }
+        guard let before = written() else { return }
+        kill(pid, SIGUSR1)
+        let deadline = ContinuousClock.now + Self.counterFlushLimit
+        while ContinuousClock.now < deadline, ProcFS.isAlive(pid) {
+            if let now = written(), now.tv_sec != before.tv_sec || now.tv_nsec != before.tv_nsec { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// 3proxy looks at signals once a second; a reload of a busy proxy takes a little longer.
+    static let counterFlushLimit: Duration = .seconds(3)
+
     static func bootSeconds() -> Double {
         var now = timespec()
         clock_gettime(CLOCK_BOOTTIME, &now)

@@ -24,6 +24,7 @@ public struct ThreeProxySupervisor: ProxySupervisor {
     public let reloadWait: Duration
     /// Run the proxies inside this named network namespace (`ip netns exec`), e.g. in a lab.
     public let networkNamespace: String?
+    private let counterFiles = CounterFileCache()
 
     public init(stateDirectory: String, binary: String = "3proxy", gracePeriod: Duration = .seconds(5),
                 readinessTimeout: Duration = .seconds(10), reloadWait: Duration = .seconds(3), networkNamespace: String? = nil) {
@@ -39,6 +40,8 @@ public struct ThreeProxySupervisor: ProxySupervisor {
     public func pidPath(modem: String) -> String { "\(stateDirectory)/proxies/\(modem).pid" }
     /// Where the rendered config should point `log` (ProxyConfigInput.logDirectory).
     public func logDirectory(modem: String) -> String { "\(stateDirectory)/log/proxies/\(modem)" }
+    /// Where the rendered config points `counter` (ProxyConfigInput.counterFile).
+    public func counterPath(modem: String) -> String { logDirectory(modem: modem) + "/" + ProxyConfigInput.counterFileName }
     /// 3proxy's stdout, appended across starts.
     public func outputPath(modem: String) -> String { logDirectory(modem: modem) + "/3proxy.out" }
     /// 3proxy's stderr, appended across starts: what starts and reloads are judged by.
@@ -68,7 +71,8 @@ public struct ThreeProxySupervisor: ProxySupervisor {
             }
             let strays = Set(expected.flatMap { holders[$0] ?? [] }).subtracting(process.map { [$0.pid] } ?? [])
             let config = ProcFS.readText(configPath(modem: modem))
-            observations[modem] = ProxyObservation(process: process, config: config, strays: strays.sorted())
+            let counters = counterFiles.counters(at: counterPath(modem: modem))
+            observations[modem] = ProxyObservation(process: process, config: config, strays: strays.sorted(), counters: counters)
         }
         return observations
     }
@@ -77,6 +81,7 @@ public struct ThreeProxySupervisor: ProxySupervisor {
         try Self.checkName(modem)
         try FileManager.default.createDirectory(atPath: stateDirectory + "/proxies", withIntermediateDirectories: true)
         try prepareLogDirectory(modem: modem, uid: uid, gid: uid)
+        try prepareCounterFile(modem: modem, uid: uid)
         let path = configPath(modem: modem)
         let bytes = Array(config.utf8)
         if ProcFS.read(path) == bytes {
@@ -124,6 +129,7 @@ public struct ThreeProxySupervisor: ProxySupervisor {
             removeRecord(modem: modem, ifPID: pid)
             return
         }
+        try await flushCounters(modem: modem, pid: pid)
         kill(pid, SIGTERM)
         if try await waitForExit(pid, within: gracePeriod) == false {
             if isOurProxy(pid, modem: modem) { kill(pid, SIGKILL) }
@@ -213,6 +219,21 @@ public struct ThreeProxySupervisor: ProxySupervisor {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         guard chown(directory, uid, gid) == 0 else { throw ProxySupervisorError.io(operation: "chown", path: directory, errno: errno) }
         guard chmod(directory, 0o750) == 0 else { throw ProxySupervisorError.io(operation: "chmod", path: directory, errno: errno) }
+    }
+
+    /// 3proxy opens its counter file read-write at every config read: at start as root, after a
+    /// reload as the proxy's uid. The file is created (empty: 3proxy writes its header) and kept
+    /// owned by that uid, so a reload never fails on a file root made.
+    private func prepareCounterFile(modem: String, uid: UInt32) throws(ProxySupervisorError) {
+        let path = counterPath(modem: modem)
+        let fd = open(path, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o640)
+        guard fd >= 0 else { throw .io(operation: "open", path: path, errno: errno) }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw .io(operation: "stat", path: path, errno: errno) }
+        if info.st_uid != uid || info.st_gid != uid {
+            guard fchown(fd, uid, uid) == 0 else { throw .io(operation: "chown", path: path, errno: errno) }
+        }
     }
 
     /// Creates the output file owned by the proxy's uid; returns its current size (where this run begins).

@@ -7,9 +7,9 @@ import Testing
 /// (`openssl passwd -1`) appear here. `UPDATE_GOLDEN=1 swift test` rewrites the files.
 @Suite struct ProxyGoldenTests {
     static let logs = "/var/lib/proxyfarm/log/proxies"
-    static let alice = ProxyConfigInput.ProxyUser(name: "alice", credential: .clear("test-alice-pw"))
-    static let bob = ProxyConfigInput.ProxyUser(name: "bob", credential: .hash("$1$testsalt$D6xvZlWjCPmwrQyP9yOWe/"))
-    static let quoting = ProxyConfigInput.ProxyUser(name: "carol", credential: .clear("te\"st $pw"))
+    static let alice = ProxyConfigInput.ProxyUser(name: "alice", credential: .clear("test-alice-pw"), counters: CounterSlot(0))
+    static let bob = ProxyConfigInput.ProxyUser(name: "bob", credential: .hash("$1$testsalt$D6xvZlWjCPmwrQyP9yOWe/"), counters: CounterSlot(1), quota: Quota(bytes: 50 << 30, period: .month))
+    static let quoting = ProxyConfigInput.ProxyUser(name: "carol", credential: .clear("te\"st $pw"), counters: CounterSlot(2), quota: Quota(bytes: 1 << 20, period: .day))
 
     static let cases: [(String, ProxyConfigInput)] = [
         ("http-only", ProxyConfigInput(modem: "m01", uid: 20001, listen: "0.0.0.0", httpPort: 20001, socksPort: nil,
@@ -39,8 +39,9 @@ import Testing
     ]
     static let longestName = String(repeating: "n", count: 64)
     static let longest = ProxyConfigInput.ProxyUser(
-        name: longestName, credential: .clear("\"$" + String(repeating: "p", count: ProxyLimits.passwordBytes(user: longestName) - 2)))
-    static let many = (1...250).map { ProxyConfigInput.ProxyUser(name: "user\($0)", credential: .clear("test-pw-\($0)-" + String(repeating: "x", count: 200))) }
+        name: longestName, credential: .clear("\"$" + String(repeating: "p", count: ProxyLimits.passwordBytes(user: longestName) - 2)),
+        counters: CounterSlot(3), quota: Quota(bytes: 1 << 50, period: .total))
+    static let many = (1...250).map { ProxyConfigInput.ProxyUser(name: "user\($0)", credential: .clear("test-pw-\($0)-" + String(repeating: "x", count: 200)), counters: CounterSlot($0)) }
 
     static func goldenURL(_ name: String) -> URL { ProxyTestSupport.goldenDirectory.appendingPathComponent("\(name).cfg") }
 
@@ -84,9 +85,9 @@ import Testing
     @Test func unsafeValuesAreProblemsThatNameNoSecret() {
         let secret = "s3cr3t-line\nnext"
         let problems = ProxyConfigRenderer.problems(Self.input(users: [
-            .init(name: "alice", credential: .clear(secret)),
-            .init(name: "bob", credential: .hash("$6$salt$" + String(repeating: "x", count: 86))),
-            .init(name: "eve,mallory", credential: .clear("pw")),
+            .init(name: "alice", credential: .clear(secret), counters: CounterSlot(0)),
+            .init(name: "bob", credential: .hash("$6$salt$" + String(repeating: "x", count: 86)), counters: CounterSlot(1)),
+            .init(name: "eve,mallory", credential: .clear("pw"), counters: CounterSlot(2)),
         ], listen: "127.0.0.300", dns: ["lo"]))
         #expect(problems.count == 5)
         #expect(problems.contains { $0.contains("password of user alice") })
@@ -100,14 +101,14 @@ import Testing
     @Test func valuesPastThreeProxysLimitsAreProblems() {
         let name = ProxyGoldenTests.longestName
         let fits = String(repeating: "p", count: ProxyLimits.passwordBytes(user: name))
-        #expect(ProxyConfigRenderer.problems(Self.input(users: [.init(name: name, credential: .clear(fits))])).isEmpty)
-        let over = Self.input(users: [.init(name: name, credential: .clear(fits + "p"))])
+        #expect(ProxyConfigRenderer.problems(Self.input(users: [.init(name: name, credential: .clear(fits), counters: CounterSlot(0))])).isEmpty)
+        let over = Self.input(users: [.init(name: name, credential: .clear(fits + "p"), counters: CounterSlot(0))])
         #expect(ProxyConfigRenderer.problems(over) == ["password of user \(name) is 191 bytes; 3proxy cuts HTTP Basic's "
                                                         + "user:password at 255 bytes, so it may have at most 190"])
         let tooLongName = String(repeating: "n", count: 254)
-        #expect(ProxyConfigRenderer.problems(Self.input(users: [.init(name: tooLongName, credential: .hash("$1$testsalt$D6xvZlWjCPmwrQyP9yOWe/"))]))
+        #expect(ProxyConfigRenderer.problems(Self.input(users: [.init(name: tooLongName, credential: .hash("$1$testsalt$D6xvZlWjCPmwrQyP9yOWe/"), counters: CounterSlot(0))]))
             == ["user name \(tooLongName) leaves no room for a password in 3proxy's 255 bytes"])
-        var wide = Self.input(users: [.init(name: "alice", credential: .clear("pw"))])
+        var wide = Self.input(users: [.init(name: "alice", credential: .clear("pw"), counters: CounterSlot(0))])
         wide.allow = (0..<6000).map { CIDR(address: "10.\($0 / 256).\($0 % 256).0", prefixLength: 24) }
         #expect(ProxyConfigRenderer.problems(wide).count == 1)
         #expect(ProxyConfigRenderer.problems(wide).first?.hasPrefix("config line ") == true)
@@ -115,7 +116,7 @@ import Testing
     }
 
     @Test func quotesAndDollarsInPasswordsRenderQuoted() {
-        let input = Self.input(users: [.init(name: "alice", credential: .clear("a\"b$c"))])
+        let input = Self.input(users: [.init(name: "alice", credential: .clear("a\"b$c"), counters: CounterSlot(0))])
         #expect(ProxyConfigRenderer.problems(input).isEmpty)
         #expect(ProxyConfigRenderer.render(input).contains("users \"alice:CL:a\"\"b$c\"\n"))
     }

@@ -21,8 +21,8 @@ struct ProxyNamespaceFarmTests {
 
     /// Modem 2 carries alice and bob; modems 1 and 3 only alice. Clients from 127.0.0.0/8 only.
     static func input(_ n: Int, bobPassword: String, logs: String) -> ProxyConfigInput {
-        var users: [ProxyConfigInput.ProxyUser] = [.init(name: "alice", credential: .clear(alicePassword))]
-        if n == 2 { users.append(.init(name: "bob", credential: .clear(bobPassword))) }
+        var users: [ProxyConfigInput.ProxyUser] = [.init(name: "alice", credential: .clear(alicePassword), counters: CounterSlot(0))]
+        if n == 2 { users.append(.init(name: "bob", credential: .clear(bobPassword), counters: CounterSlot(1))) }
         return ProxyConfigInput(modem: "m0\(n)", uid: uid(n), listen: "0.0.0.0", httpPort: httpPort(n), socksPort: socksPort(n),
                                 users: users, allow: [CIDR(address: "127.0.0.0", prefixLength: 8)], maxConnections: 20,
                                 bandwidth: Bandwidth(), dns: [], logDirectory: logs)
@@ -137,7 +137,7 @@ struct ProxyNamespaceFarmTests {
             let logs = try Self.filesUnder(state + "/log")
             #expect(logs.count >= 6, "request logs and stdout/stderr of three proxies: \(logs)")
             for file in logs {
-                let text = try String(contentsOfFile: file, encoding: .utf8)
+                let text = String(decoding: try Data(contentsOf: URL(fileURLWithPath: file)), as: UTF8.self)  // the counter file is binary
                 for secret in [Self.alicePassword, Self.bobPassword, Self.bobNewPassword] {
                     #expect(!text.contains(secret), "a password is in \(file)")
                 }

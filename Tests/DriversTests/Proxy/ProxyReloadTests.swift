@@ -21,7 +21,7 @@ import Testing
 
     func config(_ password: String) -> String {
         ProxyConfigRenderer.render(ProxyTestSupport.input(
-            http: http, socks: socks, users: [.init(name: "alice", credential: .clear(password))],
+            http: http, socks: socks, users: [.init(name: "alice", credential: .clear(password), counters: CounterSlot(0))],
             logDirectory: supervisor().logDirectory(modem: "m01")))
     }
 
@@ -76,15 +76,16 @@ import Testing
     /// Access lines on stdout (the log cannot be reopened) are no error: reloads still succeed.
     @Test func accessLinesOnStdoutAreNoReloadError() async throws {
         let supervisor = supervisor()
-        var wanted = ProxyTestSupport.input(http: http, socks: socks, users: [.init(name: "alice", credential: .clear("test-pw"))],
-                                            logDirectory: state + "/missing-directory")
+        var wanted = ProxyTestSupport.input(http: http, socks: socks, users: [.init(name: "alice", credential: .clear("test-pw"), counters: CounterSlot(0))],
+                                            logDirectory: supervisor.logDirectory(modem: "m01"))
         try await supervisor.writeConfig(modem: "m01", config: ProxyConfigRenderer.render(wanted), uid: ProxyTestSupport.proxyUID)
-        // The log's directory does not exist: 3proxy refuses the `log` line at start, so log to
-        // a file that is there at start and gone (with its directory) before the reloads.
-        try FileManager.default.createDirectory(atPath: wanted.logDirectory, withIntermediateDirectories: true)
         let process = try await supervisor.start(modem: "m01", ports: [http, socks])
         defer { cleanUp(process.pid) }
-        try FileManager.default.removeItem(atPath: wanted.logDirectory)
+        // Today's log becomes a directory: 3proxy cannot reopen it at the reloads (its counter
+        // file beside it stays usable), so access lines go to stdout.
+        let dated = try #require(try FileManager.default.contentsOfDirectory(atPath: wanted.logDirectory).first { $0.hasPrefix("3proxy.log.") })
+        try FileManager.default.removeItem(atPath: wanted.logDirectory + "/" + dated)
+        try FileManager.default.createDirectory(atPath: wanted.logDirectory + "/" + dated, withIntermediateDirectories: false)
         for round in 1...2 {
             #expect(try status("test-pw") == "502")
             wanted.maxConnections += round

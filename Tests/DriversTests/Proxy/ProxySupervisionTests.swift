@@ -22,13 +22,45 @@ import Testing
 
     func config(password: String) -> String {
         ProxyConfigRenderer.render(ProxyTestSupport.input(
-            http: http, socks: socks, users: [.init(name: "alice", credential: .clear(password))],
+            http: http, socks: socks, users: [.init(name: "alice", credential: .clear(password), counters: CounterSlot(0))],
             logDirectory: supervisor.logDirectory(modem: "m01")))
     }
 
     func cleanUp(_ pids: [Int32]) {
         for pid in pids where ProxyTestSupport.isAlive(pid) { kill(pid, SIGKILL) }
         ProxyTestSupport.removeDirectory(state)
+    }
+
+    /// 3proxy writes its counter file at a reload, and at exit only when the minute changed since
+    /// its last write: a stop makes it write first, so the bytes of the last minute are counted.
+    @Test func aStopKeepsTheLastCounts() async throws {
+        let site = try ProxyTestSupport.makeStateDirectory()
+        try Data(count: 300_000).write(to: URL(fileURLWithPath: site + "/file"))
+        let port = ProxyTestSupport.freePort()
+        let server = try ProxySpawner.spawn(["/usr/bin/env", "python3", "-m", "http.server", String(port), "--bind", "127.0.0.1",
+                                             "--directory", site], outputPath: "/dev/null")
+        defer {
+            kill(server, SIGTERM)
+            ProxySpawner.reap(server)
+            ProxyTestSupport.removeDirectory(site)
+        }
+        try await supervisor.writeConfig(modem: "m01", config: config(password: "test-pw-one"), uid: ProxyTestSupport.proxyUID)
+        let process = try await supervisor.start(modem: "m01", ports: [http, socks])
+        defer { cleanUp([process.pid]) }
+        // 3proxy's first write comes within a second of its start; after it, the next is due only
+        // when the minute changes (or at a reload), so the download below is written by the stop.
+        let counterFile = supervisor.counterPath(modem: "m01")
+        #expect(try await ProxyTestSupport.eventually { ((try? FileManager.default.attributesOfItem(atPath: counterFile)[.size]) as? Int ?? 0) > 0 })
+        var status = ""
+        for _ in 0..<50 where status != "200" {  // until the server listens
+            status = try ProxyTestSupport.httpStatus(proxy: "127.0.0.1:\(http)", user: "alice", password: "test-pw-one",
+                                                     url: "http://127.0.0.1:\(port)/file")
+            if status != "200" { usleep(100_000) }
+        }
+        try #require(status == "200", "the download through the proxy")
+        try await supervisor.stop(modem: "m01", pid: process.pid)
+        let counters = try #require(try await supervisor.observe(ports: ["m01": [http, socks]])["m01"]?.counters)
+        #expect((counters.records[CounterSlot(0).receive]?.bytes ?? 0) >= 300_000, "\(counters)")
     }
 
     @Test func startObserveReloadStop() async throws {
