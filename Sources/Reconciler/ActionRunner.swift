@@ -53,7 +53,7 @@ struct ActionRunner: Sendable {
         case .reloadProxy(let pid, let ports):
             try await withDeadline(limit, "reloading the proxy") { try await proxies.reload(modem: name, pid: pid, ports: ports) }
         case .stopProxy(let pid):
-            try await withDeadline(limit, "stopping the proxy") { try await proxies.stop(modem: name, pid: pid) }
+            try await withDeadline(limit, "stopping the proxy") { try await proxies.stop(modem: name, pid: pid, keepingCounts: true) }
         case .network, .forget:
             // Network changes go out in one batch per round; forgetting is the state store's job.
             break

@@ -341,8 +341,10 @@ public protocol ProxySupervisor: Sendable {
     /// died or is no longer ours; a reload still under way then is judged by the next `observe`
     /// (`ProxyProcess.reloadFailure`), so a slow proxy holds up neither the pass nor other modems.
     func reload(modem: String, pid: Int32, ports: [Int]) async throws
-    /// SIGTERM, SIGKILL after a grace period; removes the pid record.
-    func stop(modem: String, pid: Int32) async throws
+    /// SIGTERM, SIGKILL after a grace period; removes the pid record. `keepingCounts` first has
+    /// the proxy write its users' traffic counts (a reload: a few seconds at most); a proxy whose
+    /// lane is not protected is stopped at once instead — safety before accounting.
+    func stop(modem: String, pid: Int32, keepingCounts: Bool) async throws
 }
 
 public struct ProbeResult: Sendable, Equatable, Codable {

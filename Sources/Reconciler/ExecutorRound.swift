@@ -107,7 +107,7 @@ extension Executor {
     /// serving a lane that could leak. Its later proxy steps are skipped anyway (the lane failed).
     private func failClosed(_ lanes: [LaneWork], desired: DesiredFarm, observed: ObservedFarm, network: NetworkState?) async -> [LaneWork] {
         let routing = Dictionary(Planner.routing(desired, observed: observed).map { ($0.modem, $0) }, uniquingKeysWith: { first, _ in first })
-        let runner = ActionRunner(drivers: drivers, settings: settings)
+        let proxies = drivers.proxies
         var lanes = lanes
         for index in lanes.indices where lanes[index].outcome.failedStep == .network && !Task.isCancelled {
             let lane = lanes[index]
@@ -117,7 +117,10 @@ extension Executor {
                                      reason: "fail closed: its egress guard or rules are not in place (\(lane.outcome.failure?.reason ?? "unknown"))")
             var failure: LaneFailure?
             do {
-                _ = try await runner.perform(stop, plugged: lane.plugged, memory: lane.memory ?? ModemMemory(serial: ""))
+                // At once: not even the few seconds it takes the proxy to write its traffic counts.
+                try await withDeadline(settings.actionTimeout, "stopping the proxy") {
+                    try await proxies.stop(modem: lane.name, pid: pid, keepingCounts: false)
+                }
             } catch {
                 failure = error
             }

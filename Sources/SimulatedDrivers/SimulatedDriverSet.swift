@@ -49,7 +49,7 @@ struct Drivers: ModemInventory, ModemControl, NetworkControl, ProxySupervisor, H
     func writeConfig(modem: String, config: String, uid: UInt32) async throws { try await farm.writeConfig(modem: modem, config: config) }
     func start(modem: String, ports: [Int]) async throws -> ProxyProcess { try await farm.startProxy(modem: modem, ports: ports) }
     func reload(modem: String, pid: Int32, ports: [Int]) async throws { try await farm.reloadProxy(modem: modem, pid: pid) }
-    func stop(modem: String, pid: Int32) async throws { try await farm.stopProxy(modem: modem, pid: pid) }
+    func stop(modem: String, pid: Int32, keepingCounts: Bool) async throws { try await farm.stopProxy(modem: modem, pid: pid) }
 
     func probe(url: String, uid: UInt32, interface: String, timeout: Duration) async -> ProbeResult { await farm.probe(interface: interface) }
 }

@@ -122,14 +122,14 @@ public struct ThreeProxySupervisor: ProxySupervisor {
         return try await awaitStart(modem: modem, pid: pid, ports: ports, uid: info.st_uid, errorOffset: offset)
     }
 
-    public func stop(modem: String, pid: Int32) async throws {
+    public func stop(modem: String, pid: Int32, keepingCounts: Bool) async throws {
         ProxySpawner.reap(pid)
         guard isOurProxy(pid, modem: modem) else {
             if ProcFS.isAlive(pid) { throw ProxySupervisorError.notOurProcess(modem: modem, pid: pid) }
             removeRecord(modem: modem, ifPID: pid)
             return
         }
-        try await flushCounters(modem: modem, pid: pid)
+        if keepingCounts { try await flushCounters(modem: modem, pid: pid) }
         kill(pid, SIGTERM)
         if try await waitForExit(pid, within: gracePeriod) == false {
             if isOurProxy(pid, modem: modem) { kill(pid, SIGKILL) }

@@ -130,7 +130,7 @@ struct ProxyNamespaceFarmTests {
             #expect(tunnelled.succeeded, "\(tunnelled.stderr)")
             #expect(tunnelled.stdout == lab.address(1) + "\n")
 
-            for (modem, pid) in pids { try await supervisor.stop(modem: modem, pid: pid) }
+            for (modem, pid) in pids { try await supervisor.stop(modem: modem, pid: pid, keepingCounts: true) }
             #expect(pids.values.allSatisfy { !ProxyTestSupport.isAlive($0) })
 
             // The proxies logged every request above; no password may be in any of it.

@@ -58,7 +58,7 @@ import Testing
             if status != "200" { usleep(100_000) }
         }
         try #require(status == "200", "the download through the proxy")
-        try await supervisor.stop(modem: "m01", pid: process.pid)
+        try await supervisor.stop(modem: "m01", pid: process.pid, keepingCounts: true)
         let counters = try #require(try await supervisor.observe(ports: ["m01": [http, socks]])["m01"]?.counters)
         #expect((counters.records[CounterSlot(0).receive]?.bytes ?? 0) >= 300_000, "\(counters)")
     }
@@ -85,7 +85,7 @@ import Testing
         #expect(try ProxyTestSupport.httpStatus(proxy: "127.0.0.1:\(http)", user: "alice", password: "test-pw-one", url: closed) == "407")
         #expect(try ProxyTestSupport.httpStatus(proxy: "127.0.0.1:\(http)", user: "alice", password: "test-pw-two", url: closed) == "502")
 
-        try await supervisor.stop(modem: "m01", pid: process.pid)
+        try await supervisor.stop(modem: "m01", pid: process.pid, keepingCounts: true)
         #expect(!ProxyTestSupport.isAlive(process.pid))
         #expect(!FileManager.default.fileExists(atPath: supervisor.pidPath(modem: "m01")))
         #expect(try await supervisor.observe(ports: ["m01": [http, socks]])["m01"]?.process == nil)
@@ -108,7 +108,7 @@ import Testing
         defer { cleanUp([first.pid, second.pid]) }
         #expect(second.pid != first.pid)
         #expect(try await supervisor.observe(ports: ["m01": [http, socks]])["m01"]?.process?.listening == true)
-        try await supervisor.stop(modem: "m01", pid: second.pid)
+        try await supervisor.stop(modem: "m01", pid: second.pid, keepingCounts: true)
     }
 
     @Test func strayOnOurPortIsReportedAndBlocksAStart() async throws {
@@ -124,11 +124,11 @@ import Testing
         }
         #expect(strays == [strayPID])
 
-        try await supervisor.stop(modem: "m01", pid: ours.pid)
+        try await supervisor.stop(modem: "m01", pid: ours.pid, keepingCounts: true)
         let busy = await #expect(throws: ProxySupervisorError.self) { try await supervisor.start(modem: "m01", ports: [http, socks]) }
         #expect(busy?.reason == "ProxyPortInUse")
         #expect(busy?.message.contains("\(strayPID)") == true)
-        try await supervisor.stop(modem: "m01", pid: strayPID)
+        try await supervisor.stop(modem: "m01", pid: strayPID, keepingCounts: true)
         #expect(!ProxyTestSupport.isAlive(strayPID))
         #expect(try await supervisor.observe(ports: ["m01": [http, socks]])["m01"]?.strays == [])
     }
@@ -183,7 +183,7 @@ import Testing
         #expect(try await supervisor.observe(ports: ["m01": [http]])["m01"]?.process == nil)
         #expect(!FileManager.default.fileExists(atPath: supervisor.pidPath(modem: "m01")))
         await #expect(throws: ProxySupervisorError.notOurProcess(modem: "m01", pid: getpid())) {
-            try await supervisor.stop(modem: "m01", pid: getpid())
+            try await supervisor.stop(modem: "m01", pid: getpid(), keepingCounts: true)
         }
         await #expect(throws: ProxySupervisorError.notOurProcess(modem: "m01", pid: getpid())) {
             try await supervisor.reload(modem: "m01", pid: getpid(), ports: [http])
