@@ -7,24 +7,28 @@ import Reconciler
 enum IPRouteJSON {
     typealias Object = [String: Any]
 
-    /// `ip -s -json link show` and `ip -4 -json address show`: every interface (with its IPv4
-    /// addresses in CIDR form, possibly none), which interfaces are administratively up, and the
-    /// byte counters of those that show them (`stats64`, with `-s`).
-    static func addresses(links: Data, addresses addressData: Data) throws(IPRouteJSONError)
-        -> (addresses: [String: [String]], up: Set<String>, counters: [String: InterfaceCounters]) {
-        var addresses: [String: [String]] = [:]
+    /// `ip -s -json link show`: every interface, which are administratively up, and the byte
+    /// counters of those that show them (`stats64`, with `-s`).
+    static func links(_ data: Data) throws(IPRouteJSONError) -> (names: [String], up: Set<String>, counters: [String: InterfaceCounters]) {
+        var names: [String] = []
         var up: Set<String> = []
         var counters: [String: InterfaceCounters] = [:]
-        for link in try objects(links) {
+        for link in try objects(data) {
             guard let name = link["ifname"] as? String else { throw IPRouteJSONError("an interface without ifname") }
-            addresses[name] = []
+            names.append(name)
             if (link["flags"] as? [String] ?? []).contains("UP") { up.insert(name) }
             let stats = link["stats64"] as? Object
             if let index = link["ifindex"] as? Int, let receive = byteCount(stats?["rx"]), let transmit = byteCount(stats?["tx"]) {
                 counters[name] = InterfaceCounters(index: index, bytes: ByteCounts(receive: receive, transmit: transmit))
             }
         }
-        for link in try objects(addressData) {
+        return (names, up, counters)
+    }
+
+    /// `ip -4 -json address show`: the IPv4 addresses (CIDR form) of the interfaces that have any.
+    static func addresses(_ data: Data) throws(IPRouteJSONError) -> [String: [String]] {
+        var addresses: [String: [String]] = [:]
+        for link in try objects(data) {
             guard let name = link["ifname"] as? String else { throw IPRouteJSONError("an interface without ifname") }
             let infos = link["addr_info"] as? [Object] ?? []
             addresses[name, default: []] += infos.compactMap { info in
@@ -33,7 +37,7 @@ enum IPRouteJSON {
                 return "\(local)/\(length)"
             }
         }
-        return (addresses, up, counters)
+        return addresses
     }
 
     /// `{"bytes": N, …}`; JSONSerialization reads numbers past Int64 as Double or NSDecimalNumber.

@@ -3,7 +3,7 @@ import Reconciler
 
 /// The network driver, with iproute2's `ip`: it observes links, addresses, routes and rules with
 /// one `ip -json -batch -`, and applies a whole farm's changes in one `ip -force -batch -`. The
-/// egress guard goes through nftables (`NFTablesGuard`: one `nft` read per look), before any
+/// egress guard goes through nftables (`NFTablesGuard`: libnftables in this process), before any
 /// routing change.
 ///
 /// Why `ip` and not netlink directly: one batch of 300 changes takes ~10 ms, a dump ~6 ms, so a
@@ -17,6 +17,7 @@ public struct IPRouteNetworkControl: NetworkControl {
     /// Upper bound for one `ip` run.
     public var timeout: Duration
     public var egressGuard: NFTablesGuard
+    private let parsed = (addresses: LastParsed<[String: [String]]>(), routes: LastParsed<[TableRoute]>(), rules: LastParsed<[RoutingRule]>())
 
     public init(namespace: String? = nil, ipTool: String = "ip", timeout: Duration = .seconds(10)) {
         self.namespace = namespace
@@ -34,10 +35,15 @@ public struct IPRouteNetworkControl: NetworkControl {
             data throws(IPRouteJSONError) in
             let lists = data.split(separator: UInt8(ascii: "\n")).map { Data($0) }
             guard lists.count == 4 else { throw IPRouteJSONError("\(lists.count) JSON lists for 4 commands") }
-            let links = try IPRouteJSON.addresses(links: lists[0], addresses: lists[1])
-            return NetworkState(addresses: links.addresses, upInterfaces: links.up,
-                                routes: try IPRouteJSON.routes(lists[2], tables: tables), rules: try IPRouteJSON.rules(lists[3]),
-                                counters: links.counters)
+            // The counters change all the time; addresses, routes and rules of an idle farm do not.
+            let links = try IPRouteJSON.links(lists[0])
+            var addresses = try parsed.addresses.value(of: lists[1], IPRouteJSON.addresses)
+            for name in links.names where addresses[name] == nil { addresses[name] = [] }
+            let routes = try parsed.routes.value(of: lists[2] + Data("\(tables)".utf8)) { _ throws(IPRouteJSONError) in
+                try IPRouteJSON.routes(lists[2], tables: tables)
+            }
+            return NetworkState(addresses: addresses, upInterfaces: links.up, routes: routes,
+                                rules: try parsed.rules.value(of: lists[3], IPRouteJSON.rules), counters: links.counters)
         }
         state.egressGuard = await egressGuard.observe()
         return state

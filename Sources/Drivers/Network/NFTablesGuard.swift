@@ -23,6 +23,7 @@ import Reconciler
 public struct NFTablesGuard: Sendable {
     /// Network namespace to work in; nil for the reconciler's own.
     public var namespace: String?
+    private let parsed = LastParsed<GuardState>()
 
     public init(namespace: String? = nil) {
         self.namespace = namespace
@@ -39,7 +40,7 @@ public struct NFTablesGuard: Sendable {
             if output.errors.hasPrefix("Error: No such file or directory") { return GuardState() }
             return GuardState(unreadable: "`nft \(command)` failed: " + NetworkError.printable(output.errors.trimmingCharacters(in: .whitespacesAndNewlines)))
         }
-        return NFTablesJSON.guardState(output.output)
+        return parsed.value(of: output.output, NFTablesJSON.guardState)
     }
 
     /// Writes `current` with `changes` applied as the whole table, in one transaction. A lane
