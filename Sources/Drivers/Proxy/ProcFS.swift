@@ -77,13 +77,14 @@ enum ProcFS {
     static func listeningSockets(netDirectory: String) -> [UInt64: Int] {
         var sockets: [UInt64: Int] = [:]
         for file in ["tcp", "tcp6"] {
-            guard let table = readText(netDirectory + "/" + file) else { continue }
-            for row in table.split(separator: "\n").dropFirst() {
-                let fields = row.split(separator: " ")
+            guard let table = read(netDirectory + "/" + file) else { continue }
+            // Bytes, not Strings: a busy host's table has thousands of rows, read every pass.
+            for row in table.split(separator: UInt8(ascii: "\n")).dropFirst() {
+                let fields = row.split(separator: UInt8(ascii: " "))
                 // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
-                guard fields.count > 9, fields[3] == "0A", let colon = fields[1].lastIndex(of: ":"),
-                      let port = Int(fields[1][fields[1].index(after: colon)...], radix: 16),
-                      let inode = UInt64(fields[9]), inode != 0 else { continue }
+                guard fields.count > 9, fields[3].elementsEqual("0A".utf8), let colon = fields[1].lastIndex(of: UInt8(ascii: ":")),
+                      let port = Int(String(decoding: fields[1][(colon + 1)...], as: UTF8.self), radix: 16),
+                      let inode = UInt64(String(decoding: fields[9], as: UTF8.self)), inode != 0 else { continue }
                 sockets[inode] = port
             }
         }
