@@ -1,6 +1,15 @@
 /// Orders names the way an operator reads them: `ttyUSB2` before `ttyUSB10`, `1-1.2` before `1-1.10`.
 func naturallyPrecedes(_ lhs: String, _ rhs: String) -> Bool {
-    let left = naturalChunks(lhs), right = naturalChunks(rhs)
+    precedes(naturalChunks(lhs), naturalChunks(rhs))
+}
+
+/// `items` in the natural order of their names, each name split once (a farm's modems are sorted
+/// every pass).
+func naturallySorted<Item>(_ items: [Item], by name: (Item) -> String) -> [Item] {
+    items.map { (naturalChunks(name($0)), $0) }.sorted { precedes($0.0, $1.0) }.map(\.1)
+}
+
+private func precedes(_ left: [NaturalChunk], _ right: [NaturalChunk]) -> Bool {
     for (a, b) in zip(left, right) where a != b {
         switch (a, b) {
         case (.number(let x), .number(let y)): return x < y

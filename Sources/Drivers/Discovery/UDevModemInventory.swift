@@ -35,7 +35,7 @@ public struct UDevModemInventory: ModemInventory {
                   let usbPath = usbDevice.syspath else { continue }
             devices[usbPath, default: USBDeviceParts(usbDevice, path: usbPath)].collect(device)
         }
-        return devices.values.compactMap(\.modem).sorted { naturallyPrecedes($0.portPath, $1.portPath) }
+        return naturallySorted(devices.values.compactMap(\.modem), by: \.portPath)
     }
 }
 
