@@ -104,13 +104,6 @@ private final class SignalPipe: Sendable {
         signalPipeWriteEnd = fds[1]
         let readEnd = fds[0]
         let thread = Thread { [self] in
-            // A process may start with these signals blocked (a mask survives exec: a test runner's,
-            // a supervisor's), and every thread inherits its creator's mask, so the handler would
-            // never run. This thread lives as long as the process and takes them whatever the others block.
-            var handled = sigset_t()
-            sigemptyset(&handled)
-            for signal in DaemonSignal.allCases { sigaddset(&handled, signal.rawValue) }
-            pthread_sigmask(SIG_UNBLOCK, &handled, nil)
             var byte: UInt8 = 0
             while read(readEnd, &byte, 1) == 1 || errno == EINTR {
                 guard let signal = DaemonSignal(rawValue: Int32(byte)) else { continue }

@@ -74,7 +74,8 @@ struct LabFarm {
     func remove() -> [String] {
         var removed: [String] = []
         let hostDirectories = ((try? FileManager.default.contentsOfDirectory(atPath: files.directory)) ?? [])
-            .filter { $0.hasPrefix("host-") && Int($0.dropFirst(5)) != nil }.map { files.directory + "/" + $0 }
+            .filter { ($0.hasPrefix("host-") && Int($0.dropFirst(5)) != nil) || $0 == LabTopology.gatewayHostName }
+            .map { files.directory + "/" + $0 }
         for path in [files.farmFile, secretsDirectory, files.stateDirectory, modemCountFile, hostCountFile, gatewayStateDirectory] + hostDirectories
         where (try? FileManager.default.removeItem(atPath: path)) != nil {
             removed.append(path)
