@@ -181,4 +181,25 @@ import Testing
             #expect(try lab.throughGateway(port: lab.entry(modem).http) == lab.address(modem), "host-1 keeps serving m0\(modem)")
         }
     }
+
+    @Test("`lab demo --hosts 2 --output json`: exactly name, host, entry ports and the egress a customer saw, per modem",
+          .enabled(if: canRun, "\(requirement)"))
+    func demoAsJSON() throws {
+        let name = "pf\(getpid())j"
+        let run = try Subprocess.run(try Subprocess.reconcile, ["lab", "demo", "--hosts", "2", "--modems", "2", "--output", "json", "--name", name])
+        defer { _ = try? Subprocess.run(try Subprocess.reconcile, ["lab", "down", "--name", name]) }
+        #expect(run.status == 0, "demo failed:\n\(run.stderr)")
+        let json = try #require((try? JSONSerialization.jsonObject(with: Data(run.stdout.utf8))) as? [String: Any], "stdout is not JSON alone:\n\(run.stdout)")
+        #expect(Array(json.keys) == ["modems"])
+        let modems = json["modems"] as? [[String: Any]] ?? []
+        #expect(modems.map { $0["name"] as? String } == ["m01", "m02", "m03", "m04"])
+        for (index, modem) in modems.enumerated() {
+            #expect(Set(modem.keys) == ["name", "host", "entry", "egress"])
+            #expect(modem["host"] as? String == (index < 2 ? "host-1" : "host-2"))
+            let entry = modem["entry"] as? [String: Int] ?? [:]
+            #expect(Set(entry.keys) == ["http", "socks"] && entry.values.allSatisfy { (30000...30999).contains($0) })
+            #expect((modem["egress"] as? String)?.hasPrefix("100.64.\(index + 1).") == true, "\(modem)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: "/run/netns/\(name)-gw"), "the demo tears its lab down")
+    }
 }

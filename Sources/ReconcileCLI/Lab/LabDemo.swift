@@ -7,7 +7,8 @@ import Foundation
 struct LabDemo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo", abstract: "Show ProxyFarm end to end in a throwaway lab of simulated modems (root).",
-        discussion: LabProxyOption.discussion)
+        discussion: LabProxyOption.discussion
+            + "\n--output json (with --hosts): stdout carries only {\"modems\": [{name, host, entry: {http, socks}, egress}]}.")
 
     @Option(help: "Prefix of the demo lab's network namespaces.")
     var name = "pfdemo"
@@ -18,15 +19,13 @@ struct LabDemo: AsyncParsableCommand {
     @Option(help: "Show a multi-host farm: this many hosts and a gateway; a customer reaches every modem through its entry ports.")
     var hosts: Int?
 
-    @Option(help: "With --hosts: text, or json (only `{\"modems\": [{name, host, entry: {http, socks}, egress}]}` on stdout).")
-    var output: RootOptions.Output = .text
-
     @OptionGroup var proxy: LabProxyOption
 
     func run() async throws {
         _ = try LabTopology(name: name, modems: modems, hosts: hosts)
-        guard output == .text || hosts != nil else { throw ValidationError("--output json goes with --hosts") }
-        let json = output == .json
+        // `--output` is the root's option, read like --proxy-binary (LabProxyOption).
+        let json = proxy.root.output == .json
+        guard !json || hosts != nil else { throw ValidationError("--output json goes with --hosts") }
         let options = try LabOptions.parse(["--name", name, "--dir", NSTemporaryDirectory() + "proxyfarm-demo-\(getpid())"])
         try options.requireRoot("lab demo")
         let (chosenProxy, note) = try LabReconciler.proxy(proxy.requested)
@@ -88,6 +87,10 @@ struct LabDemo: AsyncParsableCommand {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             print(String(decoding: try encoder.encode(["modems": rows]), as: UTF8.self))
+        }
+        let failed = rows.filter { $0.egress.hasPrefix("request failed") }.map(\.name)
+        guard failed.isEmpty else {
+            throw LabError.commandFailed(command: "curl through the gateway", status: 1, output: "no answer through the entry ports of \(failed.joined(separator: ", "))")
         }
     }
 
