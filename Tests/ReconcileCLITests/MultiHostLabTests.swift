@@ -17,8 +17,8 @@ import Testing
         try lab.waitUntil("all six modems Ready and in service at the gateway", timeout: .seconds(90)) { lab.allInService(1...6) }
 
         try everyEntryPortEgressesThroughItsModem(lab)
-        try faultsAreRefusedAndRecover(lab)
         try reloadDropsNoDownload(lab)
+        try faultsAreRefusedAndRecover(lab)
         try movedModemKeepsItsEntryPorts(lab)
         try refusedPullKeepsServingAndSaysSo(lab)
     }
@@ -70,9 +70,15 @@ import Testing
         }
         try #require(try lab.lab("fault", "5", "none", "--host", "host-2").status == 0)
         try #require(try lab.lab("plug", "6", "--host", "host-2").status == 0)
-        try lab.waitUntil("m05 and m06 back in service", timeout: .seconds(90)) { lab.allInService(1...6) }
-        for modem in [5, 6] {
-            #expect(try lab.throughGateway(port: lab.entry(modem).http) == lab.address(modem))
+        // Back when HAProxy's checks say so (gateway.json lags by up to a gateway pass): nothing but
+        // each modem's own address answers meanwhile.
+        try lab.waitUntil("m05 and m06 answering at their entry ports again", timeout: .seconds(90)) {
+            try [5, 6].allSatisfy { modem in
+                guard lab.phase(modem) == "Ready", let own = lab.address(modem) else { return false }
+                let answers = [try lab.throughGateway(port: lab.entry(modem).http), try lab.throughGateway(port: lab.entry(modem).socks, socks: true)]
+                #expect(answers.allSatisfy { $0 == nil || $0 == own }, "m0\(modem)'s entry ports answered \(answers)")
+                return answers.allSatisfy { $0 == own }
+            }
         }
     }
 
