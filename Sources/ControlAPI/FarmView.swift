@@ -52,7 +52,7 @@ struct FarmView: Sendable {
         guard let data = FileManager.default.contents(atPath: store.statusDirectory + "/metrics.prom") else {
             throw APIError(503, "NoStatus", "no metrics yet in \(store.statusDirectory): start `reconcile daemon` on this state directory")
         }
-        return String(decoding: data, as: UTF8.self)
+        return String(decoding: data, as: UTF8.self) + ((try? PullRecord.load(fromState: store.root))?.metrics ?? "")
     }
 
     func daemon() -> DaemonInfo { DaemonInfo(pid: StateLock.holder(ofDirectory: store.root)) }

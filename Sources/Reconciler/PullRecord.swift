@@ -41,6 +41,19 @@ public struct PullRecord: Codable, Sendable, Equatable {
             + "; last successful pull: \(lastSuccess.map(date) ?? "never")"
     }
 
+    /// `proxyfarm_pull_success` and `proxyfarm_pull_last_success_timestamp_seconds` for `/metrics`
+    /// (appended by `reconcile serve` to the daemon's metrics): an alert on a host serving an old farm.
+    public var metrics: String {
+        var text = "# HELP proxyfarm_pull_success Whether the last git pull of farm.yaml's repository succeeded (1) or was refused or failed (0).\n"
+            + "# TYPE proxyfarm_pull_success gauge\nproxyfarm_pull_success \(succeeded ? 1 : 0)\n"
+        if let lastSuccess {
+            text += "# HELP proxyfarm_pull_last_success_timestamp_seconds When a git pull of farm.yaml's repository last succeeded.\n"
+                + "# TYPE proxyfarm_pull_last_success_timestamp_seconds gauge\n"
+                + "proxyfarm_pull_last_success_timestamp_seconds \(Int64(lastSuccess.timeIntervalSince1970))\n"
+        }
+        return text
+    }
+
     public static func path(inState root: String) -> String { root + "/pull.json" }
 
     public static func load(fromState root: String) throws(StateError) -> PullRecord? {

@@ -108,9 +108,14 @@ final class MultiHostLab: @unchecked Sendable {
         }
     }
 
-    /// Every modem Ready on its host and in service at the gateway.
-    func allInService(_ modems: ClosedRange<Int>) -> Bool {
+    /// Every modem Ready on its host, in service in gateway.json, and answering a customer at its HTTP
+    /// entry port with its own address (HAProxy counts a server UP before its first check, and
+    /// gateway.json is as of the gateway's last pass: only the customer's view is the truth).
+    func allInService(_ modems: ClosedRange<Int>) throws -> Bool {
         let gateway = gatewayStatus().modems
-        return modems.allSatisfy { phase($0) == "Ready" && gateway[Self.modemName($0)]?.up == true }
+        return try modems.allSatisfy { modem in
+            guard phase(modem) == "Ready", let entry = gateway[Self.modemName(modem)], entry.up, let own = address(modem) else { return false }
+            return try throughGateway(port: entry.http) == own
+        }
     }
 }

@@ -14,7 +14,7 @@ import Testing
     func twoHostsBehindTheGateway() throws {
         let lab = try MultiHostLab(hosts: 2, modemsPerHost: 3)
         defer { lab.down() }
-        try lab.waitUntil("all six modems Ready and in service at the gateway", timeout: .seconds(90)) { lab.allInService(1...6) }
+        try lab.waitUntil("all six modems Ready and in service at the gateway", timeout: .seconds(90)) { try lab.allInService(1...6) }
 
         try everyEntryPortEgressesThroughItsModem(lab)
         try reloadDropsNoDownload(lab)
@@ -183,6 +183,8 @@ import Testing
         let json = try lab.run(on: "host-1", "status", "--output", "json")
         let pull = ((try? JSONSerialization.jsonObject(with: Data(json.stdout.utf8))) as? [String: Any])?["pull"] as? [String: Any]
         #expect(pull?["succeeded"] as? Bool == false && pull?["lastSuccess"] != nil && pull?["failingSince"] != nil, "\(json.stdout)")
+        let metrics = try Subprocess.inNamespace(lab.name + "-gw", "curl", "-fsS", "-m", "5", "http://192.0.2.2:8080/metrics").stdout
+        #expect(metrics.contains("\nproxyfarm_pull_success 0\n") && metrics.contains("\nproxyfarm_pull_last_success_timestamp_seconds "), "\(metrics.suffix(600))")
         for modem in 1...2 {
             #expect(try lab.throughGateway(port: lab.entry(modem).http) == lab.address(modem), "host-1 keeps serving m0\(modem)")
         }

@@ -26,6 +26,7 @@ import Testing
         #expect(still.failingSince == start + 60 && still.lastSuccess == start && !still.succeeded)
         #expect(still.problem(describing: { "\(Int($0.timeIntervalSince1970))" })
             == "farm.yaml not updated: pull refused (not a fast-forward) since 1800000060; last successful pull: 1800000000")
+        #expect(still.metrics.contains("\nproxyfarm_pull_success 0\n") && still.metrics.hasSuffix("proxyfarm_pull_last_success_timestamp_seconds 1800000000\n"))
         let again = PullRecord.after(still, at: start + 180, failure: nil, commit: "def")
         #expect(again.succeeded && again.failingSince == nil && again.reason == nil)
 
