@@ -52,7 +52,7 @@ struct FarmView: Sendable {
         guard let data = FileManager.default.contents(atPath: store.statusDirectory + "/metrics.prom") else {
             throw APIError(503, "NoStatus", "no metrics yet in \(store.statusDirectory): start `reconcile daemon` on this state directory")
         }
-        return String(decoding: data, as: UTF8.self)
+        return String(decoding: data, as: UTF8.self) + ((try? PullRecord.load(fromState: store.root))?.metrics ?? "")
     }
 
     func daemon() -> DaemonInfo { DaemonInfo(pid: StateLock.holder(ofDirectory: store.root)) }
@@ -61,7 +61,7 @@ struct FarmView: Sendable {
     func report(now: Date) throws(APIError) -> FarmReport {
         let counts = rotations.today(now: now)
         return FarmReport(farm: try farm(), modems: try modems().map { ModemReport($0, rotationsToday: counts[$0.name] ?? 0) },
-                          daemon: daemon())
+                          daemon: daemon(), pull: try? PullRecord.load(fromState: store.root))
     }
 }
 
@@ -78,6 +78,8 @@ struct FarmReport: Sendable, Encodable {
     var farm: FarmStatus
     var modems: [ModemReport]
     var daemon: DaemonInfo
+    /// The last `reconcile pull` of farm.yaml's repository, when the host runs one.
+    var pull: PullRecord?
 }
 
 /// A modem's status file with two fields the dashboard shows: `readySince` (Ready: since the

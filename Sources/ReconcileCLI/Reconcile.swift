@@ -15,7 +15,7 @@ struct Reconcile: AsyncParsableCommand {
             are missing or cannot be read).
             """,
         version: ProgramVersion.current,
-        subcommands: [Apply.self, Validate.self, Schema.self, Discover.self, Daemon.self, Status.self, Rotate.self, Reset.self, Serve.self,
+        subcommands: [Apply.self, Validate.self, Schema.self, Discover.self, Daemon.self, Status.self, Rotate.self, Reset.self, Serve.self, Pull.self,
                       GatewayCommand.self, Lab.self],
         defaultSubcommand: Apply.self)
 

@@ -1,24 +1,42 @@
 import ArgumentParser
 import Foundation
+import Gateway
 import Reconciler
 
 /// `reconcile status`: the farm as the last pass left it, from status/farm.json and
 /// status/modems/*.json (it takes no lock, so it works beside a running daemon).
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show the farm and every modem from the status files (--output json for machines).")
+        abstract: "Show the farm and every modem from the status files (--output json for machines).",
+        discussion: """
+            On a gateway's state directory it shows the entry ports. --farm (on the gateway, or anywhere that reaches \
+            the hosts): every host's modems in one table, read from each host's `reconcile serve` (GET /v1/status with \
+            farm.yaml's api token). Exit codes of --farm: 0 every host answered and every modem is Ready; 1 invalid \
+            input; 3 a host did not answer or a modem is not Ready.
+            """)
 
     @OptionGroup var options: RootOptions
 
+    @Flag(help: "Every host's modems in one table, from each host's /v1/status (multi-host farms).")
+    var farm = false
+
     func run() async throws {
+        if farm { throw ExitCode(try await FarmWideStatus(options: options).run()) }
         let store = try StateStore(root: options.absoluteStateDirectory, locking: false)
         let report: StatusReport
         do {
+            let pull = try PullRecord.load(fromState: store.root)
             guard let farm = try store.readFarmStatus() else {
+                if let gateway = try GatewayStore(root: store.root, creating: false).loadStatus() {
+                    print(try GatewayPrinter.status(gateway, output: options.output), terminator: "")
+                    if let problem = pull?.problem(describing: { StatusReport.moment($0, now: Date()) }), options.output == .text { print(problem) }
+                    return
+                }
                 printError("reconcile: no status in \(store.statusDirectory): run `reconcile` or `reconcile daemon` with --state \(options.stateDirectory) first")
                 throw ExitCode(1)
             }
-            report = StatusReport(farm: farm, modems: try store.statusNames().compactMap { name throws(StateError) in try store.readModemStatus(name) })
+            report = StatusReport(farm: farm, modems: try store.statusNames().compactMap { name throws(StateError) in try store.readModemStatus(name) },
+                                  pull: pull)
         } catch let error as StateError {
             printError("reconcile: error: \(error.message)")
             throw ExitCode(1)
@@ -34,6 +52,8 @@ struct Status: AsyncParsableCommand {
 struct StatusReport: Encodable {
     var farm: FarmStatus
     var modems: [ModemStatus]
+    /// The last `reconcile pull`, when one has run on this state directory.
+    var pull: PullRecord? = nil
 
     func json() throws -> String {
         let encoder = JSONEncoder()
@@ -54,6 +74,7 @@ struct StatusReport: Encodable {
                 : "farm.yaml is invalid; the daemon keeps revision \(revision) in force:\n"
             text += errors.map { "  " + $0 + "\n" }.joined()
         }
+        if let problem = pull?.problem(describing: { Self.moment($0, now: now) }) { text += problem + "\n" }
         guard !modems.isEmpty else { return text }
         let header = ["NAME", "PHASE", "IP", "SIGNAL", "OPERATOR", "PORTS", "LAST ROTATION"]
         let rows = modems.map { modem -> [String] in
@@ -83,6 +104,11 @@ struct StatusReport: Encodable {
     }
 
     static func mebibytes(_ bytes: UInt64) -> String { String(format: "%.1f MB", Double(bytes) / 1_048_576) }
+
+    /// `2026-11-30T06:40:12Z (4m ago)`: when something began, for a line that stays true a while.
+    static func moment(_ date: Date, now: Date) -> String {
+        ISO8601DateFormatter().string(from: date) + " (" + ago(date, now: now) + ")"
+    }
 
     /// `4m ago`, `just now`.
     static func ago(_ date: Date, now: Date) -> String {

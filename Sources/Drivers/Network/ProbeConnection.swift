@@ -66,8 +66,8 @@ struct ProbeConnection {
         return found.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr }
     }
 
-    /// Sends `request` to address:port and returns everything the server answered.
-    func exchange(address: in_addr, port: UInt16, request: [UInt8]) throws(ProbeFailure) -> [UInt8] {
+    /// Sends `request` to address:port and returns everything the server answered (up to `limit` bytes).
+    func exchange(address: in_addr, port: UInt16, request: [UInt8], limit: Int = 65536) throws(ProbeFailure) -> [UInt8] {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else { throw ProbeFailure(errno: errno, while: "socket") }
         defer { close(descriptor) }
@@ -81,7 +81,7 @@ struct ProbeConnection {
         }
         var response: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
-        while !HTTPProbeResponse.isComplete(response), response.count < 65536 {
+        while !HTTPProbeResponse.isComplete(response), response.count < limit {
             try wait(descriptor, for: Int16(POLLIN), doing: "waiting for the answer")
             let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
             if count == 0 { break }

@@ -7,18 +7,25 @@ import Foundation
 struct LabDemo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo", abstract: "Show ProxyFarm end to end in a throwaway lab of simulated modems (root).",
-        discussion: LabProxyOption.discussion)
+        discussion: LabProxyOption.discussion
+            + "\n--output json (with --hosts): stdout carries only {\"modems\": [{name, host, entry: {http, socks}, egress}]}.")
 
     @Option(help: "Prefix of the demo lab's network namespaces.")
     var name = "pfdemo"
 
-    @Option(help: "Number of simulated modems (1-\(LabTopology.maximumModems)).")
+    @Option(help: "Number of simulated modems (1-\(LabTopology.maximumModems)), per host with --hosts.")
     var modems = 3
+
+    @Option(help: "Show a multi-host farm: this many hosts and a gateway; a customer reaches every modem through its entry ports.")
+    var hosts: Int?
 
     @OptionGroup var proxy: LabProxyOption
 
     func run() async throws {
-        _ = try LabTopology(name: name, modems: modems)
+        _ = try LabTopology(name: name, modems: modems, hosts: hosts)
+        // `--output` is the root's option, read like --proxy-binary (LabProxyOption).
+        let json = proxy.root.output == .json
+        guard !json || hosts != nil else { throw ValidationError("--output json goes with --hosts") }
         let options = try LabOptions.parse(["--name", name, "--dir", NSTemporaryDirectory() + "proxyfarm-demo-\(getpid())"])
         try options.requireRoot("lab demo")
         let (chosenProxy, note) = try LabReconciler.proxy(proxy.requested)
@@ -26,20 +33,64 @@ struct LabDemo: AsyncParsableCommand {
         guard FileManager.default.createFile(atPath: logPath, contents: nil), let log = FileHandle(forWritingAtPath: logPath) else {
             throw LabError.io(operation: "create", path: logPath, detail: "cannot create the reconciler log")
         }
-        print("\(note)\nreconciler log (actions, stderr): \(logPath)\n")
-        let session = LabSession(lab: options, proxyBinary: chosenProxy, log: log)
+        // With --output json, stdout carries the JSON alone: the story goes to stderr, the children's output to the log.
+        let say: (String) -> Void = json ? { printError($0) } : { print($0) }
+        say("\(note)\nreconciler log (actions, stderr): \(logPath)\n")
+        let session = LabSession(lab: options, proxyBinary: chosenProxy, log: log, quiet: json)
         let interruption = Self.tearDownOnInterrupt(session)
         defer {
-            print("\n== tearing the lab down")
+            say("\n== tearing the lab down")
             session.down()
             withExtendedLifetime(interruption) {}
         }
         do {
-            try await Self.demo(session, modems: modems)
+            if let hosts {
+                try Self.demo(session, hosts: hosts, modems: modems, json: json, say: say)
+            } else {
+                try await Self.demo(session, modems: modems)
+            }
         } catch {
             let tail = ((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").split(separator: "\n").suffix(20)
-            print("\n== the demo failed; the reconciler log ends with:\n" + tail.joined(separator: "\n"))
+            say("\n== the demo failed; the reconciler log ends with:\n" + tail.joined(separator: "\n"))
             throw error
+        }
+    }
+
+    /// What `lab demo --hosts H --output json` prints.
+    struct Egress: Encodable {
+        struct Entry: Encodable { var http, socks: Int }
+        var name, host: String
+        var entry: Entry
+        /// What the what-is-my-IP server saw through the gateway's HTTP entry port.
+        var egress: String
+    }
+
+    /// The multi-host farm: hosts converge by their own daemons, the gateway puts every modem in
+    /// service, and a customer on the internet side goes through each HTTP entry port.
+    private static func demo(_ session: LabSession, hosts: Int, modems: Int, json: Bool, say: (String) -> Void) throws {
+        say("== building a lab of \(hosts) hosts with \(modems) simulated modems each and an HAProxy gateway")
+        try session.up(modems: modems, hosts: hosts)
+        say("\n== waiting until every host's daemon has its modems Ready and the gateway has them in service")
+        let gateway = try session.gatewayInService(modems: hosts * modems)
+        if !json {
+            print("\n== every host's modems, as the gateway sees them (reconcile status --farm)")
+            _ = try session.reconcile(["status", "--farm"], on: LabTopology.gatewayHostName, acceptingStatus: [0, 3])
+            print("\n== egress: a customer at \(LabTopology.customerAddress) through each modem's HTTP entry port on \(LabTopology.gatewayAddress)")
+        }
+        var rows: [Egress] = []
+        for modem in gateway.modems {
+            let egress = try session.egress(entryPort: modem.entry.http)
+            rows.append(Egress(name: modem.name, host: modem.host, entry: .init(http: modem.entry.http, socks: modem.entry.socks), egress: egress))
+            if !json { print("  \(modem.name) (\(modem.host), entry ports \(modem.entry.http)/\(modem.entry.socks)): \(egress)") }
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(["modems": rows]), as: UTF8.self))
+        }
+        let failed = rows.filter { $0.egress.hasPrefix("request failed") }.map(\.name)
+        guard failed.isEmpty else {
+            throw LabError.commandFailed(command: "curl through the gateway", status: 1, output: "no answer through the entry ports of \(failed.joined(separator: ", "))")
         }
     }
 
@@ -49,7 +100,7 @@ struct LabDemo: AsyncParsableCommand {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
-                print("\n== interrupted: tearing the lab down")
+                printError("\n== interrupted: tearing the lab down")
                 session.down()
                 Glibc.exit(130)
             }

@@ -14,14 +14,18 @@ struct LabHost: ParsableCommand {
 
     @OptionGroup var lab: LabOptions
 
-    @Option(help: "Number of modems to plug in at start.")
-    var modems = 3
+    @Option(help: "The modems to plug in at start, by number (e.g. 4,5,6).")
+    var modems = "1,2,3"
 
     func run() throws {
-        _ = try LabTopology(name: lab.name, modems: modems)
-        let files = lab.files
+        let numbers = modems.split(separator: ",").compactMap { Int($0) }
+        guard !numbers.isEmpty, numbers.allSatisfy({ (1...LabTopology.maximumModems).contains($0) }) else {
+            throw LabError.invalidModemCount(numbers.count)
+        }
+        // Its own directory: the lab host's socket and readiness file (`lab up` passes the host's directory).
+        let files = LabFiles(directory: lab.directory)
         let rack = LabRack(testbed: try DeviceTestbed())
-        for number in 1...modems { try rack.plug(number) }
+        for number in numbers { try rack.plug(number) }
         let server = try ControlSocket(listeningAt: files.controlSocket)
         let termination = Self.removeSocketOnTermination(files.controlSocket)
         let reenumeration = rack.watchReenumeration()

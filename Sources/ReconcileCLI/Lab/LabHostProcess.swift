@@ -2,17 +2,24 @@ import Drivers
 import Foundation
 import Reconciler
 
-/// The files of one lab directory that the lab host and `lab run` share.
+/// The files of one lab directory that the lab host and `lab run` share. The farm (farm.yaml,
+/// secrets) is the lab's; a farm host's files (its lab host, its state) are in the lab directory
+/// for the one-host lab and in `<dir>/<host>/` for the hosts of a multi-host lab.
 struct LabFiles {
     let directory: String
+    /// The farm host (`host-K`) or `gateway` of a multi-host lab; nil for the one host.
+    var host: String? = nil
 
-    var hostPid: String { directory + "/labhost.pid" }
-    var hostLog: String { directory + "/labhost.log" }
-    var controlSocket: String { directory + "/control.sock" }
+    var hostDirectory: String { host.map { directory + "/" + $0 } ?? directory }
+    var hostPid: String { hostDirectory + "/labhost.pid" }
+    var hostLog: String { hostDirectory + "/labhost.log" }
+    var controlSocket: String { hostDirectory + "/control.sock" }
     /// Written by the host once its modems are plugged and it takes commands.
-    var hostReady: String { directory + "/labhost.ready" }
+    var hostReady: String { hostDirectory + "/labhost.ready" }
     var farmFile: String { directory + "/farm.yaml" }
-    var stateDirectory: String { directory + "/state" }
+    var stateDirectory: String { hostDirectory + "/state" }
+    /// Logs of the processes a multi-host lab keeps running on the host (daemon, serve, gateway daemon).
+    func log(_ process: String) -> String { hostDirectory + "/\(process).log" }
     /// The proxy `lab up` chose (or was given) for `lab run`.
     var proxyBinary: String { directory + "/proxy-binary" }
 
@@ -31,20 +38,20 @@ struct LabFiles {
 /// outlives `lab up`.
 struct LabHostProcess {
     let files: LabFiles
-    let name: String
+    /// The farm host's network namespace.
+    let namespace: String
 
     /// Starts the host unless ours runs already (then modems are plugged or unplugged to match
-    /// `modems`, from the count it had: `previous`); returns its pid once the modems are plugged.
-    func start(modems: Int, previous: Int?) throws(LabError) -> Int32 {
+    /// `modems`, from the ones it had: `previous`); returns its pid once the modems are plugged.
+    func start(modems: [Int], previous: [Int]?) throws(LabError) -> Int32 {
         if let pid = runningPid() {
             // A modem already in the wanted state is answered with an error that changes nothing.
-            for number in 1...max(modems, previous ?? modems) {
-                _ = try ControlSocket.send(number <= modems ? "plug \(number)" : "unplug \(number)", to: files.controlSocket)
+            for number in Set(modems + (previous ?? [])).sorted() {
+                _ = try ControlSocket.send(modems.contains(number) ? "plug \(number)" : "unplug \(number)", to: files.controlSocket)
             }
             return pid
         }
         let ip = try CommandRunner.locate("ip")
-        let farm = try LabTopology(name: name).farmNamespace
         let me: String
         do {
             me = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
@@ -54,10 +61,14 @@ struct LabHostProcess {
         try? FileManager.default.removeItem(atPath: files.hostReady)
         let pid: Int32
         do {
-            pid = try ProxySpawner.spawn([ip, "netns", "exec", farm, me, "lab", "host", "--name", name, "--dir", files.directory, "--modems", String(modems)],
+            try FileManager.default.createDirectory(atPath: files.hostDirectory, withIntermediateDirectories: true)
+            pid = try ProxySpawner.spawn([ip, "netns", "exec", namespace, me, "lab", "host", "--dir", files.hostDirectory,
+                                          "--modems", modems.map(String.init).joined(separator: ",")],
                                          outputPath: files.hostLog)
-        } catch {
+        } catch let error as ProxySupervisorError {
             throw .hostDidNotStart(log: error.message)
+        } catch {
+            throw .io(operation: "create", path: files.hostDirectory, detail: error.localizedDescription)
         }
         try LabFiles.write("\(pid)\n", to: files.hostPid)
         let deadline = ContinuousClock.now + .seconds(15)
@@ -92,6 +103,6 @@ struct LabHostProcess {
               ProcessStopper.isAlive(pid),
               let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
         let arguments = cmdline.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-        return arguments.contains("host") && arguments.contains(files.directory) ? pid : nil
+        return arguments.contains("host") && arguments.contains(files.hostDirectory) ? pid : nil
     }
 }

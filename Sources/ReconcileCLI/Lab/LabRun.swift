@@ -8,23 +8,23 @@ struct LabRun: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run the reconciler inside a lab (one pass, or the arguments after --, e.g. `-- daemon`, `-- --dry-run`).",
-        discussion: LabProxyOption.discussion)
+        discussion: LabProxyOption.discussion + "\n" + LabOptions.hostDiscussion)
 
     @OptionGroup var lab: LabOptions
 
-    @OptionGroup var proxy: LabProxyOption
+    static let defaultRotation = "10m"
 
     @Option(help: "Rotation interval of the lab's last modem, when farm.yaml is first written.")
-    var rotateEvery = "10m"
+    var rotateEvery = defaultRotation
 
     @Argument(parsing: .postTerminator, help: "Arguments for `reconcile` (subcommand and options).")
     var arguments: [String] = []
 
     func run() throws {
         try lab.requireRoot("lab run")
-        let command = try LabReconciler(lab: lab, proxyBinary: proxy.requested, rotateEvery: rotateEvery).command(arguments)
+        let command = try LabReconciler(lab: lab, proxyBinary: lab.requestedProxy, rotateEvery: rotateEvery).command(arguments)
         // Said when the lab chose; with --proxy-binary the caller already knows.
-        if proxy.requested == nil { printError("lab \(lab.name): \(command.proxyNote)") }
+        if lab.requestedProxy == nil { printError("lab \(lab.name): \(command.proxyNote)") }
         try command.exec()
     }
 }
@@ -42,10 +42,15 @@ struct LabReconciler {
         /// which refuses a /sys that is not sysfs (the lab's is a tmpfs).
         var environment: [String: String]
         var proxyNote: String
+        /// Where it runs (the gateway's default `farm.yaml` and `gateway-state` are the lab's); nil = here.
+        var workingDirectory: String? = nil
 
         /// Replaces this process, so that a signal to it reaches the reconciler itself.
         func exec() throws -> Never {
             for (key, value) in environment { setenv(key, value, 1) }
+            if let workingDirectory, chdir(workingDirectory) != 0 {
+                throw LabError.io(operation: "enter", path: workingDirectory, detail: String(cString: strerror(errno)))
+            }
             let pointers: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
             execv(argv[0], pointers)
             throw LabError.io(operation: "run", path: argv[0], detail: String(cString: strerror(errno)))
@@ -54,12 +59,10 @@ struct LabReconciler {
 
     func command(_ arguments: [String]) throws(LabError) -> Command {
         let files = lab.files
-        let farm = LabFarm(files: files)
-        try farm.prepare(rotationEvery: rotateEvery)
-        let topology = try LabTopology(name: lab.name)
-        guard let host = LabHostProcess(files: files, name: topology.name).runningPid() else {
-            throw .io(operation: "read", path: files.hostPid, detail: "no lab host is running: run `reconcile lab up` first")
-        }
+        let farm = LabFarm(files: LabFiles(directory: lab.directory))
+        let topology = try farm.topology(name: lab.name)
+        try farm.prepare(topology, rotationEvery: rotateEvery)
+        let machine = try topology.machine(lab.host)
         let chosenByUp = (try? String(contentsOfFile: files.proxyBinary, encoding: .utf8))
             .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty ? nil : $0 }
         let (proxy, note) = try proxyBinary == nil && chosenByUp != nil
@@ -70,6 +73,15 @@ struct LabReconciler {
             me = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
         } catch {
             throw .io(operation: "resolve", path: "/proc/self/exe", detail: error.localizedDescription)
+        }
+        if machine.host == LabTopology.gatewayHostName {
+            // The gateway has no modems and no lab host: its network namespace only.
+            let argv = [try CommandRunner.locate("ip"), "netns", "exec", machine.namespace, me] + arguments
+            return Command(argv: argv, environment: ["PROXYFARM_FILE": files.farmFile, "PROXYFARM_STATE": farm.gatewayStateDirectory],
+                           proxyNote: note, workingDirectory: lab.directory)
+        }
+        guard let host = LabHostProcess(files: files, namespace: machine.namespace).runningPid() else {
+            throw .io(operation: "read", path: files.hostPid, detail: "no lab host is running: run `reconcile lab up` first")
         }
         let environment = ["SYSTEMD_DEVICE_VERIFY_SYSFS": "0", "PROXYFARM_FILE": files.farmFile, "PROXYFARM_STATE": files.stateDirectory,
                            "PROXYFARM_PROXY_BINARY": proxy, "PROXYFARM_RUNTIME_DIR": files.stateDirectory + "/run"]
