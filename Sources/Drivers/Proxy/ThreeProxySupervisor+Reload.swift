@@ -64,9 +64,15 @@ extension ThreeProxySupervisor {
         try AtomicFile.write(Data(pending.text.utf8), to: reloadPath(modem: modem))
         guard kill(pid, SIGUSR1) == 0 else { throw ProxySupervisorError.io(operation: "signal", path: "pid \(pid)", errno: errno) }
         var verdict = ReloadVerdict.slow
+        var tookSince: ContinuousClock.Instant?
         _ = try await poll(within: reloadWait) {
             verdict = judge(pending, modem: modem, ports: expected)
-            return verdict == .slow ? .waiting : .ready
+            guard verdict == .took else { return verdict == .slow ? .waiting : .ready }
+            // 3proxy starts each service as it reads its line, so an error in a line below the last
+            // service is printed after the fresh listeners are up: "took" counts once it held a moment.
+            let since = tookSince ?? ContinuousClock.now
+            tookSince = since
+            return ContinuousClock.now - since >= Self.reloadSettle ? .ready : .waiting
         }
         switch verdict {
         case .took: unlink(reloadPath(modem: modem))
@@ -154,6 +160,9 @@ extension ThreeProxySupervisor {
             try await Task.sleep(for: .milliseconds(20))
         }
     }
+
+    /// How long a reload must look taken (fresh listeners, no config error) before it is believed.
+    static let reloadSettle: Duration = .milliseconds(300)
 
     /// 3proxy looks at signals once a second; a reload of a busy proxy takes a little longer.
     static let counterFlushLimit: Duration = .seconds(3)

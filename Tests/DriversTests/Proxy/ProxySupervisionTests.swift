@@ -47,10 +47,14 @@ import Testing
         try await supervisor.writeConfig(modem: "m01", config: config(password: "test-pw-one"), uid: ProxyTestSupport.proxyUID)
         let process = try await supervisor.start(modem: "m01", ports: [http, socks])
         defer { cleanUp([process.pid]) }
-        // 3proxy's first write comes within a second of its start; after it, the next is due only
-        // when the minute changes (or at a reload), so the download below is written by the stop.
+        // 3proxy writes when the minute differs from the file header's (0 for a new file): its first
+        // write comes within a second of its start — or, in the first minute of an hour, at the next
+        // minute. After it, the next is due only when the minute changes again (or at a reload), so
+        // the download below is written by the stop.
         let counterFile = supervisor.counterPath(modem: "m01")
-        #expect(try await ProxyTestSupport.eventually { ((try? FileManager.default.attributesOfItem(atPath: counterFile)[.size]) as? Int ?? 0) > 0 })
+        #expect(try await ProxyTestSupport.eventually(within: .seconds(65)) {
+            ((try? FileManager.default.attributesOfItem(atPath: counterFile)[.size]) as? Int ?? 0) > 0
+        })
         var status = ""
         for _ in 0..<50 where status != "200" {  // until the server listens
             status = try ProxyTestSupport.httpStatus(proxy: "127.0.0.1:\(http)", user: "alice", password: "test-pw-one",

@@ -79,8 +79,8 @@ enum ProxyTestSupport {
 
     /// Polls `condition` every 20 ms, at most 250 times (5 s); returns whether it came true.
     @discardableResult
-    static func eventually(_ condition: () -> Bool) async throws -> Bool {
-        for _ in 0..<250 {
+    static func eventually(within limit: Duration = .seconds(5), _ condition: () -> Bool) async throws -> Bool {
+        for _ in 0..<Int(limit / Duration.milliseconds(20)) {
             if condition() { return true }
             try await Task.sleep(for: .milliseconds(20))
         }
