@@ -18,6 +18,7 @@ from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import WebDriverWait
 
 
@@ -39,9 +40,13 @@ def fail(reason, driver=None):
 
 
 def log_in(driver, url, token):
+    """Logs in and waits until the log-in page is gone: a click returns before the browser has
+    navigated, and a look at once would still see the log-in form."""
     driver.get(url)
     driver.find_element(By.ID, "token").send_keys(token)
-    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    button = driver.find_element(By.CSS_SELECTOR, "form button[type=submit]")
+    button.click()
+    WebDriverWait(driver, 15, poll_frequency=0.1).until(staleness_of(button))
 
 
 def card_text(driver, modem, selector):
