@@ -39,9 +39,12 @@ import Testing
         let counted = try #require(Self.traffic(lab, "m01"))
         #expect(counted.transmit > m01.transmit)
         #expect((Self.traffic(lab, "m02")?.receive ?? 0) < m02.receive + 1_000_000, "m02 carried none of it")
-        let metrics = try String(contentsOfFile: lab.state + "/status/metrics.prom", encoding: .utf8)
-        let sample = metrics.split(separator: "\n").first { $0.hasPrefix("proxyfarm_modem_receive_bytes_total{modem=\"m01\"} ") }
-        #expect(sample.flatMap { UInt64($0.split(separator: " ").last ?? "") }.map { $0 >= counted.receive } == true, "\(metrics)")
+        // A pass writes the modem's status file before metrics.prom, so the metrics may follow a moment later.
+        try lab.waitUntil("metrics.prom counted the download", timeout: .seconds(2)) {
+            let metrics = (try? String(contentsOfFile: lab.state + "/status/metrics.prom", encoding: .utf8)) ?? ""
+            let sample = metrics.split(separator: "\n").first { $0.hasPrefix("proxyfarm_modem_receive_bytes_total{modem=\"m01\"} ") }
+            return sample.flatMap { UInt64($0.split(separator: " ").last ?? "") }.map { $0 >= counted.receive } == true
+        }
 
         try Self.quotaCutsOff(lab, farmFile: farmFile)
 
