@@ -68,6 +68,17 @@ public enum ProxyConfigRenderer {
         return lines
     }
 
+    /// The numbers of the counts in a rendered config that 3proxy starts again each period (a
+    /// quota's `countall N D|W|M …`), for `ProxyCounters.periodStarts`.
+    public static func periodicCountNumbers(in config: String) -> [Int] {
+        config.split(separator: "\n").compactMap { line in
+            let words = line.split(separator: " ", maxSplits: 3)
+            guard words.count == 4, ["countin", "countout", "countall"].contains(words[0]),
+                  let letter = words[2].first, "CHDWMY".contains(letter.uppercased()) else { return nil }
+            return Int(words[1])
+        }
+    }
+
     /// 2^40 MiB = 1 EiB: a limit no count reaches, well inside 3proxy's 64-bit byte count.
     static let countOnlyMegabytes: UInt64 = 1 << 40
 

@@ -62,6 +62,33 @@ public struct ProxyCounters: Sendable, Equatable {
     }
 }
 
+extension ProxyCounters {
+    /// The writes (offset, bytes) into a counter file holding `file` that start the periods of
+    /// the counts numbered `periodic` at `now` where none started yet. 3proxy reads a new rule's
+    /// record with `cleared` 0, and at its next write (when the minute changes) takes that for a
+    /// period that ended: it starts the count from 0, so whatever the user moved until then is
+    /// forgiven — up to a minute of a new quota (3proxy.c dumpcounters). A record with a start
+    /// keeps it and its bytes; a file without a header gets one (3proxy refuses a file whose
+    /// first bytes are not its signature), dated `now` as 3proxy would.
+    public static func periodStarts(of periodic: [Int], file: [UInt8], now: Date, timeSize: Int = hostTimeSize) -> [(offset: Int, bytes: [UInt8])] {
+        let headerSize = 4 + (timeSize == 8 ? 4 : 0) + timeSize
+        let recordSize = 8 + 2 * timeSize
+        let seconds = UInt64(max(0, Int64(now.timeIntervalSince1970)))
+        func word(_ value: UInt64, _ size: Int) -> [UInt8] { (0..<size).map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) } }
+        var writes: [(offset: Int, bytes: [UInt8])] = []
+        if file.count < headerSize {
+            writes.append((0, [0x33, 0x43, 0x46, 0] + [UInt8](repeating: 0, count: headerSize - 4 - timeSize) + word(seconds, timeSize)))
+        }
+        for number in periodic where number > 0 {
+            let offset = headerSize + (number - 1) * recordSize
+            let record = offset + recordSize <= file.count ? Array(file[offset..<offset + recordSize]) : [UInt8](repeating: 0, count: recordSize)
+            guard record[8..<8 + timeSize].allSatisfy({ $0 == 0 }) else { continue }
+            writes.append((offset, Array(record[0..<8]) + word(seconds, timeSize) + Array(record[(8 + timeSize)...])))
+        }
+        return writes
+    }
+}
+
 /// The rule numbers of one user's counts in their modem's counter file. Each user on a modem has
 /// a slot k (Allocations.Entry.counters) that no other user of that modem ever gets, and the
 /// three numbers after 3k: bytes in and bytes out since the slot was given (never reset), and the

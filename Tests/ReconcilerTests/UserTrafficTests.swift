@@ -40,6 +40,38 @@ import Testing
                                                      updated: Date(timeIntervalSince1970: 1_800_000_030))])
     }
 
+    /// 3proxy would forgive a new quota's first minute (it reads `cleared` 0 and resets the count
+    /// at its next write): before it reads the config, only quota records without a start get one;
+    /// their bytes and everything else stay.
+    @Test func newQuotaCountsStartTheirPeriodBefore3proxyReadsThem() throws {
+        let now = Date(timeIntervalSince1970: 1_800_000_100)
+        let config = "counter \"/x/3proxy.counters\"\ncountin 1 N 1099511627776 bob\ncountout 2 N 1099511627776 bob\n"
+            + "countall 3 D 1 bob\ncountall 6 M 50 amy\ncountall 9 W 50 eve\nauth strong\n"
+        let periodic = ProxyConfigRenderer.periodicCountNumbers(in: config)
+        #expect(periodic == [3, 6, 9])
+        let file = Self.counterFile(written: 1_800_000_060, records: [(10, 0, 5), (11, 0, 5), (900, 0, 1_800_000_030), (0, 0, 0), (0, 0, 0),
+                                                                      (7, 1_799_990_000, 1_799_990_001)])
+        var written = file
+        for (offset, bytes) in ProxyCounters.periodStarts(of: periodic, file: file, now: now) {
+            if written.count < offset + bytes.count { written += [UInt8](repeating: 0, count: offset + bytes.count - written.count) }
+            written.replaceSubrange(offset..<offset + bytes.count, with: bytes)
+        }
+        let counters = try #require(ProxyCounters.decode(written))
+        #expect(counters.written == Date(timeIntervalSince1970: 1_800_000_060), "the header is 3proxy's")
+        #expect(counters.records[1] == CounterRecord(bytes: 10, updated: Date(timeIntervalSince1970: 5)), "a count for ever is left alone")
+        #expect(counters.records[3] == CounterRecord(bytes: 900, cleared: now, updated: Date(timeIntervalSince1970: 1_800_000_030)))
+        #expect(counters.records[6] == CounterRecord(bytes: 7, cleared: Date(timeIntervalSince1970: 1_799_990_000),
+                                                     updated: Date(timeIntervalSince1970: 1_799_990_001)), "a started period stays")
+        #expect(counters.records[9] == CounterRecord(bytes: 0, cleared: now), "a record past the file's end")
+        #expect(ProxyCounters.periodStarts(of: periodic, file: written, now: now).isEmpty, "once is enough")
+
+        // A file 3proxy has not written yet gets its header too: 3proxy refuses one without.
+        let fresh = ProxyCounters.periodStarts(of: [1], file: [], now: now)
+        #expect(fresh.map(\.offset) == [0, 16])
+        #expect(ProxyCounters.decode(fresh.flatMap(\.bytes)) == ProxyCounters(written: now, records: [1: CounterRecord(bytes: 0, cleared: now)]))
+        #expect(ProxyCounters.periodStarts(of: [1], file: [], now: now, timeSize: 4).map(\.offset) == [0, 8])
+    }
+
     @Test func slotsStayWithTheirUserAndAreNeverReused() {
         var entry = Allocations.Entry(name: "m01", index: 1)
         entry.giveCounters(to: ["bob", "alice"])

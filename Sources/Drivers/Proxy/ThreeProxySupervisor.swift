@@ -82,6 +82,7 @@ public struct ThreeProxySupervisor: ProxySupervisor {
         try FileManager.default.createDirectory(atPath: stateDirectory + "/proxies", withIntermediateDirectories: true)
         try prepareLogDirectory(modem: modem, uid: uid, gid: uid)
         try prepareCounterFile(modem: modem, uid: uid)
+        try startCountPeriods(modem: modem, config: config)
         let path = configPath(modem: modem)
         let bytes = Array(config.utf8)
         if ProcFS.read(path) == bytes {
@@ -233,6 +234,26 @@ public struct ThreeProxySupervisor: ProxySupervisor {
         guard fstat(fd, &info) == 0 else { throw .io(operation: "stat", path: path, errno: errno) }
         if info.st_uid != uid || info.st_gid != uid {
             guard fchown(fd, uid, uid) == 0 else { throw .io(operation: "chown", path: path, errno: errno) }
+        }
+    }
+
+    /// Dates the start of each new quota count in the counter file before 3proxy reads the config
+    /// that adds it, so 3proxy does not forgive what the user moves until its next write
+    /// (`ProxyCounters.periodStarts`). Records of rules 3proxy has loaded are its own: it rewrites
+    /// them from memory, and a started record needs nothing.
+    private func startCountPeriods(modem: String, config: String) throws(ProxySupervisorError) {
+        let periodic = ProxyConfigRenderer.periodicCountNumbers(in: config)
+        guard !periodic.isEmpty else { return }
+        let path = counterPath(modem: modem)
+        let writes = ProxyCounters.periodStarts(of: periodic, file: ProcFS.read(path) ?? [], now: Date())
+        guard !writes.isEmpty else { return }
+        let fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { throw .io(operation: "open", path: path, errno: errno) }
+        defer { close(fd) }
+        for write in writes {
+            guard pwrite(fd, write.bytes, write.bytes.count, off_t(write.offset)) == write.bytes.count else {
+                throw .io(operation: "write", path: path, errno: errno)
+            }
         }
     }
 

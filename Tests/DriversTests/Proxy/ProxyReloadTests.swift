@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Reconciler
+import Spec
 import Testing
 @testable import Drivers
 
@@ -46,6 +47,28 @@ import Testing
     }
 
     func text(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
+
+    /// A quota a reload adds counts from then on: its record's period starts before the proxy reads
+    /// the config, because 3proxy resets a count it read without a start at its next write and
+    /// would forgive what the user moved until then (up to a minute).
+    @Test(.enabled(if: ProxyTestSupport.isRoot, "needs root to drop to another uid"))
+    func aQuotaAddedByAReloadStartsItsPeriodThen() async throws {
+        let supervisor = supervisor()
+        let process = try await start(supervisor, password: "test-pw-0")
+        defer { cleanUp(process.pid) }
+        let withQuota = ProxyConfigRenderer.render(ProxyTestSupport.input(
+            http: http, socks: socks, users: [.init(name: "alice", credential: .clear("test-pw-0"), counters: CounterSlot(0),
+                                                    quota: Quota(bytes: 1 << 20, period: .day))],
+            logDirectory: supervisor.logDirectory(modem: "m01")))
+        let before = Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down))
+        try await supervisor.writeConfig(modem: "m01", config: withQuota, uid: ProxyTestSupport.proxyUID)
+        try await supervisor.reload(modem: "m01", pid: process.pid, ports: [http, socks])
+        #expect(try status("test-pw-0") == "502", "the proxy took the config")
+        let counters = try #require(try await supervisor.observe(ports: ["m01": [http, socks]])["m01"]?.counters)
+        let quota = try #require(counters.records[CounterSlot(0).quota])
+        #expect(quota.cleared.map { $0 >= before && $0 <= Date() } == true, "\(quota)")
+        #expect(counters.records[CounterSlot(0).receive]?.cleared == nil, "a count for ever has no period")
+    }
 
     /// The dated access log is handed to the proxy's uid after the start, so every reload reopens
     /// it: the access lines of every request land there, none on stdout, and each reload is
