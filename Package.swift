@@ -50,7 +50,7 @@ let package = Package(
         ]),
         .testTarget(name: "DriversTests", dependencies: ["Drivers", "ModemSimulator"], resources: [.copy("Fixtures")]),
         // Runs discovery inside umockdev testbeds for DriversTests (LD_PRELOAD needs a fresh process).
-        .executableTarget(name: "DiscoveryProbe", dependencies: ["Drivers"], path: "Tests/DiscoveryProbe"),
+        .executableTarget(name: "DiscoveryProbe", dependencies: ["Drivers", "Reconciler"], path: "Tests/DiscoveryProbe"),
         .testTarget(name: "ModemSimulatorTests", dependencies: ["ModemSimulator"]),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Drivers"]),
         .testTarget(name: "ReconcileCLITests", dependencies: ["ReconcileCLI"]),

@@ -5,9 +5,10 @@ import SimulatedDrivers
 import Spec
 
 /// The real drivers: modems found by libudev and driven over QMI, routing through iproute2,
-/// one 3proxy per modem, health probes sent as each modem's proxy uid.
-func makeDrivers(_ options: RootOptions) throws -> DriverSet {
-    DriverSet(inventory: UDevModemInventory(),
+/// one 3proxy per modem, health probes sent as each modem's proxy uid. With `udevChanges` (the
+/// daemon's udev monitor) the inventory keeps its last scan until udev reports a change.
+func makeDrivers(_ options: RootOptions, udevChanges: UDevChanges? = nil) throws -> DriverSet {
+    DriverSet(inventory: UDevModemInventory(changes: udevChanges),
               modems: QMIModemControl(options: .shared()),
               network: IPRouteNetworkControl(),
               proxies: ThreeProxySupervisor(stateDirectory: options.absoluteStateDirectory, binary: options.proxyBinary),
@@ -50,7 +51,7 @@ struct Backend {
     let drivers: DriverSet
     let simulated: SimulatedBackend?
 
-    init(_ options: RootOptions) async throws {
+    init(_ options: RootOptions, udevChanges: UDevChanges? = nil) async throws {
         if options.simulated {
             printError("reconcile: simulated farm (no hardware), kept in \(options.absoluteStateDirectory)/simulated-farm.json")
             let simulated = try await SimulatedBackend(stateDirectory: options.absoluteStateDirectory)
@@ -58,7 +59,7 @@ struct Backend {
             drivers = simulated.farm.drivers()
         } else {
             simulated = nil
-            drivers = try makeDrivers(options)
+            drivers = try makeDrivers(options, udevChanges: udevChanges)
         }
     }
 

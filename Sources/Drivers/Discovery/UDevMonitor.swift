@@ -11,10 +11,14 @@ import Reconciler
 public struct UDevMonitor: HardwareEvents {
     public let quietPeriod: Duration
     public let maxDelay: Duration
+    /// Told of every event at once (not after the quiet period), so an inventory scan made during a
+    /// burst is not kept.
+    public let changes: UDevChanges?
 
-    public init(quietPeriod: Duration = .milliseconds(300), maxDelay: Duration = .seconds(3)) {
+    public init(quietPeriod: Duration = .milliseconds(300), maxDelay: Duration = .seconds(3), changes: UDevChanges? = nil) {
         self.quietPeriod = quietPeriod
         self.maxDelay = maxDelay
+        self.changes = changes
     }
 
     /// Subscribes before returning, so that no event after the call is missed. The watch runs on
@@ -23,8 +27,12 @@ public struct UDevMonitor: HardwareEvents {
         let watch = try MonitorWatch()
         let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         continuation.onTermination = { _ in watch.stop() }
-        let timing = (quietPeriod, maxDelay)
-        let thread = Thread { watch.run(quietPeriod: timing.0, maxDelay: timing.1, wake: continuation) }
+        let (timing, changes) = ((quietPeriod, maxDelay), self.changes)
+        changes?.startWatching()
+        let thread = Thread {
+            watch.run(quietPeriod: timing.0, maxDelay: timing.1, changes: changes, wake: continuation)
+            changes?.stopWatching()
+        }
         thread.name = "udev-monitor"
         thread.start()
         return stream
@@ -76,7 +84,7 @@ private final class MonitorWatch: @unchecked Sendable {
 
     /// Polls until stopped, sending one wake-up per burst. A socket error ends the stream (the
     /// loop then falls back to its timer).
-    func run(quietPeriod: Duration, maxDelay: Duration, wake: AsyncStream<Void>.Continuation) {
+    func run(quietPeriod: Duration, maxDelay: Duration, changes: UDevChanges?, wake: AsyncStream<Void>.Continuation) {
         defer { wake.finish() }
         let clock = ContinuousClock()
         var burst: (began: ContinuousClock.Instant, last: ContinuousClock.Instant)?
@@ -94,6 +102,7 @@ private final class MonitorWatch: @unchecked Sendable {
             if fds[1].revents != 0 { return }
             let events = fds[0].revents
             if events & Int16(POLLIN) != 0 {
+                changes?.noteEvents()
                 drain()
                 let now = clock.now
                 burst = (burst?.began ?? now, now)

@@ -38,9 +38,10 @@ struct Daemon: AsyncParsableCommand {
         var hotplug: [any WakeSource] = []
         do {
             let store = try StateStore(root: options.absoluteStateDirectory)
-            backend = try await Backend(options)
+            let udevChanges = UDevChanges()
+            backend = try await Backend(options, udevChanges: udevChanges)
             session = DaemonSession(options: options, store: store, backend: backend, logger: logger)
-            if !options.simulated { hotplug = Self.hotplug(logger: logger) }
+            if !options.simulated { hotplug = Self.hotplug(logger: logger, changes: udevChanges) }
         } catch {
             printError("reconcile: error: \(ApplyPass.describe(error))")
             throw ExitCode(1)
@@ -67,11 +68,12 @@ struct Daemon: AsyncParsableCommand {
 }
 
 extension Daemon {
-    /// udev hot-plug events as a wake source. Without them (no udev netlink socket, e.g. in some
-    /// containers) the daemon still works: a plugged modem is then found by the next periodic pass.
-    static func hotplug(logger: Logger) -> [any WakeSource] {
+    /// udev hot-plug events as a wake source, and as what tells the inventory its last scan is
+    /// stale. Without them (no udev netlink socket, e.g. in some containers) the daemon still
+    /// works: a plugged modem is then found by the next periodic pass, and every pass scans.
+    static func hotplug(logger: Logger, changes: UDevChanges) -> [any WakeSource] {
         do {
-            return [StreamWakeSource(try UDevMonitor().wakeUps(), reason: .hotplug)]
+            return [StreamWakeSource(try UDevMonitor(changes: changes).wakeUps(), reason: .hotplug)]
         } catch {
             logger.warning("no hot-plug events (\(error.message)): plugged modems are found by the periodic pass")
             return []
