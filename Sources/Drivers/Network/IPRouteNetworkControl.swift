@@ -33,7 +33,8 @@ public struct IPRouteNetworkControl: NetworkControl {
     public func observe(tables: ClosedRange<Int>) async throws -> NetworkState {
         var state = try await read(["-s", "-N", "-4", "-json", "-batch", "-"], input: "link show\naddress show\nroute show table all exact 0/0\nrule show\n") {
             data throws(IPRouteJSONError) in
-            let lists = data.split(separator: UInt8(ascii: "\n")).map { Data($0) }
+            // Split as raw bytes: Data's own split walks it element by element through its generic slices.
+            let lists = data.withUnsafeBytes { $0.split(separator: UInt8(ascii: "\n")).map { Data($0) } }
             guard lists.count == 4 else { throw IPRouteJSONError("\(lists.count) JSON lists for 4 commands") }
             // The counters change all the time; addresses, routes and rules of an idle farm do not.
             let links = try IPRouteJSON.links(lists[0])
