@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Spec
 
 /// What one modem should look like: its lane in the farm (DESIGN §7) with every secret resolved.
@@ -61,7 +62,7 @@ extension DesiredFarm {
     /// them, never a failure of the whole farm.
     public static func resolve(spec: FarmSpec, allocations: Allocations, allocationFailures: [String: AllocationFailure] = [:],
                                secrets: SecretResolver, stateDirectory: String, revision: String,
-                               timeZone: TimeZone = .current) -> DesiredFarm {
+                               timeZone: TimeZone = .current, configs: CheckedConfigs = CheckedConfigs()) -> DesiredFarm {
         let passwords = Dictionary(uniqueKeysWithValues: spec.users.map { user in (user.name, credential(user.password, secrets)) })
         let quotas = Dictionary(uniqueKeysWithValues: spec.users.map { ($0.name, $0.quota) })
         let modems = spec.modems.map { modem -> DesiredModem in
@@ -96,7 +97,7 @@ extension DesiredFarm {
                 bandwidth: modem.proxy.bandwidth, dns: modem.proxy.dns,
                 logDirectory: stateDirectory + "/log/proxies/" + modem.name)
             // A value 3proxy would silently mangle never reaches a config file.
-            let checked = ProxyConfigRenderer.checked(rendered)
+            let checked = configs.checked(rendered)
             problems += checked.problems
             let proxy = problems.isEmpty ? rendered : nil
             return DesiredModem(
@@ -105,6 +106,7 @@ extension DesiredFarm {
                 repliesPriority: OwnedRange.repliesPriority(base: spec.routing.tableBase), uid: uid, httpPort: httpPort, socksPort: socksPort,
                 proxy: proxy, proxyConfig: proxy == nil ? nil : checked.config, rotation: modem.rotation, health: modem.health, problems: problems, placed: placed)
         }
+        configs.keep(only: Set(modems.map(\.name)))
         return DesiredFarm(modems: modems, ownedTables: OwnedRange.tables(base: spec.routing.tableBase),
                            ownedUIDs: OwnedRange.uids(base: spec.routing.uidBase),
                            timeZone: timeZone, revision: revision)
@@ -113,5 +115,27 @@ extension DesiredFarm {
     private static func credential(_ source: SecretSource, _ secrets: SecretResolver) -> Result<ProxyConfigInput.Credential, SecretFailure> {
         if case .hash(let hash) = source { return .success(.hash(hash)) }
         return secrets(source).map { .clear($0) }
+    }
+}
+
+/// Each modem's proxy config as last checked and rendered (`ProxyConfigRenderer.checked`): a farm
+/// that did not change resolves the same inputs every pass, and comparing an input is far cheaper
+/// than rendering and checking it again (a tenth of an idle 1,000-modem pass). A daemon keeps one
+/// for its life.
+public final class CheckedConfigs: Sendable {
+    private let last = Mutex<[String: (input: ProxyConfigInput, checked: (config: String?, problems: [String]))]>([:])
+
+    public init() {}
+
+    func checked(_ input: ProxyConfigInput) -> (config: String?, problems: [String]) {
+        if let hit = last.withLock({ $0[input.modem] }), hit.input == input { return hit.checked }
+        let checked = ProxyConfigRenderer.checked(input)
+        last.withLock { $0[input.modem] = (input, checked) }
+        return checked
+    }
+
+    /// Forgets modems that left farm.yaml.
+    func keep(only modems: Set<String>) {
+        last.withLock { $0 = $0.filter { modems.contains($0.key) } }
     }
 }

@@ -14,11 +14,15 @@ public struct FarmReconciler: Sendable {
     /// Entries of requests/ already reported as not being requests: a daemon passes the same one
     /// to every pass, so it says so once.
     public var reported: ReportedOnce
+    /// The proxy configs as last rendered: a daemon passes the same one to every pass.
+    public var configs: CheckedConfigs
 
     public init(drivers: DriverSet, settings: ExecutorSettings = ExecutorSettings(),
                 logger: Logger = Logger(label: "proxyfarm.reconciler"), timeZone: TimeZone = .current,
-                progress: @escaping @Sendable () -> Void = {}, reported: ReportedOnce = ReportedOnce()) {
+                progress: @escaping @Sendable () -> Void = {}, reported: ReportedOnce = ReportedOnce(),
+                configs: CheckedConfigs = CheckedConfigs()) {
         self.reported = reported
+        self.configs = configs
         self.drivers = drivers
         self.settings = settings
         self.logger = logger
@@ -39,7 +43,7 @@ public struct FarmReconciler: Sendable {
         let previous = try store.loadAllocations()
         let (allocations, failures) = previous.updated(for: spec)
         let desired = DesiredFarm.resolve(spec: spec, allocations: allocations, allocationFailures: failures, secrets: secrets,
-                                          stateDirectory: store.root, revision: revision, timeZone: timeZone)
+                                          stateDirectory: store.root, revision: revision, timeZone: timeZone, configs: configs)
         let listed = Set(spec.modems.map(\.name))
         let former = Set(previous.modems.values.map(\.name) + store.statusNames()).subtracting(listed)
         return Inputs(desired: desired, allocations: allocations, memory: try store.loadMemory(), formerModems: former)

@@ -70,6 +70,28 @@ import Testing
         #expect(farm.plan().lines == ["m02: stop proxy (pid 777) — stray process on m02's ports"])
     }
 
+    /// A daemon keeps the rendered configs between passes: what farm.yaml changes is rendered
+    /// afresh, what it does not is the same, and a modem that left is forgotten.
+    @Test func configsKeptBetweenPassesFollowEveryChange() throws {
+        let configs = CheckedConfigs()
+        func resolve(_ spec: FarmSpec) -> DesiredFarm {
+            DesiredFarm.resolve(spec: spec, allocations: Allocations().updated(for: spec).0, secrets: testSecrets,
+                                stateDirectory: "/state", revision: "r", configs: configs)
+        }
+        let spec = makeSpec(count: 3)
+        let first = resolve(spec)
+        #expect(resolve(spec) == first)
+        var changed = spec
+        changed.users[1].password = .value(Self.newBob)
+        changed.modems.removeLast()
+        let second = resolve(changed)
+        #expect(second == DesiredFarm.resolve(spec: changed, allocations: Allocations().updated(for: changed).0, secrets: testSecrets,
+                                              stateDirectory: "/state", revision: "r"))
+        #expect(second.modem(named: "m02")?.proxyConfig?.contains(Self.newBob) == true)
+        #expect(second.modem(named: "m01")?.proxyConfig == first.modem(named: "m01")?.proxyConfig)
+        #expect(resolve(spec) == first, "m03 is rendered again, the old password is back")
+    }
+
     @Test func unreadableSecretIsAProblemOfThatModemOnly() async throws {
         let farm = try await Converged.make(count: 3)
         var spec = makeSpec(count: 3)

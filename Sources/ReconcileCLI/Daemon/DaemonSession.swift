@@ -21,6 +21,7 @@ actor DaemonSession {
     private var lastValidLoad: (source: String, secrets: [String], stamps: [FileStamp?])?
     /// Strangers in requests/ already reported (once per daemon, not every pass).
     private let reportedStrangers = ReportedOnce()
+    private let configs = CheckedConfigs()
 
     init(options: RootOptions, store: StateStore, backend: Backend, logger: Logger) {
         self.options = options
@@ -44,7 +45,7 @@ actor DaemonSession {
             return PassReport(summary: "\(options.file) invalid, no valid version seen yet: waiting for a fix")
         }
         let reconciler = FarmReconciler(drivers: backend.drivers, settings: ExecutorSettings(batch: options.batch), logger: logger,
-                                        progress: heartbeat, reported: reportedStrangers)
+                                        progress: heartbeat, reported: reportedStrangers, configs: configs)
         do {
             let (result, farm) = try await backend.apply(reconciler, spec: inForce.spec, store: store, secrets: secretResolver(relativeTo: options.file),
                                                          revision: inForce.revision, specErrors: specErrors)
