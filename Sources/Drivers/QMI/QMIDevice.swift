@@ -1,5 +1,6 @@
 import CQMI
 import Foundation
+import Synchronization
 
 /// How a control device is opened.
 public struct QMIOpenOptions: Sendable, Equatable {
@@ -7,13 +8,19 @@ public struct QMIOpenOptions: Sendable, Equatable {
     public var viaProxy: Bool
     /// Timeout of every request on this device.
     public var timeout: Duration
+    /// Timeout of every request on a modem whose last request went unanswered, until one is
+    /// answered: a hung modem holds up its host's passes (and so every other modem's news) this
+    /// long per look, not `timeout`. A modem this slow to answer is not fit to serve anyway.
+    public var unansweredTimeout: Duration
     /// Where the client ids of live processes are listed (see `QMIClientLedger`), so that the
     /// ids of a killed one are freed by the next; nil keeps no list.
     public var ledgerDirectory: String?
 
-    public init(viaProxy: Bool = false, timeout: Duration = .seconds(10), ledgerDirectory: String? = nil) {
+    public init(viaProxy: Bool = false, timeout: Duration = .seconds(10), unansweredTimeout: Duration = .seconds(3),
+                ledgerDirectory: String? = nil) {
         self.viaProxy = viaProxy
         self.timeout = timeout
+        self.unansweredTimeout = min(unansweredTimeout, timeout)
         self.ledgerDirectory = ledgerDirectory
     }
 }
@@ -32,15 +39,21 @@ extension QMIOpenOptions {
 /// An open libqmi `QmiDevice`. Its pointer is only touched on the GLib loop thread.
 public final class QMIDevice: @unchecked Sendable {
     public let path: String
-    public let timeout: Duration
     let tracker = CallTracker()
     private let pointer: UnsafeMutablePointer<QmiDevice>
     private var removedHandler: gulong = 0
+    private let currentTimeout: Mutex<Duration>
 
     private init(path: String, pointer: UnsafeMutablePointer<QmiDevice>, timeout: Duration) {
         self.path = path
         self.pointer = pointer
-        self.timeout = timeout
+        currentTimeout = Mutex(timeout)
+    }
+
+    /// Timeout of the next request on this device.
+    public var timeout: Duration {
+        get { currentTimeout.withLock { $0 } }
+        set { currentTimeout.withLock { $0 = newValue } }
     }
 
     deinit {
@@ -59,8 +72,11 @@ public final class QMIDevice: @unchecked Sendable {
 
     /// Opens `path` with version info; `sync` releases every client id the modem still holds —
     /// so it must be off when a remembered client id is about to be reused.
-    public static func open(_ path: String, options: QMIOpenOptions = QMIOpenOptions(), sync: Bool) async throws -> QMIDevice {
-        let created = try await qmiCall("open", device: path, tracker: nil, timeout: options.timeout, start: { begin in
+    /// `timeout` bounds the open and the requests after it (default: the options').
+    public static func open(_ path: String, options: QMIOpenOptions = QMIOpenOptions(), sync: Bool,
+                            timeout: Duration? = nil) async throws -> QMIDevice {
+        let timeout = timeout ?? options.timeout
+        let created = try await qmiCall("open", device: path, tracker: nil, timeout: timeout, start: { begin in
             let file = g_file_new_for_path(path)
             qmi_device_new(file, begin.cancellable, begin.callback, begin.userData)
             g_object_unref(UnsafeMutableRawPointer(file))
@@ -71,7 +87,7 @@ public final class QMIDevice: @unchecked Sendable {
             }
             return DevicePointer(pointer: device, handler: 0)
         })
-        let device = QMIDevice(path: path, pointer: created.pointer, timeout: options.timeout)
+        let device = QMIDevice(path: path, pointer: created.pointer, timeout: timeout)
         var flags = QMI_DEVICE_OPEN_FLAGS_VERSION_INFO.rawValue
         if sync { flags |= QMI_DEVICE_OPEN_FLAGS_SYNC.rawValue }
         if options.viaProxy { flags |= QMI_DEVICE_OPEN_FLAGS_PROXY.rawValue }

@@ -1,5 +1,6 @@
 import CQMI
 import Reconciler
+import Synchronization
 
 /// The open control devices of this process and their clients, kept across calls so that
 /// client ids are allocated once, not per request. Devices are never opened with SYNC (which
@@ -29,6 +30,9 @@ actor QMIDeviceRegistry {
     private var opening: [String: Task<QMIDevice, any Error>] = [:]
     private var allocating: [String: Task<QMIClient, any Error>] = [:]
     private let ledger: QMIClientLedger?
+    /// Modems whose last request went unanswered: asked with `options.unansweredTimeout` until
+    /// one answers. Readable without the actor, so that an answer costs no hop while all is well.
+    private let unanswered = Mutex<Set<String>>([])
 
     init(options: QMIOpenOptions) {
         self.options = options
@@ -43,7 +47,8 @@ actor QMIDeviceRegistry {
         // Runs on this actor: the entry exists before any caller waiting for the open resumes.
         let task = Task {
             defer { opening[path] = nil }
-            let device = try await QMIDevice.open(path, options: options, sync: false)
+            let timeout = unanswered.withLock { $0.contains(path) } ? options.unansweredTimeout : options.timeout
+            let device = try await QMIDevice.open(path, options: options, sync: false, timeout: timeout)
             entries[path] = Entry(device: device)
             return device
         }
@@ -148,10 +153,23 @@ actor QMIDeviceRegistry {
         }
     }
 
-    /// Closes `path` after a timeout or hang-up without talking to the modem. After a hang-up
+    /// The modem on `path` answered: its requests get the full timeout again.
+    nonisolated func answered(on path: String) async {
+        guard unanswered.withLock({ $0.contains(path) }) else { return }
+        await restoreTimeout(on: path)
+    }
+
+    private func restoreTimeout(on path: String) {
+        unanswered.withLock { _ = $0.remove(path) }
+        entries[path]?.device.timeout = options.timeout
+    }
+
+    /// Closes `path` after a timeout or hang-up without talking to the modem; after a timeout
+    /// (`unanswered`) it is asked with the shorter timeout until it answers. After a hang-up
     /// the modem is gone (or rebooted): its helper ids are forgotten, as they are when the modem
     /// said it no longer knows one (`forgetHelpers`); sessions are the core's to remember.
-    func discard(_ path: String, forgetHelpers: Bool = false) async {
+    func discard(_ path: String, forgetHelpers: Bool = false, unanswered timedOut: Bool = false) async {
+        if timedOut { unanswered.withLock { _ = $0.insert(path) } }
         guard let entry = entries.removeValue(forKey: path) else { return }
         if entry.device.isGone { held[path] = nil }
         if forgetHelpers { held[path]?.helpers = [:] }

@@ -224,12 +224,15 @@ public final class QMIModemControl: ModemControl {
     }
 
     /// Runs `body` on the modem's control device; a timeout, a hang-up or a helper client id the
-    /// modem forgot (it reset without leaving the bus) closes the device for a fresh start.
+    /// modem forgot (it reset without leaving the bus) closes the device for a fresh start. After
+    /// a timeout the modem is asked with the shorter `unansweredTimeout` until it answers.
     private func guarded<T: Sendable>(_ modem: PluggedModem, _ body: (String) async throws -> T) async throws -> T {
         do {
-            return try await body(modem.controlDevice)
+            let result = try await body(modem.controlDevice)
+            await registry.answered(on: modem.controlDevice)
+            return result
         } catch let error as QMIError where error.kind == .timeout || error.kind == .modemGone || error.isUnknownClient {
-            await registry.discard(modem.controlDevice, forgetHelpers: error.isUnknownClient)
+            await registry.discard(modem.controlDevice, forgetHelpers: error.isUnknownClient, unanswered: error.kind == .timeout)
             throw error
         }
     }

@@ -60,4 +60,27 @@ struct QMILookTests {
             #expect(again.session == session, "after the timeout the device is opened afresh and looked at fully")
         }
     }
+
+    /// A hung modem must not hold up its host's passes (and every other modem's news) for the full
+    /// timeout at every look: once it left a request unanswered, it is asked with the short one
+    /// until it answers, and then with the full one again.
+    @Test("a modem that left a request unanswered is asked with the short timeout until it answers")
+    func aHungModemIsAskedWithTheShortTimeout() async throws {
+        try await withBench { bench in
+            let control = bench.control(timeout: .seconds(4), unansweredTimeout: .seconds(1), viaProxy: true)
+            defer { Task { await control.shutdown() } }
+            let (session, _) = try await control.connect(bench.plugged, apn: "internet", ipType: .ipv4, reusing: nil)
+            _ = try await control.observe(bench.plugged, remembered: session)
+            bench.modem.inject(.noAnswer(includingControl: true))
+            let first = await expectQMIError { _ = try await control.observe(bench.plugged, remembered: session) }
+            #expect(first.error?.reason == "Timeout" && first.elapsed > .milliseconds(3500), "the first request waits the full timeout")
+            let second = await expectQMIError { _ = try await control.observe(bench.plugged, remembered: session) }
+            #expect(second.error?.reason == "Timeout" && second.elapsed < .milliseconds(3000), "then the short one: \(second.elapsed)")
+            bench.modem.inject(nil)
+            _ = try await control.observe(bench.plugged, remembered: session)
+            bench.modem.inject(.noAnswer(includingControl: true))
+            let after = await expectQMIError { _ = try await control.observe(bench.plugged, remembered: session) }
+            #expect(after.error?.reason == "Timeout" && after.elapsed > .milliseconds(3500), "an answer gave it the full timeout back")
+        }
+    }
 }

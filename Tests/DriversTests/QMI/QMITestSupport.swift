@@ -31,8 +31,8 @@ struct SimulatedBench {
 
     /// A driver that uses this bench's sysfs (through qmi-proxy with `viaProxy`), keeping its
     /// client-id ledger in the bench's `ledger` directory.
-    func control(timeout: Duration = .seconds(3), viaProxy: Bool = false) -> QMIModemControl {
-        QMIModemControl(options: QMIOpenOptions(viaProxy: viaProxy, timeout: timeout, ledgerDirectory: ledger),
+    func control(timeout: Duration = .seconds(3), unansweredTimeout: Duration = .seconds(3), viaProxy: Bool = false) -> QMIModemControl {
+        QMIModemControl(options: QMIOpenOptions(viaProxy: viaProxy, timeout: timeout, unansweredTimeout: unansweredTimeout, ledgerDirectory: ledger),
                         kernel: KernelDataFormat(sysfsRoot: sysfsRoot))
     }
 
@@ -63,7 +63,7 @@ func withBench(_ configuration: SimulatedModem.Configuration = .init(),
 }
 
 /// Runs `body` and returns its error as a `QMIError` with the time it took to fail.
-func expectQMIError(_ body: () async throws -> Void) async -> (QMIError?, Duration) {
+func expectQMIError(_ body: () async throws -> Void) async -> (error: QMIError?, elapsed: Duration) {
     let clock = ContinuousClock()
     let start = clock.now
     do {
