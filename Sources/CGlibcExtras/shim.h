@@ -9,6 +9,7 @@
 extern int setns(int fd, int nstype);
 extern int setfsuid(unsigned int fsuid);
 extern int malloc_trim(size_t pad);
+extern int mallopt(int param, int value);
 
 /// Moves the calling thread (only) into the network namespace open at `fd`.
 static inline int proxyfarm_enter_network_namespace(int fd) { return setns(fd, 0x40000000 /* CLONE_NEWNET */); }
@@ -16,6 +17,11 @@ static inline int proxyfarm_enter_network_namespace(int fd) { return setns(fd, 0
 /// Sets the calling thread's filesystem uid and returns the previous one. A socket belongs to the
 /// fsuid of the thread that creates it, and `uidrange` rules route by that owner.
 static inline int proxyfarm_set_fsuid(unsigned int uid) { return setfsuid(uid); }
+
+/// Keeps every thread's allocations in one malloc arena (M_ARENA_MAX = 1): a daemon that mostly
+/// sleeps gains nothing from an arena per thread, each of which holds pages of its own (~4 MB of a
+/// 100-modem daemon's ~13 MB). Effective for arenas not created yet.
+static inline void proxyfarm_use_one_malloc_arena(void) { (void)mallopt(-8 /* M_ARENA_MAX */, 1); }
 
 /// Gives the free pages of every malloc arena back to the kernel.
 static inline void proxyfarm_release_free_memory(void) { (void)malloc_trim(0); }
