@@ -69,6 +69,14 @@ enum DashboardAssets {
         while (value >= 1000 && unit < units.length - 1) { value /= 1000; unit++; }
         return unit === 0 ? bytes + " B" : value.toFixed(1) + " " + units[unit];
       }
+      function users(list) {
+        if (!list || !list.length) return "-";
+        return list.map(function (user) {
+          if (!user.quota || !user.quotaBytes) return user.name + " " + amount(user.receive + user.transmit);
+          if (user.overQuota) return user.name + " over quota (" + user.quota + ")";
+          return user.name + " " + Math.floor((user.quotaUsedBytes || 0) * 100 / user.quotaBytes) + " % of " + user.quota;
+        }).join(", ");
+      }
       function ago(iso) { return iso ? duration((Date.now() - Date.parse(iso)) / 1000) + " ago" : "never"; }
       function bars(rsrp) {
         const level = rsrp == null ? 0 : rsrp >= -80 ? 4 : rsrp >= -90 ? 3 : rsrp >= -100 ? 2 : rsrp >= -110 ? 1 : 0;
@@ -113,7 +121,7 @@ enum DashboardAssets {
         return node;
       }
       // The card's fields, made once per card: updates change their text, never the elements.
-      const fields = ["Public IP", "Signal", "Operator", "Ready for", "Last rotation", "Rotations today", "Traffic", "Ports"];
+      const fields = ["Public IP", "Signal", "Operator", "Ready for", "Last rotation", "Rotations today", "Traffic", "Users", "Ports"];
       function update(modem) {
         const node = card(modem.name);
         const list = node.querySelector("dl");
@@ -128,6 +136,7 @@ enum DashboardAssets {
           "Last rotation": ago(modem.rotation.last) + (modem.rotation.lastKeptSameAddress ? " (same IP)" : ""),
           "Rotations today": String(modem.rotationsToday),
           "Traffic": modem.traffic ? amount(modem.traffic.receive) + " down, " + amount(modem.traffic.transmit) + " up" : "-",
+          "Users": users(modem.users),
           "Ports": (modem.httpPort || "-") + " / " + (modem.socksPort || "-"),
         };
         for (const [term, text] of Object.entries(values)) list.querySelector('[data-field="' + term + '"]').textContent = text;

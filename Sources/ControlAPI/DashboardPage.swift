@@ -29,7 +29,7 @@ enum DashboardPage {
             <main>
             <div id="cards" class="cards" hidden></div>
             <table id="modems-table">
-            <thead><tr><th>Modem</th><th>Phase</th><th>Reason</th><th>Public IP</th><th>Signal</th><th>Operator</th><th>Ready for</th><th>Last rotation</th><th>Rotations today</th><th>Traffic</th></tr></thead>
+            <thead><tr><th>Modem</th><th>Phase</th><th>Reason</th><th>Public IP</th><th>Signal</th><th>Operator</th><th>Ready for</th><th>Last rotation</th><th>Rotations today</th><th>Traffic</th><th>Users</th></tr></thead>
             <tbody>
             \(rows)
             </tbody>
@@ -58,6 +58,7 @@ enum DashboardPage {
             [status.operatorName, status.radioTechnology].compactMap { $0 }.joined(separator: " "),
             modem.readySince.map { duration(now.timeIntervalSince($0)) } ?? "-",
             status.rotation.last.map(iso) ?? "never", String(modem.rotationsToday), status.traffic.map(traffic) ?? "-",
+            users(status.users),
         ]
         return "<tr data-modem=\"\(escape(status.name))\">" + cells.map { "<td>\(escape($0))</td>" }.joined() + "</tr>"
     }
@@ -71,6 +72,18 @@ enum DashboardPage {
     /// `1.2 GB down, 45.6 MB up` (decimal units, as carriers bill); dashboard.js says the same.
     static func traffic(_ bytes: ByteCounts) -> String {
         "\(amount(bytes.receive)) down, \(amount(bytes.transmit)) up"
+    }
+
+    /// `alice 1.2 GB, bob 95 % of 1GB per day, carol over quota (1MB per day)`: what each user
+    /// moved through this modem's proxy, or how much of their quota is used (as 3proxy last wrote
+    /// it, up to a minute old); `-` until the proxy wrote its counts. dashboard.js says the same.
+    static func users(_ users: [UserTraffic]?) -> String {
+        guard let users, !users.isEmpty else { return "-" }
+        return users.map { user in
+            guard let quota = user.quota, let limit = user.quotaBytes, limit > 0 else { return "\(user.name) \(amount(user.receive + user.transmit))" }
+            if user.overQuota == true { return "\(user.name) over quota (\(quota))" }
+            return "\(user.name) \(Int(Double(user.quotaUsedBytes ?? 0) * 100 / Double(limit))) % of \(quota)"
+        }.joined(separator: ", ")
     }
 
     static func amount(_ bytes: UInt64) -> String {

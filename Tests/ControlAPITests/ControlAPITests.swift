@@ -48,7 +48,9 @@ enum ControlAPITests {
         let page = await Self.send(api, "GET", "/", cookie: cookie)
         #expect(page.text.contains("<tr data-modem=\"m01\"><td>m01</td><td>Ready</td>"))
         #expect(page.text.contains("<tr data-modem=\"m02\"><td>m02</td><td>Missing</td><td>NotPluggedIn: not plugged in</td>"))
-        #expect(page.text.contains("<td>1.2 GB down, 45.6 MB up</td></tr>"), "m01's traffic")
+        #expect(page.text.contains("<td>1.2 GB down, 45.6 MB up</td><td>alice 1.2 MB, bob 94 % of 1MB per day, carol over quota (2MB per day)</td></tr>"),
+                "m01's traffic and users")
+        #expect(page.text.contains("<td>-</td><td>-</td></tr>"), "m02 has neither yet")
         #expect(page.text.contains("2 modems: 1 Ready, 1 Missing · daemon running"))
         #expect(!page.text.contains("http://") && !page.text.contains("https://"), "nothing loaded from elsewhere")
         for asset in [DashboardAssets.css, DashboardAssets.javascript] { #expect(!asset.contains("http:") && !asset.contains("https:") && !asset.contains("//cdn")) }

@@ -66,7 +66,16 @@ final class StatusFixture: @unchecked Sendable {
             "signal": ["rsrp": -85, "rssi": -60], "operatorName": "SimNet", "radioTechnology": "lte", "httpPort": 20001, "socksPort": 20002,
         ]
         if let ip { modem["ip"] = ip }
-        if ready { modem["traffic"] = ["receive": 1_234_567_890, "transmit": 45_600_000] }
+        if ready {
+            modem["traffic"] = ["receive": 1_234_567_890, "transmit": 45_600_000]
+            modem["users"] = [
+                ["name": "alice", "receive": 1_200_000, "transmit": 34_567],
+                ["name": "bob", "receive": 996_147, "transmit": 0, "quota": "1MB per day", "quotaBytes": 1_048_576,
+                 "quotaUsedBytes": 996_147, "quotaRemainingBytes": 52_429, "overQuota": false],
+                ["name": "carol", "receive": 3_000_000, "transmit": 0, "quota": "2MB per day", "quotaBytes": 2_097_152,
+                 "quotaUsedBytes": 2_100_000, "quotaRemainingBytes": 0, "overQuota": true],
+            ]
+        }
         if !ready {
             modem["reason"] = phase == "Missing" ? "NotPluggedIn" : "Timeout"
             modem["message"] = phase == "Missing" ? "not plugged in" : "the modem did not answer"

@@ -105,6 +105,13 @@ import Testing
         #expect(try served.lab.egress(3) == newIP, "the IP the dashboard shows is the one m03's port leaves from")
         #expect((seen["unpluggedReason"] as? String)?.contains("NotPluggedIn") == true, "\(seen)")
         #expect((seen["tablePhases"] as? [String: String])?["m02"] == "Missing")
+        // The lab's one user, as the card (dashboard.js) and the table (the server) write it; `-`
+        // until 3proxy first wrote its counts (in the first minute of an hour, up to a minute).
+        let users = /^(-|lab [0-9.]+ (B|kB|MB))$/
+        for key in ["cardUsers", "tableUsers"] {
+            let values = (seen[key] as? [String: String]) ?? [:]
+            #expect(values.count == (seen["cards"] as? [String])?.count && values.values.allSatisfy { $0.wholeMatch(of: users) != nil }, "\(key): \(values)")
+        }
         print("dashboard browser test stages (seconds since the browser started): \(seen["seconds"] ?? [:])")
     }
 }

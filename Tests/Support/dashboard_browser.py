@@ -89,6 +89,7 @@ def main():
         seen["cards"] = [c.get_attribute("data-modem") for c in driver.find_elements(By.CSS_SELECTOR, "article.card")]
         if seen["cards"] != modems:
             fail(f"cards {seen['cards']}, expected {modems}", driver)
+        seen["cardUsers"] = {m: card_text(driver, m, '[data-field="Users"]') for m in modems}
         if driver.find_element(By.ID, "modems-table").is_displayed():
             fail("the plain table is shown although JavaScript runs", driver)
         overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
@@ -126,6 +127,7 @@ def main():
         if sorted(rows) != sorted(modems) or not plain.find_element(By.ID, "modems-table").is_displayed():
             fail(f"without JavaScript the table shows {sorted(rows)}", plain)
         seen["tablePhases"] = {name: cells[1] for name, cells in rows.items()}
+        seen["tableUsers"] = {name: cells[10] for name, cells in rows.items()}
         mark("table")
     finally:
         plain.quit()
