@@ -61,7 +61,12 @@ final class ServeProcess: @unchecked Sendable {
         while ContinuousClock.now < deadline {
             let reaped = waitpid(pid, &status, WNOHANG)
             if reaped == pid { return status & 0x7f == 0 ? (status >> 8) & 0xff : -(status & 0x7f) }
-            if reaped < 0 { return process.isRunning ? nil : process.terminationStatus }
+            if reaped < 0 {
+                // Foundation's own monitor reaped it first, and says so a moment later.
+                while process.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
+                guard !process.isRunning else { return nil }
+                return process.terminationReason == .uncaughtSignal ? -process.terminationStatus : process.terminationStatus
+            }
             usleep(10_000)
         }
         kill(pid, SIGKILL)

@@ -67,6 +67,8 @@ enum Subprocess {
                 return signal != 0 && signal != 0x7f ? signal : nil
             }
             if (reaped < 0 && errno == ECHILD) || !process.isRunning {
+                // Foundation's own monitor reaped it first, and says how it ended a moment later.
+                while process.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
                 return process.isRunning || process.terminationReason != .uncaughtSignal ? nil : process.terminationStatus
             }
             usleep(10_000)
