@@ -5,7 +5,7 @@ import Testing
 
 /// The egress guard on the real kernel (docs/routing.md): whatever routing does, a lane's uid
 /// leaves only through its modem.
-@Suite(.enabled(if: NetnsLab.canRun, "needs root to create network namespaces"))
+@Suite(.enabled(if: NetnsLab.canRun, "needs root to create network namespaces; CI (CI=true) fails instead of skipping"))
 struct EgressGuardTests {
     /// Source addresses the internet side saw from the host's own uplink: each one is a leak.
     private func leaks(_ lab: NetnsLab) -> [String] {

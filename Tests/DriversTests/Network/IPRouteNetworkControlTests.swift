@@ -4,7 +4,7 @@ import Reconciler
 import Testing
 
 /// DESIGN §7 on the real kernel: three veth modems in a namespace farm.
-@Suite(.enabled(if: NetnsLab.canRun, "needs root to create network namespaces"))
+@Suite(.enabled(if: NetnsLab.canRun, "needs root to create network namespaces; CI (CI=true) fails instead of skipping"))
 struct IPRouteNetworkControlTests {
     @Test func applyWritesExactlyTheRulesRoutesAndAddresses() async throws {
         try await NetnsLab.with(modems: 3) { lab in

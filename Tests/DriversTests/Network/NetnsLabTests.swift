@@ -3,7 +3,7 @@ import Testing
 
 /// The lab itself must be right before anything is proven with it: without ProxyFarm's rules,
 /// traffic from the farm leaves through the host uplink and the servers see the uplink address.
-@Suite(.enabled(if: NetnsLab.canRun, "needs root to create network namespaces"))
+@Suite(.enabled(if: NetnsLab.canRun, "needs root to create network namespaces; CI (CI=true) fails instead of skipping"))
 struct NetnsLabTests {
     @Test func unroutedFarmTrafficLeavesThroughTheUplink() async throws {
         try await NetnsLab.with(modems: 2) { lab in

@@ -10,7 +10,7 @@ import Testing
 /// listener is opened by uid U exactly like that, and the internet side (`inet`) only accepts
 /// packets from the uplink address on the uplink (strict `rp_filter`), the way a LAN client
 /// behind a real host never sees packets that left through a modem.
-@Suite(.enabled(if: NetnsLab.canRun, "needs root to create network namespaces"))
+@Suite(.enabled(if: NetnsLab.canRun, "needs root to create network namespaces; CI (CI=true) fails instead of skipping"))
 struct ReturnPathTests {
     @Test func repliesOfAListenerOpenedByTheModemsUidLeaveByTheUplink() async throws {
         try await NetnsLab.with(modems: 1) { lab in

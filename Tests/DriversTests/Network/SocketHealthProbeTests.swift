@@ -3,7 +3,7 @@ import Foundation
 import Reconciler
 import Testing
 
-@Suite(.enabled(if: NetnsLab.canRun, "needs root to create network namespaces"))
+@Suite(.enabled(if: NetnsLab.canRun, "needs root to create network namespaces; CI (CI=true) fails instead of skipping"))
 struct SocketHealthProbeTests {
     private static func server(_ path: String) -> String { "http://\(NetnsLab.serverAddress)\(path)" }
 

@@ -7,7 +7,7 @@ import Testing
 /// The proxy side of a farm on the real kernel: one stand-in 3proxy per modem inside the lab's
 /// `farm` namespace, routed by uid exactly as DESIGN §7 says (through the real network driver),
 /// with clients in the same namespace.
-@Suite(.serialized, .enabled(if: NetnsLab.canRun, "needs root to create network namespaces"))
+@Suite(.serialized, .enabled(if: NetnsLab.canRun, "needs root to create network namespaces; CI (CI=true) fails instead of skipping"))
 struct ProxyNamespaceFarmTests {
     /// Look like real secrets on purpose: none of them may show up under state/log.
     static let alicePassword = "fixture-alice-\(UUID().uuidString)"

@@ -17,7 +17,7 @@ import Synchronization
 /// own when the test process dies, and namespaces of dead runs are removed by the next run.
 ///
 /// ```swift
-/// @Suite(.enabled(if: NetnsLab.canRun, "needs root to create network namespaces"))
+/// @Suite(.enabled(if: NetnsLab.canRun, "needs root to create network namespaces; CI (CI=true) fails instead of skipping"))
 /// struct MyTests {
 ///     @Test func egress() async throws {
 ///         try await NetnsLab.with(modems: 3) { lab in
