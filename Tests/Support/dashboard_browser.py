@@ -15,10 +15,9 @@ import sys
 import time
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import WebDriverWait
 
 
@@ -40,13 +39,20 @@ def fail(reason, driver=None):
 
 
 def log_in(driver, url, token):
-    """Logs in and waits until the log-in page is gone: a click returns before the browser has
-    navigated, and a look at once would still see the log-in form."""
+    """Logs in and waits until the dashboard has loaded: a click returns before the browser has
+    navigated, and a look at once would still see the log-in form. The look is one script call,
+    not selenium's staleness_of: asked about the old button mid-navigation, chromedriver answers
+    "Node with given id does not belong to the document" rather than "stale element"."""
     driver.get(url)
     driver.find_element(By.ID, "token").send_keys(token)
-    button = driver.find_element(By.CSS_SELECTOR, "form button[type=submit]")
-    button.click()
-    WebDriverWait(driver, 15, poll_frequency=0.1).until(staleness_of(button))
+    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+
+    def dashboard_loaded(d):
+        try:
+            return d.execute_script("return document.readyState === 'complete' && document.getElementById('modems-table') !== null")
+        except WebDriverException:  # the old document is being replaced: not loaded yet
+            return False
+    WebDriverWait(driver, 15, poll_frequency=0.1).until(dashboard_loaded)
 
 
 def card_text(driver, modem, selector):
