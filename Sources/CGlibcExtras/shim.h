@@ -10,6 +10,7 @@ extern int setns(int fd, int nstype);
 extern int setfsuid(unsigned int fsuid);
 extern int malloc_trim(size_t pad);
 extern int mallopt(int param, int value);
+extern long syscall(long number, ...);
 
 /// Moves the calling thread (only) into the network namespace open at `fd`.
 static inline int proxyfarm_enter_network_namespace(int fd) { return setns(fd, 0x40000000 /* CLONE_NEWNET */); }
@@ -22,6 +23,10 @@ static inline int proxyfarm_set_fsuid(unsigned int uid) { return setfsuid(uid); 
 /// sleeps gains nothing from an arena per thread, each of which holds pages of its own (~4 MB of a
 /// 100-modem daemon's ~13 MB). Effective for arenas not created yet.
 static inline void proxyfarm_use_one_malloc_arena(void) { (void)mallopt(-8 /* M_ARENA_MAX */, 1); }
+
+/// A file descriptor that refers to process `pid` itself, not to whoever has the number later;
+/// it polls readable once the process has exited (zombie or reaped). -1 with errno on failure.
+static inline int proxyfarm_pidfd_open(int pid) { return (int)syscall(434 /* SYS_pidfd_open */, pid, 0); }
 
 /// Gives the free pages of every malloc arena back to the kernel.
 static inline void proxyfarm_release_free_memory(void) { (void)malloc_trim(0); }

@@ -2,9 +2,9 @@ import Glibc
 
 /// The parts of /proc the supervisor reads: who a process is, and which TCP ports it listens on.
 ///
-/// Listening sockets are found the way `ss -ltnp` does: LISTEN rows of `/proc/<pid>/net/tcp{,6}`
-/// (which show that process's network namespace) give socket inodes and ports, and the
-/// `socket:[inode]` links in `/proc/<pid>/fd` say which process holds them.
+/// Listening sockets are found the way `ss -ltnp` does: the namespace's listening sockets give
+/// inodes and ports (`ListeningSockets`), and the `socket:[inode]` links in `/proc/<pid>/fd` say
+/// which process holds them.
 enum ProcFS {
     static func read(_ path: String) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -59,21 +59,26 @@ enum ProcFS {
 
     static func allPIDs() -> [Int32] { entries("/proc").compactMap { Int32($0) } }
 
-    /// Inodes of the sockets a process holds open.
-    static func socketInodes(_ pid: Int32) -> Set<UInt64> {
-        let fdDir = "/proc/\(pid)/fd"
-        var inodes: Set<UInt64> = []
-        var target = [CChar](repeating: 0, count: 64)
-        for name in entries(fdDir) {
-            let count = readlink(fdDir + "/" + name, &target, target.count - 1)
-            guard count > 8 else { continue }
-            let link = String(decoding: target[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            if link.hasPrefix("socket:["), let inode = UInt64(link.dropFirst(8).dropLast()) { inodes.insert(inode) }
+    /// The sockets a process holds open: inode → descriptor number.
+    static func sockets(_ pid: Int32) -> [UInt64: Int32] {
+        var sockets: [UInt64: Int32] = [:]
+        for fd in entries("/proc/\(pid)/fd").compactMap({ Int32($0) }) {
+            if let inode = socketInode(pid, fd: fd) { sockets[inode] = fd }
         }
-        return inodes
+        return sockets
     }
 
-    /// LISTEN sockets of one network namespace: inode → port. `netDirectory` is `/proc/<pid>/net`.
+    /// The inode of the socket open as `fd` in `pid`; nil when that is no socket (or gone).
+    static func socketInode(_ pid: Int32, fd: Int32) -> UInt64? {
+        var target = [CChar](repeating: 0, count: 64)
+        let count = readlink("/proc/\(pid)/fd/\(fd)", &target, target.count - 1)
+        guard count > 9 else { return nil }
+        let link = String(decoding: target[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return link.hasPrefix("socket:[") ? UInt64(link.dropFirst(8).dropLast()) : nil
+    }
+
+    /// LISTEN sockets of one network namespace from its TCP tables: inode → port. `netDirectory`
+    /// is `/proc/<pid>/net` (`ListeningSockets` asks the kernel more cheaply where it can).
     static func listeningSockets(netDirectory: String) -> [UInt64: Int] {
         var sockets: [UInt64: Int] = [:]
         for file in ["tcp", "tcp6"] {
@@ -100,43 +105,27 @@ enum ProcFS {
 
     /// Ports (among `ports`) that `pid` listens on, with the socket inodes serving each.
     static func listeners(of pid: Int32, ports: Set<Int>) -> [Int: Set<UInt64>] {
-        let listening = listeningSockets(netDirectory: "/proc/\(pid)/net")
+        guard let listening = ListeningSockets.of(namespace: "/proc/\(pid)/ns/net") else { return [:] }
         var result: [Int: Set<UInt64>] = [:]
-        for inode in socketInodes(pid) {
+        for inode in sockets(pid).keys {
             if let port = listening[inode], ports.contains(port) { result[port, default: []].insert(inode) }
         }
         return result
     }
 
-    /// Every process in the namespace at `namespacePath` listening on one of `ports`: port → pids.
-    /// The sockets are found in one read of the namespace's TCP table; their holders among `known`
-    /// processes (our proxies) first. Only a listening socket none of them holds (a stray, or a
-    /// proxy that is gone) makes every process of the machine be looked at, so an idle pass of a
-    /// large farm reads the file descriptors of its own proxies and nothing else.
-    static func listenersInNamespace(_ namespacePath: String, ports: Set<Int>, known: [Int32] = []) -> [Int: Set<Int32>] {
-        guard !ports.isEmpty, let namespace = namespaceID(namespacePath) else { return [:] }
-        let isMember = { (pid: Int32) in namespaceID("/proc/\(pid)/ns/net") == namespace }
-        let members = known.filter(isMember)
-        guard let reader = members.first ?? allPIDs().first(where: isMember) else { return [:] }
-        let listening = listeningSockets(netDirectory: "/proc/\(reader)/net").filter { ports.contains($0.value) }
-        guard !listening.isEmpty else { return [:] }
-        let (holders, held) = holders(of: listening, among: members)
-        if held.count == listening.count { return holders }
-        return self.holders(of: listening, among: allPIDs().filter(isMember)).holders
-    }
-
-    /// Which of `pids` hold the `listening` sockets (inode → port): port → pids, and the inodes held.
-    private static func holders(of listening: [UInt64: Int], among pids: [Int32]) -> (holders: [Int: Set<Int32>], held: Set<UInt64>) {
+    /// Which of `pids` hold the `listening` sockets (inode → port): port → pids, and where each
+    /// socket was found.
+    static func holders(of listening: [UInt64: Int], among pids: [Int32]) -> (holders: [Int: Set<Int32>], places: [UInt64: (pid: Int32, fd: Int32)]) {
         var result: [Int: Set<Int32>] = [:]
-        var held: Set<UInt64> = []
+        var places: [UInt64: (pid: Int32, fd: Int32)] = [:]
         for pid in pids {
-            for inode in socketInodes(pid) {
+            for (inode, fd) in sockets(pid) {
                 if let port = listening[inode] {
                     result[port, default: []].insert(pid)
-                    held.insert(inode)
+                    places[inode] = (pid, fd)
                 }
             }
         }
-        return (result, held)
+        return (result, places)
     }
 }

@@ -24,7 +24,9 @@ public struct ThreeProxySupervisor: ProxySupervisor {
     public let reloadWait: Duration
     /// Run the proxies inside this named network namespace (`ip netns exec`), e.g. in a lab.
     public let networkNamespace: String?
-    private let counterFiles = CounterFileCache()
+    private let counterFiles = StampedFileCache { ProxyCounters.decode($0) }
+    private let configs = StampedFileCache { String(decoding: $0, as: UTF8.self) }
+    private let watch = ProxyWatch()
 
     public init(stateDirectory: String, binary: String = "3proxy", gracePeriod: Duration = .seconds(5),
                 readinessTimeout: Duration = .seconds(10), reloadWait: Duration = .seconds(3), networkNamespace: String? = nil) {
@@ -54,7 +56,8 @@ public struct ThreeProxySupervisor: ProxySupervisor {
     public func observe(ports: [String: [Int]]) async throws -> [String: ProxyObservation] {
         let modems = Set(ports.keys).union(recordedModems()).filter(Self.isSafeFileName)
         let recorded = Dictionary(modems.compactMap { modem in recordedPID(modem: modem).map { (modem, $0) } }, uniquingKeysWith: { first, _ in first })
-        let holders = ProcFS.listenersInNamespace(namespacePath, ports: Set(ports.values.joined()), known: Array(recorded.values))
+        watch.keep(only: Set(recorded.values))
+        let holders = listeners(ports: Set(ports.values.joined()), known: Set(recorded.values))
         var observations: [String: ProxyObservation] = [:]
         for modem in modems {
             let expected = Set(ports[modem] ?? [])
@@ -70,8 +73,8 @@ public struct ThreeProxySupervisor: ProxySupervisor {
                 }
             }
             let strays = Set(expected.flatMap { holders[$0] ?? [] }).subtracting(process.map { [$0.pid] } ?? [])
-            let config = ProcFS.readText(configPath(modem: modem))
-            let counters = counterFiles.counters(at: counterPath(modem: modem))
+            let config = configs.value(at: configPath(modem: modem))
+            let counters = counterFiles.value(at: counterPath(modem: modem))
             observations[modem] = ProxyObservation(process: process, config: config, strays: strays.sorted(), counters: counters)
         }
         return observations
@@ -104,7 +107,7 @@ public struct ThreeProxySupervisor: ProxySupervisor {
         if let pid = recordedPID(modem: modem), isOurProxy(pid, modem: modem) {
             return try await awaitStart(modem: modem, pid: pid, ports: ports, uid: info.st_uid, errorOffset: nil)
         }
-        let busy = ProcFS.listenersInNamespace(namespacePath, ports: Set(ports))
+        let busy = listeners(ports: Set(ports))
         if !busy.isEmpty {
             throw ProxySupervisorError.portInUse(modem: modem, ports: busy.keys.sorted(), pids: Set(busy.values.joined()).sorted())
         }
@@ -145,11 +148,44 @@ public struct ThreeProxySupervisor: ProxySupervisor {
 
     /// The pid runs the configured 3proxy binary with this modem's config path: a dead pid, or one
     /// reused by another program, is never ours and never signalled.
+    /// Alive, not a zombie, and running `binary` on this modem's config, checked in /proc once
+    /// and then followed through a pidfd (`ProxyWatch`).
     func isOurProxy(_ pid: Int32, modem: String) -> Bool {
-        guard pid > 1, ProcFS.isAlive(pid), let arguments = ProcFS.commandLine(pid), arguments.count >= 2,
-              arguments.last == configPath(modem: modem) else { return false }
-        let program = Self.baseName(binary)
-        return arguments.dropLast().contains { Self.baseName($0) == program }
+        guard pid > 1 else { return false }
+        let config = configPath(modem: modem)
+        return watch.verify(pid, running: config) {
+            guard ProcFS.isAlive(pid), let arguments = ProcFS.commandLine(pid), arguments.count >= 2, arguments.last == config else { return false }
+            let program = Self.baseName(binary)
+            return arguments.dropLast().contains { Self.baseName($0) == program }
+        }
+    }
+
+    /// Every process in the proxies' namespace listening on one of `ports`: port → pids. The
+    /// sockets come from one look at the namespace's listening sockets; their holders are first
+    /// looked for where they were found before, then among `known` processes (our proxies). Only
+    /// a listening socket none of them holds (a stray, or a proxy that is gone) makes every
+    /// process of the machine be looked at, so an idle pass of a large farm checks one descriptor
+    /// per port and reads no descriptor table.
+    private func listeners(ports: Set<Int>, known: Set<Int32> = []) -> [Int: Set<Int32>] {
+        guard !ports.isEmpty, let all = ListeningSockets.of(namespace: namespacePath) else { return [:] }
+        let listening = all.filter { ports.contains($0.value) }
+        guard !listening.isEmpty else { return [:] }
+        var (holders, unknown) = watch.remembered(listening, among: known)
+        var places: [UInt64: (pid: Int32, fd: Int32)] = [:]
+        if !unknown.isEmpty {
+            let found = ProcFS.holders(of: unknown, among: Array(known))
+            holders.merge(found.holders) { $0.union($1) }
+            places = found.places
+            unknown = unknown.filter { found.places[$0.key] == nil }
+        }
+        if !unknown.isEmpty, let namespace = ProcFS.namespaceID(namespacePath) {
+            let members = ProcFS.allPIDs().filter { !known.contains($0) && ProcFS.namespaceID("/proc/\($0)/ns/net") == namespace }
+            let found = ProcFS.holders(of: unknown, among: members)
+            holders.merge(found.holders) { $0.union($1) }
+            places.merge(found.places) { first, _ in first }
+        }
+        watch.found(places, listening: all)
+        return holders
     }
 
     var namespacePath: String { networkNamespace.map { "/run/netns/\($0)" } ?? "/proc/self/ns/net" }

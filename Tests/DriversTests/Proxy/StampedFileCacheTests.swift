@@ -4,8 +4,8 @@ import Reconciler
 import Testing
 @testable import Drivers
 
-/// A counter file is read again only when 3proxy wrote it since, and one written just now is not remembered.
-@Suite struct CounterFileCacheTests {
+/// A file (here a counter file) is read again only when it was written since, and one written just now is not remembered.
+@Suite struct StampedFileCacheTests {
     static func file(bytes: UInt8) -> Data {
         Data([0x33, 0x43, 0x46, 0] + [UInt8](repeating: 0, count: 12) + [bytes] + [UInt8](repeating: 0, count: 23))
     }
@@ -19,22 +19,22 @@ import Testing
         let directory = try ProxyTestSupport.makeStateDirectory()
         defer { ProxyTestSupport.removeDirectory(directory) }
         let path = directory + "/3proxy.counters"
-        let cache = CounterFileCache()
-        #expect(cache.counters(at: path) == nil)
+        let cache = StampedFileCache { ProxyCounters.decode($0) }
+        #expect(cache.value(at: path) == nil)
         try Self.file(bytes: 5).write(to: URL(fileURLWithPath: path))
         Self.setModified(path, secondsAgo: 60)
-        #expect(cache.counters(at: path)?.records[1]?.bytes == 5)
+        #expect(cache.value(at: path)?.records[1]?.bytes == 5)
         // Changed behind the same time stamp: the remembered counts stand (nothing wrote it, as far as stat says).
         try Self.file(bytes: 6).write(to: URL(fileURLWithPath: path))
         Self.setModified(path, secondsAgo: 60)
-        #expect(cache.counters(at: path)?.records[1]?.bytes == 5)
+        #expect(cache.value(at: path)?.records[1]?.bytes == 5)
         // Written just now: read, and read again next time.
         try Self.file(bytes: 7).write(to: URL(fileURLWithPath: path))
-        #expect(cache.counters(at: path)?.records[1]?.bytes == 7)
+        #expect(cache.value(at: path)?.records[1]?.bytes == 7)
         try Self.file(bytes: 8).write(to: URL(fileURLWithPath: path))
         Self.setModified(path, secondsAgo: 0)
-        #expect(cache.counters(at: path)?.records[1]?.bytes == 8)
+        #expect(cache.value(at: path)?.records[1]?.bytes == 8)
         unlink(path)
-        #expect(cache.counters(at: path) == nil)
+        #expect(cache.value(at: path) == nil)
     }
 }

@@ -1,0 +1,98 @@
+import CGlibcExtras
+import Glibc
+import Synchronization
+
+/// What earlier looks established about the proxies, kept so that an idle pass asks the kernel one
+/// cheap question per proxy instead of reading /proc again:
+/// - a process found to be a modem's 3proxy is held by a pidfd. A pidfd is that process, never a
+///   later one with the same number, and polls readable once it has exited, so while it does not,
+///   the process is still that 3proxy (3proxy never execs);
+/// - a listening socket found in a process's descriptor table is remembered with the descriptor's
+///   number, and next time one `readlink` of it says whether that process still holds it.
+final class ProxyWatch: Sendable {
+    private struct Process {
+        var configPath: String
+        var pidfd: Int32
+    }
+
+    private struct State {
+        var processes: [Int32: Process] = [:]
+        /// Socket inode → where it was found.
+        var sockets: [UInt64: (pid: Int32, fd: Int32)] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    deinit {
+        state.withLock { $0.processes.values.forEach { close($0.pidfd) } }
+    }
+
+    /// Whether `pid` was found to be the 3proxy reading `configPath` and has not exited since.
+    func isStill(_ pid: Int32, running configPath: String) -> Bool {
+        state.withLock { state in
+            guard let process = state.processes[pid] else { return false }
+            var poll = pollfd(fd: process.pidfd, events: Int16(POLLIN), revents: 0)
+            if process.configPath == configPath, Glibc.poll(&poll, 1, 0) == 0 { return true }
+            close(process.pidfd)
+            state.processes[pid] = nil
+            return false
+        }
+    }
+
+    /// Looks at `pid` with `isProxy` (its /proc files) and remembers the verdict when it is ours.
+    /// The pidfd is opened first and checked after: a process that passed while still alive at the
+    /// end is the one the pidfd holds, not a successor that got its number in between.
+    func verify(_ pid: Int32, running configPath: String, _ isProxy: () -> Bool) -> Bool {
+        if isStill(pid, running: configPath) { return true }
+        let pidfd = proxyfarm_pidfd_open(pid)
+        if pidfd < 0 && errno == ESRCH { return false }
+        guard isProxy() else {
+            if pidfd >= 0 { close(pidfd) }
+            return false
+        }
+        // No pidfd to be had (a kernel before 5.3, no descriptor left): believed, not remembered.
+        guard pidfd >= 0 else { return true }
+        var poll = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
+        guard Glibc.poll(&poll, 1, 0) == 0 else {
+            close(pidfd)
+            return false
+        }
+        state.withLock { state in
+            if let earlier = state.processes.updateValue(Process(configPath: configPath, pidfd: pidfd), forKey: pid) { close(earlier.pidfd) }
+        }
+        return true
+    }
+
+    /// Forgets processes other than `pids` (stopped, or no longer recorded).
+    func keep(only pids: Set<Int32>) {
+        state.withLock { state in
+            for (pid, process) in state.processes where !pids.contains(pid) {
+                close(process.pidfd)
+                state.processes[pid] = nil
+            }
+        }
+    }
+
+    /// Which of `candidates` hold `listening` (inode → port) where they were last found: port →
+    /// pids, and the sockets not found that way.
+    func remembered(_ listening: [UInt64: Int], among candidates: Set<Int32>) -> (holders: [Int: Set<Int32>], unknown: [UInt64: Int]) {
+        let places = state.withLock { $0.sockets }
+        var holders: [Int: Set<Int32>] = [:]
+        var unknown: [UInt64: Int] = [:]
+        for (inode, port) in listening {
+            if let place = places[inode], candidates.contains(place.pid), ProcFS.socketInode(place.pid, fd: place.fd) == inode {
+                holders[port, default: []].insert(place.pid)
+            } else {
+                unknown[inode] = port
+            }
+        }
+        return (holders, unknown)
+    }
+
+    /// Remembers where sockets were found; forgets sockets that no longer listen.
+    func found(_ places: [UInt64: (pid: Int32, fd: Int32)], listening: [UInt64: Int]) {
+        state.withLock { state in
+            state.sockets = state.sockets.filter { listening[$0.key] != nil }.merging(places) { _, new in new }
+        }
+    }
+}
