@@ -1,14 +1,14 @@
 import Foundation
 import Reconciler
 
-/// The network driver, with iproute2's `ip`: it observes links, addresses, routes and rules with
-/// one `ip -json -batch -`, and applies a whole farm's changes in one `ip -force -batch -`. The
-/// egress guard goes through nftables (`NFTablesGuard`: libnftables in this process), before any
-/// routing change.
+/// The network driver: it observes links, addresses, routes and rules with rtnetlink dumps in this
+/// process (`RoutingDump`), and applies a whole farm's changes with iproute2's `ip` in one
+/// `ip -force -batch -`. The egress guard goes through nftables (`NFTablesGuard`: libnftables in
+/// this process), before any routing change.
 ///
-/// Why `ip` and not netlink directly: one batch of 300 changes takes ~10 ms, a dump ~6 ms, so a
-/// netlink library would buy nothing measurable, while `ip` output is what operators read and
-/// paste, and it is the same tool they fix things with by hand.
+/// Why both: the look runs every pass, and at 100 modems starting `ip` and parsing its JSON cost
+/// more CPU than the rest of an idle pass's network look together; changes are rare, and the
+/// batch is what operators read and paste, in the tool they fix things with by hand.
 public struct IPRouteNetworkControl: NetworkControl {
     /// Network namespace to work in (`ip -n NS`); nil for the reconciler's own.
     public var namespace: String?
@@ -17,7 +17,6 @@ public struct IPRouteNetworkControl: NetworkControl {
     /// Upper bound for one `ip` run.
     public var timeout: Duration
     public var egressGuard: NFTablesGuard
-    private let parsed = (addresses: LastParsed<[String: [String]]>(), routes: LastParsed<[TableRoute]>(), rules: LastParsed<[RoutingRule]>())
 
     public init(namespace: String? = nil, ipTool: String = "ip", timeout: Duration = .seconds(10)) {
         self.namespace = namespace
@@ -26,26 +25,23 @@ public struct IPRouteNetworkControl: NetworkControl {
         egressGuard = NFTablesGuard(namespace: namespace)
     }
 
-    /// `-4` lists only interfaces that have an IPv4 address under `address show`, so `link show`
-    /// says which interfaces exist and which are up; `-s` adds their byte counters (routes and
-    /// rules print the same with it). Only default routes are ever ours (`exact 0/0`: a third of
-    /// the text `table all` prints for a large farm). Each command prints one JSON list per line.
+    /// One rtnetlink dump each of links, IPv4 addresses, routes and rules (`RoutingDump`), in this
+    /// process and the driver's namespace.
     public func observe(tables: ClosedRange<Int>) async throws -> NetworkState {
-        var state = try await read(["-s", "-N", "-4", "-json", "-batch", "-"], input: "link show\naddress show\nroute show table all exact 0/0\nrule show\n") {
-            data throws(IPRouteJSONError) in
-            // Split as raw bytes: Data's own split walks it element by element through its generic slices.
-            let lists = data.withUnsafeBytes { $0.split(separator: UInt8(ascii: "\n")).map { Data($0) } }
-            guard lists.count == 4 else { throw IPRouteJSONError("\(lists.count) JSON lists for 4 commands") }
-            // The counters change all the time; addresses, routes and rules of an idle farm do not.
-            let links = try IPRouteJSON.links(lists[0])
-            var addresses = try parsed.addresses.value(of: lists[1], IPRouteJSON.addresses)
-            for name in links.names where addresses[name] == nil { addresses[name] = [] }
-            let routes = try parsed.routes.value(of: lists[2] + Data("\(tables)".utf8)) { _ throws(IPRouteJSONError) in
-                try IPRouteJSON.routes(lists[2], tables: tables)
-            }
-            return NetworkState(addresses: addresses, upInterfaces: links.up, routes: routes,
-                                rules: try parsed.rules.value(of: lists[3], IPRouteJSON.rules), counters: links.counters)
+        let place = namespace.map { "network namespace \($0)" } ?? "this network namespace"
+        let path = namespace.map(NetworkNamespace.path(ofNamed:)) ?? "/proc/self/ns/net"
+        let outcome = NetworkNamespace.run(at: path) { Result { () throws(RoutingDumpError) in try RoutingDump.read(tables: tables) } }
+        let dump: RoutingDump
+        switch outcome {
+        case .failure(let failure):
+            throw NetworkError.observeFailed(command: "netlink dump of " + place, message: failure.message)
+        case .success(.failure(let failure)):
+            throw NetworkError.observeFailed(command: "netlink dump of " + place, message: failure.detail)
+        case .success(.success(let read)):
+            dump = read
         }
+        var state = NetworkState(addresses: dump.addresses, upInterfaces: dump.upInterfaces, routes: dump.routes,
+                                 rules: dump.rules, counters: dump.counters)
         state.egressGuard = await egressGuard.observe()
         return state
     }
@@ -151,19 +147,5 @@ public struct IPRouteNetworkControl: NetworkControl {
 
     private func command(_ arguments: [String]) -> [String] {
         [ipTool] + (namespace.map { ["-n", $0] } ?? []) + arguments
-    }
-
-    private func read<T>(_ arguments: [String], input: String, _ parse: (Data) throws(IPRouteJSONError) -> T) async throws(NetworkError) -> T {
-        let full = command(arguments)
-        let output = try await NetworkToolRunner.run(full, input: input, timeout: timeout)
-        let shown = full.joined(separator: " ")
-        guard output.status == 0 else {
-            throw .observeFailed(command: shown, message: output.stderr.trimmingCharacters(in: .whitespacesAndNewlines))
-        }
-        do {
-            return try parse(output.stdout)
-        } catch {
-            throw .unexpectedOutput(command: shown, detail: error.detail)
-        }
     }
 }

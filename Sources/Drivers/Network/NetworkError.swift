@@ -5,10 +5,8 @@ public enum NetworkError: OperatorFacingError, Equatable {
     /// The tool (iproute2's `ip`) could not be started.
     case toolMissing(tool: String, detail: String)
     case timeout(command: String, after: Duration)
-    /// `ip` refused to show the state (e.g. the namespace does not exist).
+    /// The kernel's state could not be read (e.g. the namespace does not exist).
     case observeFailed(command: String, message: String)
-    /// `ip -json` printed something this driver does not understand.
-    case unexpectedOutput(command: String, detail: String)
     /// Some changes of a batch failed: each with the kernel's answer. The others were applied.
     case changesFailed([FailedChange])
 
@@ -22,7 +20,6 @@ public enum NetworkError: OperatorFacingError, Equatable {
         case .toolMissing: "NetworkToolMissing"
         case .timeout: "NetworkTimeout"
         case .observeFailed: "NetworkObserveFailed"
-        case .unexpectedOutput: "NetworkUnexpectedOutput"
         case .changesFailed: "NetworkChangeFailed"
         }
     }
@@ -35,8 +32,6 @@ public enum NetworkError: OperatorFacingError, Equatable {
             "`\(command)` did not finish within \(after)"
         case .observeFailed(let command, let message):
             "`\(command)` failed: \(message)"
-        case .unexpectedOutput(let command, let detail):
-            "`\(command)` printed output that cannot be read: \(detail)"
         case .changesFailed(let failures):
             "\(failures.count) network change(s) failed: "
                 + failures.map { "\(Self.printable($0.change)): \(Self.printable($0.answer))" }.joined(separator: "; ")

@@ -1,6 +1,4 @@
-import CGlibcExtras
-import Foundation
-import Synchronization
+import Glibc
 
 /// The listening TCP sockets of one network namespace: socket inode → port.
 ///
@@ -13,22 +11,7 @@ enum ListeningSockets {
     /// The sockets of the namespace at `namespacePath` (`/proc/<pid>/ns/net`, `/run/netns/NAME`);
     /// nil when it cannot be looked at (gone, or not enterable).
     static func of(namespace namespacePath: String, sockDiag: Bool = true) -> [UInt64: Int]? {
-        guard let namespace = ProcFS.namespaceID(namespacePath) else { return nil }
-        if namespace == ProcFS.namespaceID("/proc/thread-self/ns/net") { return here(sockDiag: sockDiag) }
-        // setns changes the calling thread only: a thread of its own enters, reads and ends.
-        let result = Mutex<[UInt64: Int]?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
-            let descriptor = open(namespacePath, O_RDONLY | O_CLOEXEC)
-            if descriptor >= 0, proxyfarm_enter_network_namespace(descriptor) == 0 {
-                let sockets = here(sockDiag: sockDiag)
-                result.withLock { $0 = sockets }
-            }
-            if descriptor >= 0 { close(descriptor) }
-            done.signal()
-        }
-        done.wait()
-        return result.withLock { $0 }
+        try? NetworkNamespace.run(at: namespacePath) { here(sockDiag: sockDiag) }.get()
     }
 
     /// The calling thread's namespace.

@@ -25,10 +25,10 @@ public struct KernelDataFormat: Sendable {
     /// Whether the kernel frames `interface`'s traffic as raw IP.
     public func usesRawIP(_ interface: String) throws -> Bool {
         let path = attribute(interface, "qmi/raw_ip")
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+        guard let bytes = ProcFS.read(path) else {
             throw QMIError(.kernelDataFormat, device: interface, operation: "read raw_ip", detail: "cannot read \(path)")
         }
-        return text.trimmingCharacters(in: .whitespacesAndNewlines).uppercased().hasPrefix("Y")
+        return [UInt8(ascii: "Y"), UInt8(ascii: "y")].contains(bytes.first { !" \t\n".utf8.contains($0) } ?? 0)
     }
 
     /// Switches `interface` to raw IP. qmi_wwan refuses the change while the link is up, so an up
