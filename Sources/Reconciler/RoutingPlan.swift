@@ -220,9 +220,11 @@ private struct RoutingDifference {
 private func routingDifferences(desired: [ModemRouting], observed: NetworkState, owned: OwnedKernel) -> [RoutingDifference] {
     let ownedTables = owned.tables
     var differences = guardDifferences(desired: desired, observed: observed.egressGuard, owned: owned)
-    var wantedRoutes: [TableRoute: String] = [:]
-    var wantedRules: [RoutingRule: String] = [:]
+    // Sized up front: a large farm's tables would otherwise be rehashed several times per pass.
+    var wantedRoutes: [TableRoute: String] = Dictionary(minimumCapacity: desired.count * 2)
+    var wantedRules: [RoutingRule: String] = Dictionary(minimumCapacity: observed.rules.count + desired.count)
     var wantedRulesByModem: [[RoutingRule]] = []
+    wantedRulesByModem.reserveCapacity(desired.count)
     /// Tables whose default route an add replaces in place (a route's identity is table + metric).
     var replacedDefaults: Set<Int> = []
     let observedRoutes = Set(observed.routes)
@@ -260,8 +262,9 @@ private func routingDifferences(desired: [ModemRouting], observed: NetworkState,
     }
 
     // Every rule is counted, so a wanted rule is found wherever it is; only ours are removed.
-    var ruleCopies: [RoutingRule: Int] = [:]
+    var ruleCopies: [RoutingRule: Int] = Dictionary(minimumCapacity: observed.rules.count)
     var ruleOrder: [RoutingRule] = []
+    ruleOrder.reserveCapacity(observed.rules.count)
     for rule in observed.rules {
         if ruleCopies[rule] == nil { ruleOrder.append(rule) }
         ruleCopies[rule, default: 0] += 1
