@@ -34,7 +34,7 @@ public struct NFTablesGuard: Sendable {
     /// The table as it is; a missing table is an empty guard, a failure to read is `unreadable`.
     public func observe() async -> GuardState {
         let command = "list table inet \(Self.table)"
-        let output = await NFTablesLibrary.run(command, json: true, namespace: namespace)
+        let output = NFTablesLibrary.run(command, json: true, namespace: namespace)
         guard output.status == 0 else {
             // nft's own answer for a table that does not exist.
             if output.errors.hasPrefix("Error: No such file or directory") { return GuardState() }
@@ -54,7 +54,7 @@ public struct NFTablesGuard: Sendable {
             failures.append(.init(change: lane.description, answer: "not sent: \(problem); the lane is closed instead"))
             state.lanes[uid]?.interface = nil
         }
-        let output = await NFTablesLibrary.run(Self.render(state), json: false, namespace: namespace)
+        let output = NFTablesLibrary.run(Self.render(state), json: false, namespace: namespace)
         if output.status != 0 {
             failures.append(.init(change: "guard table inet \(Self.table)",
                                   answer: output.errors.trimmingCharacters(in: .whitespacesAndNewlines)))

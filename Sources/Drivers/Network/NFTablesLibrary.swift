@@ -3,9 +3,8 @@ import Foundation
 import Synchronization
 
 /// nftables' own library (libnftables, what the `nft` tool runs on) in this process, so that
-/// reading the guard every pass starts no process. A command runs on a thread of its own, which
-/// enters `namespace` first when one is given; commands run one at a time, because the library
-/// keeps global state.
+/// reading the guard every pass starts no process. A command runs in `namespace` when one is given
+/// (`NetworkNamespace.run`); commands run one at a time, because the library keeps global state.
 enum NFTablesLibrary {
     struct Output: Sendable {
         /// 0 when nftables did all of the command.
@@ -18,15 +17,11 @@ enum NFTablesLibrary {
 
     /// Runs `commands` (nft's language; several lines are one transaction) and collects what nft
     /// would print, as JSON with `json`. A namespace that cannot be entered fails like a command.
-    static func run(_ commands: String, json: Bool, namespace: String?) async -> Output {
-        await withCheckedContinuation { continuation in
-            Thread.detachNewThread {
-                if let namespace, let problem = NetworkNamespace.enterOnThisThread(namespace) {
-                    continuation.resume(returning: Output(status: -1, output: Data(), errors: problem))
-                    return
-                }
-                continuation.resume(returning: oneAtATime.withLock { _ in runHere(commands, json: json) })
-            }
+    static func run(_ commands: String, json: Bool, namespace: String?) -> Output {
+        let path = namespace.map(NetworkNamespace.path(ofNamed:)) ?? "/proc/self/ns/net"
+        switch NetworkNamespace.run(at: path, { oneAtATime.withLock { _ in runHere(commands, json: json) } }) {
+        case .success(let output): return output
+        case .failure(let failure): return Output(status: -1, output: Data(), errors: failure.message)
         }
     }
 

@@ -32,7 +32,7 @@ enum NetworkNamespace {
     /// and then ends, since `setns` moves only the thread that calls it.
     static func run<T: Sendable>(at path: String, _ body: @escaping @Sendable () -> T) -> Result<T, EntryFailure> {
         guard let target = ProcFS.namespaceID(path) else {
-            return .failure(EntryFailure(message: "no network namespace at \(path): " + String(cString: strerror(errno))))
+            return .failure(EntryFailure(message: "cannot open network namespace \(path): " + String(cString: strerror(errno))))
         }
         if target == ProcFS.namespaceID("/proc/thread-self/ns/net") { return .success(body()) }
         let outcome = Mutex<Result<T, EntryFailure>?>(nil)

@@ -147,9 +147,8 @@ public struct ThreeProxySupervisor: ProxySupervisor {
     // MARK: Helpers
 
     /// The pid runs the configured 3proxy binary with this modem's config path: a dead pid, or one
-    /// reused by another program, is never ours and never signalled.
-    /// Alive, not a zombie, and running `binary` on this modem's config, checked in /proc once
-    /// and then followed through a pidfd (`ProxyWatch`).
+    /// reused by another program, is never ours and never signalled. Checked in /proc (alive, not a
+    /// zombie, the command line) once, then followed through a pidfd (`ProxyWatch`).
     func isOurProxy(_ pid: Int32, modem: String) -> Bool {
         guard pid > 1 else { return false }
         let config = configPath(modem: modem)
