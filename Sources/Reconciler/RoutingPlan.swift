@@ -36,7 +36,7 @@ public struct ModemRouting: Sendable, Hashable, Codable {
     }
 
     /// The address in CIDR form.
-    var cidr: String? { address.map { $0.contains("/") ? $0 : $0 + "/32" } }
+    var cidr: String? { address.map { $0.contains("/" as Character) ? $0 : $0 + "/32" } }
 
     /// The rules this modem needs, in the order they are added: the reply rules first, so that a
     /// reloaded proxy's replies never leave through the modem, not even between two rule adds.
