@@ -51,6 +51,7 @@ extension Planner {
         let wanted = routing(desired, situations, network: network)
         let (changes, mismatches) = routingComparison(desired: wanted, observed: network, owned: desired.owned)
         let problems = Dictionary(mismatches.compactMap { mismatch in mismatch.modem.map { ($0, mismatch.problems) } }, uniquingKeysWith: +)
+        guard !changes.isEmpty else { return ([:], [], problems) }
         let placed = desired.modems.filter(\.placed)
         let byTable = Dictionary(placed.map { ($0.table, $0) }, uniquingKeysWith: { first, _ in first })
         let byUid = Dictionary(placed.map { ($0.uid, $0) }, uniquingKeysWith: { first, _ in first })

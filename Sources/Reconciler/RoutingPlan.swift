@@ -41,18 +41,18 @@ public struct ModemRouting: Sendable, Hashable, Codable {
     /// The rules this modem needs, in the order they are added: the reply rules first, so that a
     /// reloaded proxy's replies never leave through the modem, not even between two rule adds.
     var rules: [RoutingRule] {
-        var selectors: [RoutingRule.Selector] = [.uidRange(uid, uid)]
-        if let interface { selectors.append(.oif(interface)) }
-        if let address, interface != nil { selectors.append(.from(String(address.prefix { $0 != "/" }))) }
-        return replyRules + selectors.map { RoutingRule(priority: priority, selector: $0, table: table) }
-    }
-
-    /// `uidrange U-U ipproto tcp sport P lookup main` per proxy port, duplicates collapsed.
-    var replyRules: [RoutingRule] {
-        var seen: Set<Int> = []
-        return proxyPorts.filter { seen.insert($0).inserted }.map {
-            RoutingRule(priority: repliesPriority, selector: .uidTCPSourcePort(uid: uid, port: $0), table: mainTable)
+        var rules: [RoutingRule] = []
+        rules.reserveCapacity(proxyPorts.count + 3)
+        // `uidrange U-U ipproto tcp sport P lookup main` per proxy port, duplicates collapsed.
+        for (index, port) in proxyPorts.enumerated() where !proxyPorts[..<index].contains(port) {
+            rules.append(RoutingRule(priority: repliesPriority, selector: .uidTCPSourcePort(uid: uid, port: port), table: mainTable))
         }
+        rules.append(RoutingRule(priority: priority, selector: .uidRange(uid, uid), table: table))
+        if let interface { rules.append(RoutingRule(priority: priority, selector: .oif(interface), table: table)) }
+        if let address, interface != nil {
+            rules.append(RoutingRule(priority: priority, selector: .from(String(address.prefix { $0 != "/" })), table: table))
+        }
+        return rules
     }
 
     /// The fail-closed floor, always present in the modem's table.
@@ -220,27 +220,28 @@ private struct RoutingDifference {
 private func routingDifferences(desired: [ModemRouting], observed: NetworkState, owned: OwnedKernel) -> [RoutingDifference] {
     let ownedTables = owned.tables
     var differences = guardDifferences(desired: desired, observed: observed.egressGuard, owned: owned)
-    // Sized up front: a large farm's tables would otherwise be rehashed several times per pass.
-    var wantedRoutes: [TableRoute: String] = Dictionary(minimumCapacity: desired.count * 2)
-    var wantedRules: [RoutingRule: String] = Dictionary(minimumCapacity: observed.rules.count + desired.count)
-    var wantedRulesByModem: [[RoutingRule]] = []
-    wantedRulesByModem.reserveCapacity(desired.count)
+    // Every rule and route, wanted or present, has one entry, found by one hash each way: a large
+    // farm's comparison is mostly hashing.
+    var routes = Tally<TableRoute>(capacity: observed.routes.count + desired.count * 2)
+    let presentRoutes = observed.routes.map { routes.count($0) }
     /// Tables whose default route an add replaces in place (a route's identity is table + metric).
     var replacedDefaults: Set<Int> = []
-    let observedRoutes = Set(observed.routes)
+    var rules = Tally<RoutingRule>(capacity: observed.rules.count + desired.count * 5)
+    var wantedRules: [(modem: String, entry: Int)] = []
+    wantedRules.reserveCapacity(desired.count * 5)
 
     for modem in desired {
         let present = modem.interface.flatMap { observed.addresses[$0] }
-        var routes = [modem.unreachableRoute]
+        var wanted = [modem.unreachableRoute]
         if let interface = modem.interface, present == nil {
             differences.append(RoutingDifference(modem: modem.modem, kind: .interfaceMissing(interface)))
         }
         if let interface = modem.interface, let present, let cidr = modem.cidr, let defaultRoute = modem.defaultRoute {
-            routes.append(defaultRoute)
+            wanted.append(defaultRoute)
             replacedDefaults.insert(modem.table)
             if present != [cidr] {
                 differences.append(RoutingDifference(modem: modem.modem, kind: .addressDiffers(interface: interface, have: present, want: cidr)))
-                if observedRoutes.contains(defaultRoute) {
+                if routes.copies(of: defaultRoute) > 0 {
                     differences.append(RoutingDifference(modem: modem.modem, kind: .routeLostWithAddress(defaultRoute)))
                 }
             }
@@ -248,47 +249,79 @@ private func routingDifferences(desired: [ModemRouting], observed: NetworkState,
         if let interface = modem.interface, present != nil, !observed.upInterfaces.contains(interface) {
             differences.append(RoutingDifference(modem: modem.modem, kind: .linkDown(interface)))
         }
-        for route in routes {
-            wantedRoutes[route] = modem.modem
-            if !observedRoutes.contains(route) {
-                differences.append(RoutingDifference(modem: modem.modem, kind: .missingRoute(route)))
-            }
+        for route in wanted where routes.want(route, by: modem.modem).copies == 0 {
+            differences.append(RoutingDifference(modem: modem.modem, kind: .missingRoute(route)))
         }
-        let rules = modem.rules
-        wantedRulesByModem.append(rules)
-        for rule in rules {
-            wantedRules[rule] = modem.modem
+        for rule in modem.rules {
+            wantedRules.append((modem.modem, rules.want(rule, by: modem.modem).entry))
         }
     }
 
     // Every rule is counted, so a wanted rule is found wherever it is; only ours are removed.
-    var ruleCopies: [RoutingRule: Int] = Dictionary(minimumCapacity: observed.rules.count)
-    var ruleOrder: [RoutingRule] = []
-    ruleOrder.reserveCapacity(observed.rules.count)
-    for rule in observed.rules {
-        if ruleCopies[rule] == nil { ruleOrder.append(rule) }
-        ruleCopies[rule, default: 0] += 1
+    let presentRules = observed.rules.map { rules.count($0) }
+    for (modem, entry) in wantedRules where rules.entries[entry].copies == 0 {
+        differences.append(RoutingDifference(modem: modem, kind: .missingRule(rules.entries[entry].item)))
     }
-    for (modem, rules) in zip(desired, wantedRulesByModem) {
-        for rule in rules where ruleCopies[rule] == nil {
-            differences.append(RoutingDifference(modem: modem.modem, kind: .missingRule(rule)))
-        }
-    }
-    for rule in ruleOrder {
-        let copies = ruleCopies[rule] ?? 0
-        if let owner = wantedRules[rule] {
-            if copies > 1 { differences.append(RoutingDifference(modem: owner, kind: .duplicateRule(rule, extra: copies - 1))) }
+    for entry in firstOccurrences(presentRules) {
+        let (rule, wantedBy, copies) = rules.entries[entry]
+        if wantedBy != nil {
+            if copies > 1 { differences.append(RoutingDifference(modem: wantedBy, kind: .duplicateRule(rule, extra: copies - 1))) }
         } else if isOurs(rule, ownedTables) {
             differences.append(RoutingDifference(modem: owner(of: rule, in: desired), kind: .unwantedRule(rule, copies: copies)))
         }
     }
 
-    var seenRoutes: Set<TableRoute> = []
-    for route in observed.routes where isOurs(route.table, ownedTables) && wantedRoutes[route] == nil && seenRoutes.insert(route).inserted {
+    for entry in firstOccurrences(presentRoutes) {
+        let (route, wantedBy, _) = routes.entries[entry]
+        guard wantedBy == nil, isOurs(route.table, ownedTables) else { continue }
         if case .defaultVia = route.kind, replacedDefaults.contains(route.table) { continue }
         differences.append(RoutingDifference(modem: owner(table: route.table, priority: nil, in: desired), kind: .unwantedRoute(route)))
     }
     return differences
+}
+
+/// The entries of `occurrences` in the order each first appears.
+private func firstOccurrences(_ occurrences: [Int]) -> [Int] {
+    var seen = Set<Int>(minimumCapacity: occurrences.count)
+    return occurrences.filter { seen.insert($0).inserted }
+}
+
+/// Rules or routes, each with the modem that wants it (the last to say so) and how many copies
+/// the kernel has.
+private struct Tally<Item: Hashable> {
+    private(set) var entries: [(item: Item, wantedBy: String?, copies: Int)] = []
+    private var index: [Item: Int]
+
+    init(capacity: Int) {
+        index = Dictionary(minimumCapacity: capacity)
+        entries.reserveCapacity(capacity)
+    }
+
+    /// Counts one copy present in the kernel; returns its entry.
+    mutating func count(_ item: Item) -> Int {
+        let entry = self.entry(item)
+        entries[entry].copies += 1
+        return entry
+    }
+
+    /// Records that `modem` wants the item; returns its entry and the copies counted so far.
+    mutating func want(_ item: Item, by modem: String) -> (entry: Int, copies: Int) {
+        let entry = self.entry(item)
+        entries[entry].wantedBy = modem
+        return (entry, entries[entry].copies)
+    }
+
+    func copies(of item: Item) -> Int { index[item].map { entries[$0].copies } ?? 0 }
+
+    /// The item's entry, added when new: one hash either way.
+    private mutating func entry(_ item: Item) -> Int {
+        let next = entries.count
+        let entry = Self.claim(&index[item, default: next])
+        if entry == next { entries.append((item, nil, 0)) }
+        return entry
+    }
+
+    private static func claim(_ slot: inout Int) -> Int { slot }
 }
 
 /// The guard's lanes and fence against what `desired` needs. An unreadable guard has no lanes.
