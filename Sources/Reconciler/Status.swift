@@ -94,6 +94,12 @@ public struct ModemStatus: Sendable, Codable, Equatable {
     public var specRevision: String
 
     public func condition(_ kind: Condition.Kind) -> Condition? { conditions.first { $0.type == kind } }
+
+    /// The `since` of the condition of `kind` when its status is still `status`, else nil.
+    func since(_ kind: Condition.Kind, ifStill status: String) -> Date? {
+        guard let index = conditions.firstIndex(where: { $0.type == kind }), conditions[index].status == status else { return nil }
+        return conditions[index].since
+    }
 }
 
 /// status/farm.json — documented in docs/status.md.

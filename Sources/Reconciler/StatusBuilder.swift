@@ -16,8 +16,7 @@ public enum StatusBuilder {
         var conditions = Conditions(modem: modem, plugged: plugged, memory: memory, failure: failure, failedStep: outcome?.failedStep)
             .all(network: observed.network, routingProblems: routingProblems, proxy: proxy)
         for index in conditions.indices {
-            let old = previous?.condition(conditions[index].type)
-            conditions[index].since = old?.status == conditions[index].status ? old?.since ?? now : now
+            conditions[index].since = previous?.since(conditions[index].type, ifStill: conditions[index].status) ?? now
         }
         let phase = phase(modem, plugged: plugged, conditions: conditions, failure: failure)
         let why = phase == .ready ? nil : explanation(modem, conditions: conditions, failure: failure, waiting: waiting)
@@ -49,8 +48,9 @@ public enum StatusBuilder {
     static func phase(_ modem: DesiredModem, plugged: ObservedModem?, conditions: [Condition], failure: LaneFailure?) -> Phase {
         guard modem.enabled else { return .disabled }
         guard plugged != nil else { return .missing }
-        let status = { (kind: Condition.Kind) in conditions.first { $0.type == kind }?.status }
-        let simStuck = status(.simReady) == "False" && conditions.first { $0.type == .simReady }?.reason != "SimPinRequired"
+        let index = { (kind: Condition.Kind) in conditions.firstIndex { $0.type == kind } }
+        let status = { (kind: Condition.Kind) in index(kind).map { conditions[$0].status } }
+        let simStuck = status(.simReady) == "False" && index(.simReady).map { conditions[$0].reason } != "SimPinRequired"
         if !modem.problems.isEmpty || failure != nil || plugged?.state == nil || simStuck { return .error }
         if [Condition.Kind.connected, .routed, .proxyServing].contains(where: { status($0) != "True" }) { return .connecting }
         if status(.healthy) == "False" { return .degraded }

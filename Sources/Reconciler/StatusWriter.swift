@@ -25,7 +25,7 @@ extension StateStore {
                 waiting: result.remaining.deferred[modem.name], previous: previous, revision: desired.revision, now: ended,
                 timeZone: desired.timeZone)
             var remembered = status
-            if previous?.withoutVolatileFacts != status.withoutVolatileFacts || status.trafficWorthWriting(over: previous) {
+            if previous?.sameBesidesVolatileFacts(as: status) != true || status.trafficWorthWriting(over: previous) {
                 try writeModemStatus(status)
                 changed = true
             } else {
@@ -115,18 +115,40 @@ extension ModemMemory {
 }
 
 extension ModemStatus {
-    /// Also without the Healthy condition's message while it holds: it quotes the last latency.
-    var withoutVolatileFacts: ModemStatus {
+    /// Whether the two differ at most in volatile facts: the last probe's time and latency (also
+    /// quoted by the Healthy condition's message while it holds), the signal, the traffic and the
+    /// users' counts. Compared in place: a large farm compares every modem on every pass.
+    func sameBesidesVolatileFacts(as other: ModemStatus) -> Bool {
+        guard conditions.count == other.conditions.count,
+              conditions.indices.allSatisfy({ conditions[$0].sameBesidesVolatileFacts(as: other.conditions[$0]) }) else { return false }
+        switch (users, other.users) {
+        case (nil, nil): break
+        case let (mine?, theirs?) where mine.count == theirs.count && mine.indices.allSatisfy({ mine[$0].withoutCounts == theirs[$0].withoutCounts }): break
+        default: return false
+        }
+        return stableFacts == other.stableFacts
+    }
+
+    /// The status without its volatile scalars and without the arrays compared one by one above.
+    private var stableFacts: ModemStatus {
         var status = self
         status.health.lastProbe = nil
         status.health.lastLatencySeconds = nil
         status.signal = nil
         status.traffic = nil
-        status.users = users?.map(\.withoutCounts)
-        for index in status.conditions.indices where status.conditions[index].type == .healthy && status.conditions[index].status == "True" {
-            status.conditions[index].message = ""
-        }
+        status.users = nil
+        status.conditions = []
         return status
+    }
+}
+
+extension Condition {
+    /// Equal, but for the message of a Healthy condition that holds in both (it quotes the latency).
+    func sameBesidesVolatileFacts(as other: Condition) -> Bool {
+        guard type == .healthy, status == "True", other.type == .healthy, other.status == "True" else { return self == other }
+        var mine = self
+        mine.message = other.message
+        return mine == other
     }
 }
 

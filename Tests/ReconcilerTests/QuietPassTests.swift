@@ -1,5 +1,5 @@
 import Foundation
-import Reconciler
+@testable import Reconciler
 import SimulatedDrivers
 import Spec
 import Testing
@@ -43,6 +43,55 @@ import Testing
         let metrics = try String(contentsOfFile: harness.store.statusDirectory + "/metrics.prom", encoding: .utf8)
         #expect(metrics.contains("proxyfarm_modem_health_last_probe_timestamp_seconds{modem=\"m01\"} \(Int(harness.clock.now().timeIntervalSince1970))"),
                 "the heartbeat carries the latest probe")
+    }
+
+    /// What counts as a change of a modem's status file, checked field by field on a real status.
+    @Test func onlyVolatileFactsLeaveAStatusTheSame() async throws {
+        let harness = try await Harness(spec: makeSpec(count: 1))
+        try await harness.pass()
+        var status = try #require(try harness.store.readModemStatus("m01"))
+        let healthy = try #require(status.conditions.firstIndex { $0.type == .healthy })
+        status.conditions[healthy].status = "True"
+        status.conditions[healthy].message = "probe ok in 12 ms"
+        status.users = [UserTraffic(name: "alice", receive: 10, transmit: 20, quota: Quota(bytes: 1000, period: .month), used: 30)]
+
+        var volatile = status
+        volatile.health.lastProbe = Date(timeIntervalSince1970: 1_000_000)
+        volatile.health.lastLatencySeconds = 0.5
+        volatile.signal = SignalInfo(rssi: -60)
+        volatile.traffic = ByteCounts(receive: 5, transmit: 6)
+        volatile.conditions[healthy].message = "probe ok in 500 ms"
+        volatile.users = [UserTraffic(name: "alice", receive: 11, transmit: 21, quota: Quota(bytes: 1000, period: .month), used: 32)]
+        #expect(volatile.sameBesidesVolatileFacts(as: status))
+        #expect(status.sameBesidesVolatileFacts(as: volatile))
+
+        var changes: [String: ModemStatus] = [:]
+        changes["a condition's status"] = { var s = status; s.conditions[0].status = "False"; return s }()
+        changes["a condition's since"] = { var s = status; s.conditions[0].since = Date(timeIntervalSince1970: 1); return s }()
+        changes["the message of a failing probe"] = {
+            var s = status
+            s.conditions[healthy].status = "False"
+            s.conditions[healthy].message = "timeout"
+            return s
+        }()
+        changes["the phase"] = { var s = status; s.phase = .degraded; return s }()
+        changes["the address"] = { var s = status; s.ip = "100.64.9.9"; return s }()
+        changes["no users"] = { var s = status; s.users = nil; return s }()
+        changes["another user"] = { var s = status; s.users?.append(UserTraffic(name: "bob", receive: 0, transmit: 0)); return s }()
+        changes["a user over quota"] = {
+            var s = status
+            s.users = [UserTraffic(name: "alice", receive: 10, transmit: 20, quota: Quota(bytes: 1000, period: .month), used: 1000)]
+            return s
+        }()
+        changes["the last failure"] = { var s = status; s.health.lastFailure = "timeout"; return s }()
+        for (what, changed) in changes {
+            #expect(!changed.sameBesidesVolatileFacts(as: status), "\(what) is a change")
+            #expect(!status.sameBesidesVolatileFacts(as: changed), "\(what) is a change")
+        }
+        var failing = try #require(changes["the message of a failing probe"])
+        let failingAgain = failing
+        failing.conditions[healthy].message = "connection refused"
+        #expect(!failing.sameBesidesVolatileFacts(as: failingAgain), "a failing probe's message is no volatile fact")
     }
 
     @Test func aFailingProbeIsAChangeAndIsWrittenDurably() async throws {
