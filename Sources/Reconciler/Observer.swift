@@ -38,15 +38,18 @@ struct Observer: Sendable {
         let plugged = try await withDeadline(settings.observeTimeout, "listing plugged modems") { try await inventory.pluggedModems() }
         let looks = await look(at: plugged, memory: memory, unanswered: unanswered)
         var observed = ObservedFarm()
-        let bySerial = Dictionary(desired.modems.map { ($0.serial, $0) }, uniquingKeysWith: { first, _ in first })
+        // Modems by index, not by copy: a large farm's pass builds this table every time.
+        let bySerial = Dictionary(desired.modems.indices.map { (desired.modems[$0].serial, $0) }, uniquingKeysWith: { first, _ in first })
         let serialByPath = Dictionary(memory.values.compactMap { m in m.usbPath.map { ($0, m.serial) } }, uniquingKeysWith: { first, _ in first })
+        observed.modems.reserveCapacity(looks.count)
         for look in looks {
             let identities = [look.plugged.usbSerial, look.state?.imei, look.state == nil ? serialByPath[look.plugged.usbPath] : nil]
-            guard let modem = identities.compactMap({ $0 }).compactMap({ bySerial[$0] }).first, observed.modems[modem.name] == nil else {
+            guard let index = identities.lazy.compactMap({ $0 }).compactMap({ bySerial[$0] }).first,
+                  observed.modems[desired.modems[index].name] == nil else {
                 observed.unclaimed.append(look.plugged)
                 continue
             }
-            observed.modems[modem.name] = look
+            observed.modems[desired.modems[index].name] = look
         }
         let network = drivers.network
         let tables = desired.ownedTables
