@@ -26,6 +26,9 @@ enum LabBenchmark {
         var idleSeconds: Double
         var idleCPUPercent: Double
         var idleRSSMegabytes: Double
+        /// The part of the RSS that is the daemon's own (RssAnon: heap, stacks, written data); the
+        /// rest is program and shared-library pages, shared with other processes and reclaimable.
+        var idleOwnMegabytes: Double
     }
 
     static func run(sizes: [Int], idleSeconds: Int, proxy: String?) -> Int32 {
@@ -86,7 +89,7 @@ enum LabBenchmark {
             sleep(UInt32(idleSeconds))
             let idleWall = LabBenchmark.seconds(ContinuousClock.now - idleClock)
             let cpuAfter = try cpuSeconds(daemon.processIdentifier)
-            let rss = try rssMegabytes(daemon.processIdentifier)
+            let memory = try residentMegabytes(daemon.processIdentifier)
             let idlePasses = passes(since: idleStart)
             guard idlePasses.actions == 0 else { throw BenchmarkError(message: "\(idlePasses.actions) actions while idle: not a converged lab") }
 
@@ -106,7 +109,7 @@ enum LabBenchmark {
                 processesSpawnedPerPass: per(counted.spawned, counted.passes), filesWrittenPerPass: per(counted.written, counted.passes),
                 fsyncsPerPass: per(counted.fsyncs, counted.passes),
                 idleSeconds: idleWall.rounded(toPlaces: 1), idleCPUPercent: ((cpuAfter - cpuBefore) / idleWall * 100).rounded(toPlaces: 2),
-                idleRSSMegabytes: rss.rounded(toPlaces: 1))
+                idleRSSMegabytes: memory.rss.rounded(toPlaces: 1), idleOwnMegabytes: memory.own.rounded(toPlaces: 1))
         }
 
         func down() {
@@ -204,10 +207,12 @@ enum LabBenchmark {
             let lines = ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").split(separator: "\n")
             let spawned = lines.filter { $0.contains("execve(") && !$0.contains("= -1") }.count
             let fsyncs = lines.filter { $0.contains("fsync(") || $0.contains("fdatasync(") }.count
+            // A file written whole is a temporary file opened and then renamed over it: one file,
+            // counted at its rename. A file opened for writing in place counts at its open.
             let written = lines.filter { line in
                 (line.contains("open") && (line.contains("O_WRONLY") || line.contains("O_RDWR") || line.contains("O_CREAT"))
-                    && !line.contains("\"/dev/") && !line.contains("\"/proc/") && !line.contains("= -1"))
-                    || line.contains("rename")
+                    && !line.contains("\"/dev/") && !line.contains("\"/proc/") && !line.contains("= -1") && !line.contains("/.tmp-"))
+                    || (line.contains("rename") && !line.contains("= -1"))
             }.count
             return (counted.costs.count, spawned, written, fsyncs)
         }
@@ -246,11 +251,15 @@ enum LabBenchmark {
         return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
-    static func rssMegabytes(_ pid: Int32) throws -> Double {
+    /// VmRSS and RssAnon of /proc/PID/status.
+    static func residentMegabytes(_ pid: Int32) throws -> (rss: Double, own: Double) {
         let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
-        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-              let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "") else { throw BenchmarkError(message: "no VmRSS for \(pid)") }
-        return kilobytes / 1024
+        func megabytes(_ key: String) throws -> Double {
+            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(key + ":") }),
+                  let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "") else { throw BenchmarkError(message: "no \(key) for \(pid)") }
+            return kilobytes / 1024
+        }
+        return (try megabytes("VmRSS"), try megabytes("RssAnon"))
     }
 
     static func seconds(_ duration: Duration) -> Double {
