@@ -316,12 +316,14 @@ private struct Tally<Item: Hashable> {
     /// The item's entry, added when new: one hash either way.
     private mutating func entry(_ item: Item) -> Int {
         let next = entries.count
-        let entry = Self.claim(&index[item, default: next])
+        let entry = Self.slot(&index[item, default: next])
         if entry == next { entries.append((item, nil, 0)) }
         return entry
     }
 
-    private static func claim(_ slot: inout Int) -> Int { slot }
+    /// Reads a dictionary slot through `inout`: `index[item, default: next]` then stores the
+    /// default for a new item in the same lookup.
+    private static func slot(_ value: inout Int) -> Int { value }
 }
 
 /// The guard's lanes and fence against what `desired` needs. An unreadable guard has no lanes.

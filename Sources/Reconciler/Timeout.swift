@@ -67,9 +67,9 @@ final class Deadlines: Sendable {
     /// How many deadlines are pending.
     var count: Int { state.withLock { $0.pending.count } }
 
-    /// Sleeps until the earliest pending deadline, fires every one that is due (earliest first:
-    /// a watcher woken late finds several), and goes on
-    /// while any remain; ends when superseded by a watcher for an earlier deadline.
+    /// Sleeps until the earliest pending deadline, fires every one that is due (earliest first: a
+    /// watcher woken late finds several), and goes on while any remain; ends when superseded by a
+    /// watcher for an earlier deadline.
     private func watch(until first: ContinuousClock.Instant, generation: UInt64) async {
         var until = first
         while true {
