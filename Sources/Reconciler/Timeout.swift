@@ -25,11 +25,12 @@ func withDeadline<T: Sendable>(_ limit: Duration, _ what: String, deadlines: Dea
 }
 
 /// Every pending deadline of the process, watched by one sleeping task. A pass over 1,000 modems
-/// would otherwise start and cancel a timer task (and a dispatch timer behind it) per driver call.
-/// The watcher is a task like the calls it guards: while the cooperative pool is saturated, a
-/// deadline is late together with the work it limits.
-final class Deadlines: Sendable {
-    static let shared = Deadlines()
+/// would otherwise start and cancel a timer task (and a dispatch timer behind it) per driver call,
+/// and a pass over 100 real modems one per QMI request. The watcher is a task like the calls it
+/// guards: while the cooperative pool is saturated, a deadline is late together with the work it
+/// limits.
+public final class Deadlines: Sendable {
+    public static let shared = Deadlines()
 
     private struct Pending {
         var at: ContinuousClock.Instant
@@ -47,7 +48,7 @@ final class Deadlines: Sendable {
 
     /// Calls `fire` at `instant` unless `remove` comes first. A deadline no earlier than the
     /// watcher's next wake-up costs no timer of its own.
-    func add(at instant: ContinuousClock.Instant, fire: @escaping @Sendable () -> Void) -> UInt64 {
+    public func add(at instant: ContinuousClock.Instant, fire: @escaping @Sendable () -> Void) -> UInt64 {
         state.withLock { state in
             let id = state.nextID
             state.nextID += 1
@@ -60,7 +61,7 @@ final class Deadlines: Sendable {
     }
 
     /// Forgets a deadline whose call finished; the watcher is not woken for it.
-    func remove(_ id: UInt64) {
+    public func remove(_ id: UInt64) {
         _ = state.withLock { $0.pending.removeValue(forKey: id) }
     }
 

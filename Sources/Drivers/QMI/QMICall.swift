@@ -1,5 +1,6 @@
 import CQMI
 import Foundation
+import Reconciler
 
 /// What a libqmi `foo_async(…, timeout, cancellable, callback, user_data)` call needs.
 struct QMIStart: @unchecked Sendable {
@@ -25,6 +26,8 @@ final class PendingCall: @unchecked Sendable {
     private let deliver: @Sendable (Result<OpaquePointer, QMIError>) -> Void
     private let lock = NSLock()
     private var done = false
+    /// The Swift-side guard's deadline while the call is in flight (`failAfter`).
+    private var deadline: UInt64?
 
     /// `deliver` gets libqmi's result (on the loop thread) or the error that ended the call.
     init(operation: String, device: String, deliver: @escaping @Sendable (Result<OpaquePointer, QMIError>) -> Void) {
@@ -36,13 +39,27 @@ final class PendingCall: @unchecked Sendable {
 
     deinit { g_object_unref(cancellable) }
 
-    /// Claims the right to end the call; true only for the first caller.
+    /// Claims the right to end the call; true only for the first caller, who also disarms the guard.
     private func claim() -> Bool {
-        lock.withLock {
-            if done { return false }
+        let (first, deadline) = lock.withLock { () -> (Bool, UInt64?) in
+            if done { return (false, nil) }
             done = true
-            return true
+            defer { self.deadline = nil }
+            return (true, self.deadline)
         }
+        if let deadline { Deadlines.shared.remove(deadline) }
+        return first
+    }
+
+    /// Fails the call with `error` at `instant` unless it ended first: the guard for a libqmi
+    /// timeout that does not fire (its GLib timers are whole seconds, its loop may be stuck).
+    func failAfter(_ instant: ContinuousClock.Instant, _ error: @escaping @Sendable @autoclosure () -> QMIError) {
+        let id = Deadlines.shared.add(at: instant) { self.fail(error()) }
+        let ended = lock.withLock { () -> Bool in
+            if !done { deadline = id }
+            return done
+        }
+        if ended { Deadlines.shared.remove(id) }
     }
 
     /// Runs on the loop thread with libqmi's result.
@@ -138,11 +155,8 @@ func qmiCall<T: Sendable>(
             let userData = Unmanaged.passRetained(call).toOpaque()
             let begin = QMIStart(seconds: seconds, cancellable: call.cancellable, callback: pendingCallback, userData: userData)
             GLibLoop.shared.post { start(begin) }
-            let guardDelay = Duration.seconds(Int64(seconds)) + swiftGuardSlack
-            let nanos = guardDelay.components.seconds * 1_000_000_000 + guardDelay.components.attoseconds / 1_000_000_000
-            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(nanos))) {
-                call.fail(QMIError(.timeout, device: device, operation: operation, detail: "no answer within \(seconds)s"))
-            }
+            call.failAfter(.now + .seconds(Int64(seconds)) + swiftGuardSlack,
+                           QMIError(.timeout, device: device, operation: operation, detail: "no answer within \(seconds)s"))
         }
     } onCancel: {
         slot.cancel()
