@@ -191,18 +191,24 @@ struct Netlink: ~Copyable {
     deinit { close(descriptor) }
 
     /// Sends one dump request (`header`: the family-specific request header) and collects every
-    /// message up to the dump's end; `headerSize` is the size of the answers' fixed header. A dump
-    /// the kernel marks interrupted (the tables changed under it) is asked again, as netlink
-    /// says to, at most three times.
+    /// message up to the dump's end; `headerSize` is the size of the answers' fixed header.
     func dump(type: UInt16, header: [UInt8], headerSize: Int) throws(RoutingDumpError) -> [Message] {
+        try Self.untilComplete(type: type) { attempt throws(RoutingDumpError) in
+            try dumpOnce(type: type, header: header, headerSize: headerSize, sequence: UInt32(attempt) << 16 | UInt32(type))
+        }
+    }
+
+    /// A dump the kernel marks interrupted (the tables changed under it) is asked again, as netlink
+    /// says to, at most three times; `once` takes the attempt's number (1…3).
+    static func untilComplete(type: UInt16, _ once: (Int) throws(RoutingDumpError) -> DumpReader.Dump) throws(RoutingDumpError) -> [Message] {
         for attempt in 1...3 {
-            let (messages, interrupted) = try dumpOnce(type: type, header: header, headerSize: headerSize, sequence: UInt32(attempt) << 16 | UInt32(type))
-            if !interrupted { return messages }
+            let dump = try once(attempt)
+            if !dump.interrupted { return dump.messages }
         }
         throw RoutingDumpError("netlink dump \(type): interrupted three times (the kernel's tables kept changing)")
     }
 
-    private func dumpOnce(type: UInt16, header: [UInt8], headerSize: Int, sequence: UInt32) throws(RoutingDumpError) -> ([Message], Bool) {
+    private func dumpOnce(type: UInt16, header: [UInt8], headerSize: Int, sequence: UInt32) throws(RoutingDumpError) -> DumpReader.Dump {
         var request = [UInt8](repeating: 0, count: 16) + header
         request.withUnsafeMutableBytes { raw in
             raw.storeBytes(of: UInt32(raw.count), toByteOffset: 0, as: UInt32.self)
@@ -213,8 +219,7 @@ struct Netlink: ~Copyable {
         guard request.withUnsafeBytes({ send(descriptor, $0.baseAddress, $0.count, 0) }) == request.count else {
             throw RoutingDumpError("netlink request \(type): " + String(cString: strerror(errno)))
         }
-        var messages: [Message] = []
-        var interrupted = false
+        var reader = DumpReader(type: type, sequence: sequence, headerSize: headerSize)
         while true {
             // The kernel fills at most 32 KiB per read of a dump. A fresh buffer per read: the
             // messages keep slices of it.
@@ -222,24 +227,51 @@ struct Netlink: ~Copyable {
             let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
             if count < 0 && errno == EINTR { continue }
             guard count > 0 else { throw RoutingDumpError("netlink dump \(type): " + String(cString: strerror(errno))) }
+            if let dump = try reader.read(buffer[..<count]) { return dump }
+        }
+    }
+
+    /// Collects the answers to one dump request from what each read of the socket returned.
+    struct DumpReader {
+        /// A whole dump: its messages, and whether the kernel marked it interrupted.
+        struct Dump {
+            var messages: [Message]
+            var interrupted: Bool
+        }
+
+        let type: UInt16
+        let sequence: UInt32
+        let headerSize: Int
+        private var dump = Dump(messages: [], interrupted: false)
+
+        init(type: UInt16, sequence: UInt32, headerSize: Int) {
+            self.type = type
+            self.sequence = sequence
+            self.headerSize = headerSize
+        }
+
+        /// Takes one read's messages (those of other requests are skipped); the dump once its end came.
+        mutating func read(_ chunk: ArraySlice<UInt8>) throws(RoutingDumpError) -> Dump? {
             var offset = 0
-            while offset + 16 <= count {
-                let length = Int(buffer.load(UInt32.self, at: offset))
-                guard length >= 16, offset + length <= count else { throw RoutingDumpError("netlink dump \(type): a cut message") }
-                if buffer.load(UInt32.self, at: offset + 8) == sequence {
-                    if buffer.load(UInt16.self, at: offset + 6) & 0x10 != 0 { interrupted = true }  // NLM_F_DUMP_INTR
-                    switch buffer.load(UInt16.self, at: offset + 4) {
+            while offset + 16 <= chunk.count {
+                let length = Int(chunk.load(UInt32.self, at: offset))
+                guard length >= 16, offset + length <= chunk.count else { throw RoutingDumpError("netlink dump \(type): a cut message") }
+                if chunk.load(UInt32.self, at: offset + 8) == sequence {
+                    if chunk.load(UInt16.self, at: offset + 6) & 0x10 != 0 { dump.interrupted = true }  // NLM_F_DUMP_INTR
+                    switch chunk.load(UInt16.self, at: offset + 4) {
                     case 3:  // NLMSG_DONE
-                        return (messages, interrupted)
+                        return dump
                     case 2:  // NLMSG_ERROR: a negative errno after the header
-                        throw RoutingDumpError("netlink dump \(type): " + String(cString: strerror(-buffer.load(Int32.self, at: offset + 16))))
+                        throw RoutingDumpError("netlink dump \(type): " + String(cString: strerror(-chunk.load(Int32.self, at: offset + 16))))
                     case let kind:
                         guard length - 16 >= headerSize else { throw RoutingDumpError("netlink dump \(type): a short message") }
-                        messages.append(Message(type: kind, body: buffer[(offset + 16)..<(offset + length)], headerSize: headerSize))
+                        let start = chunk.startIndex + offset
+                        dump.messages.append(Message(type: kind, body: chunk[(start + 16)..<(start + length)], headerSize: headerSize))
                     }
                 }
                 offset += (length + 3) & ~3
             }
+            return nil
         }
     }
 }

@@ -102,4 +102,68 @@ import Testing
             "rule add priority 100 uidrange 20002-20002 ipproto tcp sport 8102 lookup 254",
         ])
     }
+
+    /// One netlink message: `length type flags sequence pid`, then `body`.
+    private static func message(type: UInt16, flags: UInt16 = 0x2, sequence: UInt32, body: [UInt8]) -> [UInt8] {
+        func bytes<T: FixedWidthInteger>(_ value: T) -> [UInt8] { withUnsafeBytes(of: value.littleEndian) { Array($0) } }
+        let padded = body + [UInt8](repeating: 0, count: (4 - body.count % 4) % 4)
+        return bytes(UInt32(16 + body.count)) + bytes(type) + bytes(flags) + bytes(sequence) + bytes(UInt32(0)) + padded
+    }
+
+    /// A dump the kernel marks interrupted (NLM_F_DUMP_INTR on any of its messages) is read whole,
+    /// said to be interrupted, and asked again; answers to other requests are skipped.
+    @Test func anInterruptedDumpIsNoticedAndAskedAgainAtMostThreeTimes() throws {
+        let sequence: UInt32 = 0x1_0012
+        // RTM_NEWLINK with a 16-byte ifinfomsg and one IFLA_IFNAME attribute.
+        let link = [UInt8](repeating: 0, count: 16) + [9, 0, 3, 0] + Array("wwan".utf8) + [0]
+        var reader = Netlink.DumpReader(type: 18, sequence: sequence, headerSize: 16)
+        let first = Self.message(type: 16, sequence: sequence, body: link)
+            + Self.message(type: 16, sequence: sequence + 1, body: link)  // another request's answer
+        #expect(try reader.read(first[...]) == nil)
+        let second = Self.message(type: 16, flags: 0x2 | 0x10, sequence: sequence, body: link)
+            + Self.message(type: 3, sequence: sequence, body: [0, 0, 0, 0])
+        let dump = try #require(try reader.read(second[...]))
+        #expect(dump.interrupted)
+        #expect(dump.messages.map(\.type) == [16, 16])
+        #expect(dump.messages.first?.string(3) == "wwan")
+
+        var clean = Netlink.DumpReader(type: 18, sequence: sequence, headerSize: 16)
+        let whole = Self.message(type: 16, sequence: sequence, body: link) + Self.message(type: 3, sequence: sequence, body: [0, 0, 0, 0])
+        #expect(try clean.read(whole[...])?.interrupted == false)
+
+        var attempts: [Int] = []
+        let messages = try Netlink.untilComplete(type: 18) { attempt in
+            attempts.append(attempt)
+            return Netlink.DumpReader.Dump(messages: attempt == 3 ? dump.messages : [], interrupted: attempt < 3)
+        }
+        #expect(attempts == [1, 2, 3] && messages.count == 2)
+        attempts = []
+        #expect(throws: RoutingDumpError.self) {
+            try Netlink.untilComplete(type: 18) { attempt in
+                attempts.append(attempt)
+                return Netlink.DumpReader.Dump(messages: [], interrupted: true)
+            }
+        }
+        #expect(attempts == [1, 2, 3])
+    }
+
+    @Test func anErrorAnswerOrACutMessageEndsTheDumpWithWhatWentWrong() throws {
+        let sequence: UInt32 = 7
+        var reader = Netlink.DumpReader(type: 26, sequence: sequence, headerSize: 12)
+        let error = Self.message(type: 2, sequence: sequence, body: withUnsafeBytes(of: Int32(-ENOBUFS).littleEndian) { Array($0) } + [UInt8](repeating: 0, count: 16))
+        do {
+            _ = try reader.read(error[...])
+            Issue.record("an error answer was taken")
+        } catch {
+            #expect(error.detail == "netlink dump 26: No buffer space available")
+        }
+        var cut = Netlink.DumpReader(type: 26, sequence: sequence, headerSize: 12)
+        let whole = Self.message(type: 24, sequence: sequence, body: [UInt8](repeating: 0, count: 12))
+        do {
+            _ = try cut.read(whole.dropLast(4))
+            Issue.record("a cut message was taken")
+        } catch {
+            #expect(error.detail == "netlink dump 26: a cut message")
+        }
+    }
 }
