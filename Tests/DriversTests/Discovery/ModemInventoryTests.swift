@@ -37,33 +37,33 @@ struct ModemInventoryTests {
     static let interfaceNotYet = ec25(usb1, "1-5", serial: "EC25E0005", control: 5, interface: nil, firstTTY: 20)
 
     @Test("two EC25 on a hub are grouped by their USB parent, not by node numbering")
-    func twoOnAHub() throws {
-        #expect(try UMockdevLab.scan(["two-ec25-on-hub"]) == Self.twoOnHub)
+    func twoOnAHub() async throws {
+        #expect(try await UMockdevLab.scan(["two-ec25-on-hub"]) == Self.twoOnHub)
     }
 
     @Test("a Huawei QMI modem without qmi/raw_ip reports supportsRawIP false")
-    func huaweiModem() throws {
-        #expect(try UMockdevLab.scan(["huawei-me909s"]) == [Self.huawei])
+    func huaweiModem() async throws {
+        #expect(try await UMockdevLab.scan(["huawei-me909s"]) == [Self.huawei])
     }
 
     @Test("a USB serial of \"0\" or none at all is reported as no serial")
-    func noUSBSerial() throws {
-        #expect(try UMockdevLab.scan(["no-usb-serial"]) == Self.withoutSerial)
+    func noUSBSerial() async throws {
+        #expect(try await UMockdevLab.scan(["no-usb-serial"]) == Self.withoutSerial)
     }
 
     @Test("a modem whose net interface has not appeared yet is reported without one")
-    func interfaceNotAppeared() throws {
-        #expect(try UMockdevLab.scan(["no-net-interface-yet"]) == [Self.interfaceNotYet])
+    func interfaceNotAppeared() async throws {
+        #expect(try await UMockdevLab.scan(["no-net-interface-yet"]) == [Self.interfaceNotYet])
     }
 
     @Test("a keyboard, a USB stick and an MBIM modem (cdc-wdm not on qmi_wwan) are not QMI modems")
-    func notModems() throws {
-        #expect(try UMockdevLab.scan(["not-modems"]) == [])
+    func notModems() async throws {
+        #expect(try await UMockdevLab.scan(["not-modems"]) == [])
     }
 
     @Test("everything plugged at once: each modem once, sorted by port path")
-    func wholeBench() throws {
-        let modems = try UMockdevLab.scan(["not-modems", "huawei-me909s", "no-net-interface-yet", "no-usb-serial", "two-ec25-on-hub"])
+    func wholeBench() async throws {
+        let modems = try await UMockdevLab.scan(["not-modems", "huawei-me909s", "no-net-interface-yet", "no-usb-serial", "two-ec25-on-hub"])
         #expect(modems == Self.twoOnHub + Self.withoutSerial + [Self.interfaceNotYet, Self.huawei])
     }
 }

@@ -46,11 +46,14 @@ enum UMockdevLab {
         }
     }
 
-    /// What discovery reports with these fixtures loaded into a fresh testbed.
-    static func scan(_ fixtureNames: [String]) throws -> [PluggedModem] {
+    /// What discovery reports with these fixtures loaded into a fresh testbed. The seconds a
+    /// testbed takes are waited for on a thread of its own: a test that blocks one of the
+    /// cooperative pool's threads (two on CI) stalls every test running beside it.
+    static func scan(_ fixtureNames: [String]) async throws -> [PluggedModem] {
         try require()
         let devices = fixtureNames.flatMap { ["-d", fixture($0)] }
-        let result = try run(executable(named: "umockdev-run") ?? "umockdev-run", devices + ["--", try probe, "scan"])
+        let arguments = devices + ["--", try probe, "scan"]
+        let result = try await onOwnThread { try run(executable(named: "umockdev-run") ?? "umockdev-run", arguments) }
         guard result.status == 0 else { throw UMockdevLabError.failed("DiscoveryProbe scan", result.errors) }
         return try decodeModems(result.output)
     }

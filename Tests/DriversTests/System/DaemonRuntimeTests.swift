@@ -26,15 +26,15 @@ extension ProcessSignalTests {
                 }
             }
 
-            #expect(try systemd.receive() == "READY=1\nSTATUS=1/1 ready")
+            #expect(try await systemd.receive() == "READY=1\nSTATUS=1/1 ready")
             try dir.write("farm.yaml", "version: 1\nmodems: []\n")
-            #expect(try systemd.receive() == "STATUS=2/2 ready")
+            #expect(try await systemd.receive() == "STATUS=2/2 ready")
             try RequestInbox(stateDirectory: dir.file("state")).file(ModemRequest(kind: .rotate, modem: "m01"))
-            #expect(try systemd.receive() == "STATUS=3/3 ready")
+            #expect(try await systemd.receive() == "STATUS=3/3 ready")
             kill(getpid(), SIGHUP)
-            #expect(try systemd.receive() == "STATUS=4/4 ready")
+            #expect(try await systemd.receive() == "STATUS=4/4 ready")
             kill(getpid(), SIGTERM)
-            #expect(try systemd.receive() == "STOPPING=1")
+            #expect(try await systemd.receive() == "STOPPING=1")
             try await daemon.value
 
             #expect(passes.all == [[.startup], [.specChanged], [.requestFiled], [.reloadRequested]])

@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 @Suite struct SystemdNotifierTests {
-    @Test func sendsToASocketPath() throws {
+    @Test func sendsToASocketPath() async throws {
         let dir = try ScratchDirectory("notify")
         defer { dir.remove() }
         let listener = try DatagramListener(address: dir.file("notify.sock"))
@@ -13,11 +13,11 @@ import Testing
         try notifier.notify(.ready, .status("3/3 ready\nnext rotation m02 in 4m"))
         try notifier.notify(.stopping)
 
-        #expect(try listener.receive() == "READY=1\nSTATUS=3/3 ready next rotation m02 in 4m")
-        #expect(try listener.receive() == "STOPPING=1")
+        #expect(try await listener.receive() == "READY=1\nSTATUS=3/3 ready next rotation m02 in 4m")
+        #expect(try await listener.receive() == "STOPPING=1")
     }
 
-    @Test func sendsToAnAbstractSocket() throws {
+    @Test func sendsToAnAbstractSocket() async throws {
         let name = "pf\(getpid())-notify-\(UUID().uuidString.prefix(8))"
         let listener = try DatagramListener(address: "@" + name)
         defer { listener.close() }
@@ -26,8 +26,8 @@ import Testing
         try notifier.notify(.watchdog)
         try notifier.notify(.reloading)
 
-        #expect(try listener.receive() == "WATCHDOG=1")
-        #expect(try listener.receive() == "RELOADING=1")
+        #expect(try await listener.receive() == "WATCHDOG=1")
+        #expect(try await listener.receive() == "RELOADING=1")
     }
 
     @Test func withoutNotifySocketNothingIsSent() throws {
@@ -76,10 +76,16 @@ struct DatagramListener {
         try #require(bound == 0, "bind \(address): errno \(errno)")
     }
 
-    func receive() throws -> String {
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-        try #require(count >= 0, "nothing received: errno \(errno)")
+    /// The next datagram, within the 3 s receive timeout; waited for off the cooperative pool,
+    /// since what sends it may need the pool.
+    func receive() async throws -> String {
+        let fd = self.fd
+        let (count, buffer, error) = try await onOwnThread { () -> (Int, [UInt8], Int32) in
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            return (count, buffer, errno)
+        }
+        try #require(count >= 0, "nothing received: errno \(error)")
         return String(decoding: buffer.prefix(count), as: UTF8.self)
     }
 
