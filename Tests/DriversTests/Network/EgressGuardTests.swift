@@ -17,21 +17,21 @@ struct EgressGuardTests {
             let driver = IPRouteNetworkControl(namespace: lab.farm)
             let modem = RoutingFixtures.modem(1, in: lab)
             try await RoutingFixtures.converge(driver, [modem])
-            let egress = try lab.httpGet(from: lab.farm, uid: modem.uid)
+            let egress = try await lab.httpGet(from: lab.farm, uid: modem.uid)
             #expect(egress.stdout == lab.address(1) + "\n", "\(egress.stderr)")
 
             // What the hostile audit did: the lane's rules gone while the modem cannot be read.
             try lab.ip(lab.farm, "rule", "del", "priority", "101", "uidrange", "20001-20001", "lookup", "101")
             try lab.ip(lab.farm, "rule", "del", "priority", "101", "oif", "wwan1", "lookup", "101")
             for _ in 0..<5 {
-                let refused = try lab.httpGet(from: lab.farm, uid: modem.uid, timeout: .seconds(2))
+                let refused = try await lab.httpGet(from: lab.farm, uid: modem.uid, timeout: .seconds(2))
                 #expect(!refused.succeeded, "uid 20001 got out without its rules: \(refused.stdout)")
-                let dns = try lab.udpAsk(from: lab.farm, uid: modem.uid, timeout: .seconds(1))
+                let dns = try await lab.udpAsk(from: lab.farm, uid: modem.uid, timeout: .seconds(1))
                 #expect(!dns.succeeded)
             }
             #expect(leaks(lab) == [])
             // Another uid is none of the guard's business.
-            #expect(try lab.httpGet(from: lab.farm, uid: 4242).stdout == NetnsLab.uplinkAddress + "\n")
+            #expect(try await lab.httpGet(from: lab.farm, uid: 4242).stdout == NetnsLab.uplinkAddress + "\n")
         }
     }
 
@@ -41,15 +41,15 @@ struct EgressGuardTests {
             let modem = RoutingFixtures.modem(1, in: lab)
             try await RoutingFixtures.converge(driver, [modem])
             let service = Task.detached {
-                try lab.run(in: lab.farm, [NetnsLab.python, "-c", Self.oneShotServer], timeout: .seconds(20))
+                try await lab.run(in: lab.farm, [NetnsLab.python, "-c", Self.oneShotServer], timeout: .seconds(20))
             }
             try await lab.waitUntilListening(in: lab.farm, port: 8399)
             for target in ["127.0.0.1", NetnsLab.uplinkAddress, lab.address(1), NetnsLab.uplinkGateway] {
-                let attempt = try lab.run(in: lab.farm, uid: modem.uid, [NetnsLab.python, "-c", Self.connect, target], timeout: .seconds(10))
+                let attempt = try await lab.run(in: lab.farm, uid: modem.uid, [NetnsLab.python, "-c", Self.connect, target], timeout: .seconds(10))
                 #expect(attempt.stdout.hasPrefix("refused"), "uid 20001 reached \(target): \(attempt.stdout) \(attempt.stderr)")
             }
             // The host itself (root) still reaches its service: the guard is only about the lane.
-            let root = try lab.run(in: lab.farm, [NetnsLab.python, "-c", Self.connect, "127.0.0.1"], timeout: .seconds(10))
+            let root = try await lab.run(in: lab.farm, [NetnsLab.python, "-c", Self.connect, "127.0.0.1"], timeout: .seconds(10))
             #expect(root.stdout.hasPrefix("connected"))
             #expect(try await service.value.succeeded, "the service saw exactly the host's one connection")
         }
@@ -58,7 +58,7 @@ struct EgressGuardTests {
     @Test func foreignTablesStayAndAHandEditedOrDeletedGuardIsRewrittenWhole() async throws {
         try await NetnsLab.with(modems: 2) { lab in
             let foreign = "table inet operator {\n\tchain out {\n\t\ttype filter hook output priority 10; policy accept;\n\t\tmeta skuid 20001 counter\n\t}\n}\n"
-            try lab.run(in: lab.farm, ["nft", "-f", "-"], input: foreign).check()
+            try await lab.run(in: lab.farm, ["nft", "-f", "-"], input: foreign).check()
             let driver = IPRouteNetworkControl(namespace: lab.farm)
             let desired = RoutingFixtures.farm(lab)
             try await RoutingFixtures.converge(driver, desired)
@@ -67,17 +67,17 @@ struct EgressGuardTests {
             #expect(observed.fence == RoutingFixtures.owned.uids)
             #expect(observed.lanes == Dictionary(uniqueKeysWithValues: desired.map { ($0.uid, $0.guardLane) }))
 
-            try lab.run(in: lab.farm, ["nft", "insert", "rule", "inet", "proxyfarm", "lane_20001", "accept"]).check()
+            try await lab.run(in: lab.farm, ["nft", "insert", "rule", "inet", "proxyfarm", "lane_20001", "accept"]).check()
             let edited = try await driver.observe(tables: RoutingFixtures.ownedTables).egressGuard
             #expect(edited.lanes[20001] == nil && edited.lanes[20002] != nil, "a lane that is not ours to the letter is not trusted")
             try await RoutingFixtures.converge(driver, desired)
-            try lab.run(in: lab.farm, ["nft", "delete", "table", "inet", "proxyfarm"]).check()
+            try await lab.run(in: lab.farm, ["nft", "delete", "table", "inet", "proxyfarm"]).check()
             #expect(try await driver.observe(tables: RoutingFixtures.ownedTables).egressGuard == GuardState())
             try await RoutingFixtures.converge(driver, desired)
 
-            let ours = try lab.run(in: lab.farm, ["nft", "list", "table", "inet", "proxyfarm"]).check()
+            let ours = try await lab.run(in: lab.farm, ["nft", "list", "table", "inet", "proxyfarm"]).check()
             #expect(!ours.contains("\t\taccept\n"))
-            let theirs = try lab.run(in: lab.farm, ["nft", "list", "table", "inet", "operator"]).check()
+            let theirs = try await lab.run(in: lab.farm, ["nft", "list", "table", "inet", "operator"]).check()
             #expect(theirs.contains("meta skuid 20001 counter"), "the operator's table is left alone: \(theirs)")
             try await RoutingFixtures.converge(driver, [])
             let empty = try await driver.observe(tables: RoutingFixtures.ownedTables).egressGuard
@@ -90,7 +90,7 @@ struct EgressGuardTests {
             let driver = IPRouteNetworkControl(namespace: lab.farm)
             let modem = RoutingFixtures.modem(1, in: lab)
             try await RoutingFixtures.converge(driver, [modem])
-            _ = try lab.run(in: lab.farm, uid: modem.uid, [NetnsLab.python, "-c", Self.connect, "127.0.0.1"], timeout: .seconds(10))
+            _ = try await lab.run(in: lab.farm, uid: modem.uid, [NetnsLab.python, "-c", Self.connect, "127.0.0.1"], timeout: .seconds(10))
             let counted = try await driver.observe(tables: RoutingFixtures.ownedTables).egressGuard.refusedPackets[modem.uid] ?? 0
             #expect(counted >= 1)
         }

@@ -11,10 +11,10 @@ struct EgressTests {
         try await NetnsLab.with(modems: 3) { lab in
             try await RoutingFixtures.converge(IPRouteNetworkControl(namespace: lab.farm), RoutingFixtures.farm(lab))
             for n in 1...3 {
-                let answer = try lab.httpGet(from: lab.farm, uid: RoutingFixtures.uid(n))
+                let answer = try await lab.httpGet(from: lab.farm, uid: RoutingFixtures.uid(n))
                 #expect(answer.stdout == lab.address(n) + "\n", "modem \(n): \(answer.stderr)")
             }
-            let root = try lab.httpGet(from: lab.farm)
+            let root = try await lab.httpGet(from: lab.farm)
             #expect(root.stdout == NetnsLab.uplinkAddress + "\n", "the host's own traffic keeps using its uplink")
         }
     }
@@ -22,7 +22,7 @@ struct EgressTests {
     @Test func udpFromTheUidLeavesThroughItsModem() async throws {
         try await NetnsLab.with(modems: 3) { lab in
             try await RoutingFixtures.converge(IPRouteNetworkControl(namespace: lab.farm), RoutingFixtures.farm(lab))
-            let answer = try lab.udpAsk(from: lab.farm, uid: RoutingFixtures.uid(2))
+            let answer = try await lab.udpAsk(from: lab.farm, uid: RoutingFixtures.uid(2))
             #expect(answer.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == lab.address(2), "\(answer.stderr)")
             #expect(lab.seenSources() == ["udp \(lab.address(2))"])
         }
@@ -35,15 +35,15 @@ struct EgressTests {
 
             let clock = ContinuousClock()
             let started = clock.now
-            let http = try lab.httpGet(from: lab.farm, uid: RoutingFixtures.uid(2), timeout: .seconds(5))
+            let http = try await lab.httpGet(from: lab.farm, uid: RoutingFixtures.uid(2), timeout: .seconds(5))
             #expect(!http.succeeded)
             #expect(http.stderr.contains("Network is unreachable") || http.stderr.contains("Couldn't connect"), "\(http.stderr)")
             #expect(clock.now - started < .seconds(2), "the unreachable route must answer at once, not a timeout")
-            let udp = try lab.udpAsk(from: lab.farm, uid: RoutingFixtures.uid(2), timeout: .seconds(1))
+            let udp = try await lab.udpAsk(from: lab.farm, uid: RoutingFixtures.uid(2), timeout: .seconds(1))
             #expect(!udp.succeeded)
             #expect(udp.stderr.contains("No route to host"), "\(udp.stderr)")
 
-            let other = try lab.httpGet(from: lab.farm, uid: RoutingFixtures.uid(1))
+            let other = try await lab.httpGet(from: lab.farm, uid: RoutingFixtures.uid(1))
             #expect(other.stdout == lab.address(1) + "\n", "another modem is not disturbed")
             #expect(!lab.seenSources().contains { $0.hasSuffix(" " + NetnsLab.uplinkAddress) })
         }
@@ -53,7 +53,7 @@ struct EgressTests {
         try await NetnsLab.with(modems: 2) { lab in
             try await RoutingFixtures.converge(IPRouteNetworkControl(namespace: lab.farm), RoutingFixtures.farm(lab))
             try lab.ip(lab.inet, "link", "set", lab.carrierInterface(2), "down")
-            let http = try lab.httpGet(from: lab.farm, uid: RoutingFixtures.uid(2), timeout: .milliseconds(800))
+            let http = try await lab.httpGet(from: lab.farm, uid: RoutingFixtures.uid(2), timeout: .milliseconds(800))
             #expect(!http.succeeded)
             #expect(lab.seenSources() == [])
         }

@@ -59,7 +59,7 @@ struct IPRouteNetworkControlTests {
             #expect(changes.count == 40 * 10 + 1)
             #expect(clock.now - started < .seconds(5))
             #expect(try await RoutingFixtures.converge(driver, desired) == [])
-            let egress = try lab.httpGet(from: lab.farm, uid: RoutingFixtures.uid(37))
+            let egress = try await lab.httpGet(from: lab.farm, uid: RoutingFixtures.uid(37))
             #expect(egress.stdout == lab.address(37) + "\n", "\(egress.stderr)")
         }
     }
@@ -85,7 +85,7 @@ struct IPRouteNetworkControlTests {
                 "priority=102 src=100.64.2.7 table=102",
             ])
             #expect(try [101, 103].map { try RoutingFixtures.rules(lab, priority: $0) + RoutingFixtures.routes(lab, table: $0) } == untouched)
-            let egress = try lab.httpGet(from: lab.farm, uid: RoutingFixtures.uid(2))
+            let egress = try await lab.httpGet(from: lab.farm, uid: RoutingFixtures.uid(2))
             #expect(egress.stdout == "100.64.2.7\n", "\(egress.stderr)")
         }
     }
@@ -211,7 +211,7 @@ struct IPRouteNetworkControlTests {
             try await RoutingFixtures.converge(driver, RoutingFixtures.farm(lab))
             try await RoutingFixtures.waitForCarrier(lab)
             let before = try #require(try await driver.observe(tables: RoutingFixtures.ownedTables).counters["wwan2"])
-            let http = try lab.httpGet(from: lab.farm, uid: 20002)
+            let http = try await lab.httpGet(from: lab.farm, uid: 20002)
             #expect(http.stdout == lab.address(2) + "\n", "\(http.stderr)")
             let after = try #require(try await driver.observe(tables: RoutingFixtures.ownedTables).counters["wwan2"])
             #expect(after.index == before.index)

@@ -7,13 +7,13 @@ import Testing
 struct NetnsLabTests {
     @Test func unroutedFarmTrafficLeavesThroughTheUplink() async throws {
         try await NetnsLab.with(modems: 2) { lab in
-            let http = try lab.httpGet(from: lab.farm, uid: 20001)
+            let http = try await lab.httpGet(from: lab.farm, uid: 20001)
             #expect(http.succeeded, "\(http.stderr)")
             #expect(http.stdout == NetnsLab.uplinkAddress + "\n")
-            let udp = try lab.udpAsk(from: lab.farm, uid: 20001)
+            let udp = try await lab.udpAsk(from: lab.farm, uid: 20001)
             #expect(udp.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == NetnsLab.uplinkAddress)
             #expect(lab.seenSources() == ["http \(NetnsLab.uplinkAddress)", "udp \(NetnsLab.uplinkAddress)"])
-            let status = try lab.httpGet(from: lab.farm, path: "/generate_204")
+            let status = try await lab.httpGet(from: lab.farm, path: "/generate_204")
             #expect(status.succeeded)
             let carriers = try lab.ipJSON(lab.inet, "-4", "address", "show", "dev", lab.carrierInterface(2))
             let carrierAddress = (carriers.first?["addr_info"] as? [[String: Any]])?.first?["local"] as? String

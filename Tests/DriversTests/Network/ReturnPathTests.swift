@@ -17,14 +17,14 @@ struct ReturnPathTests {
             let driver = IPRouteNetworkControl(namespace: lab.farm)
             let modem = RoutingFixtures.modem(1, in: lab)
             let port = try #require(modem.proxyPorts.first)
-            try lab.run(in: lab.inet, [NetnsLab.python, "-c", "open('/proc/sys/net/ipv4/conf/all/rp_filter', 'w').write('1')"]).check()
+            try await lab.run(in: lab.inet, [NetnsLab.python, "-c", "open('/proc/sys/net/ipv4/conf/all/rp_filter', 'w').write('1')"]).check()
             // The carrier's MAC is fixed: an ARP request for the gateway sent on behalf of a stray
             // reply would carry the uplink address, be filtered too and leave the gateway FAILED.
             let carrier = try #require(try lab.ipJSON(lab.inet, "link", "show", lab.carrierInterface(1)).first?["address"] as? String)
             try lab.ip(lab.farm, "neigh", "replace", lab.gateway(1), "lladdr", carrier, "dev", lab.modemInterface(1), "nud", "permanent")
 
             let listener = Task.detached {
-                try lab.run(in: lab.farm, uid: modem.uid, [NetnsLab.python, "-c", Self.listener, "\(port)"], timeout: .seconds(30))
+                try await lab.run(in: lab.farm, uid: modem.uid, [NetnsLab.python, "-c", Self.listener, "\(port)"], timeout: .seconds(30))
             }
             try await Self.waitUntilListening(lab, port: port, uid: modem.uid)
 
@@ -33,18 +33,18 @@ struct ReturnPathTests {
             withoutReplies.proxyPorts = []
             try await RoutingFixtures.converge(driver, [withoutReplies])
             #expect(try Self.device(lab, replyingTo: port, uid: modem.uid) == lab.modemInterface(1))
-            let lost = try Self.connect(lab, port: port, timeout: .milliseconds(1500))
+            let lost = try await Self.connect(lab, port: port, timeout: .milliseconds(1500))
             #expect(!lost.succeeded, "the reply left through \(lab.modemInterface(1)) yet was accepted: \(lost.stdout)")
 
             // With them: the same listener's replies take the uplink, and its uid still leaves by the modem.
             try await RoutingFixtures.converge(driver, [modem])
             #expect(try Self.device(lab, replyingTo: port, uid: modem.uid) == "eth0")
-            let answered = try Self.connect(lab, port: port, timeout: .seconds(5))
+            let answered = try await Self.connect(lab, port: port, timeout: .seconds(5))
             #expect(answered.stdout == "hello\n", "\(answered.stderr)")
-            let egress = try lab.httpGet(from: lab.farm, uid: modem.uid)
+            let egress = try await lab.httpGet(from: lab.farm, uid: modem.uid)
             #expect(egress.stdout == lab.address(1) + "\n", "\(egress.stderr)")
 
-            try lab.run(in: lab.farm, [NetnsLab.python, "-c", Self.client, "127.0.0.1", "\(port)", "5", "quit"]).check()
+            try await lab.run(in: lab.farm, [NetnsLab.python, "-c", Self.client, "127.0.0.1", "\(port)", "5", "quit"]).check()
             let served = try await listener.value
             #expect(served.succeeded, "\(served.stderr)")
         }
@@ -58,8 +58,8 @@ struct ReturnPathTests {
     }
 
     /// A client in `inet` that connects to the farm's uplink address.
-    private static func connect(_ lab: NetnsLab, port: Int, timeout: Duration) throws -> CommandOutput {
-        try lab.run(in: lab.inet, [NetnsLab.python, "-c", client, NetnsLab.uplinkAddress, "\(port)",
+    private static func connect(_ lab: NetnsLab, port: Int, timeout: Duration) async throws -> CommandOutput {
+        try await lab.run(in: lab.inet, [NetnsLab.python, "-c", client, NetnsLab.uplinkAddress, "\(port)",
                                    String(format: "%.1f", timeout.timeInterval), "hi"], timeout: timeout + .seconds(5))
     }
 

@@ -44,8 +44,8 @@ struct ProxyNamespaceFarmTests {
         try await IPRouteNetworkControl(namespace: lab.farm).apply(changes)
     }
 
-    func curl(_ lab: NetnsLab, _ arguments: [String]) throws -> CommandOutput {
-        try lab.run(in: lab.farm, ["curl", "-sS", "--max-time", "8", "--noproxy", ""] + arguments
+    func curl(_ lab: NetnsLab, _ arguments: [String]) async throws -> CommandOutput {
+        try await lab.run(in: lab.farm, ["curl", "-sS", "--max-time", "8", "--noproxy", ""] + arguments
             + ["http://\(NetnsLab.serverAddress)/"])
     }
 
@@ -70,23 +70,23 @@ struct ProxyNamespaceFarmTests {
             }
 
             // Modem 2's ports: HTTP and SOCKS5 both leave through modem 2.
-            let viaHTTP = try curl(lab, ["-x", "http://127.0.0.1:\(Self.httpPort(2))", "--proxy-user", "bob:\(Self.bobPassword)"])
+            let viaHTTP = try await curl(lab, ["-x", "http://127.0.0.1:\(Self.httpPort(2))", "--proxy-user", "bob:\(Self.bobPassword)"])
             #expect(viaHTTP.stdout == lab.address(2) + "\n", "\(viaHTTP.stderr)")
-            let viaSOCKS = try curl(lab, ["-x", "socks5h://127.0.0.1:\(Self.socksPort(2))", "--proxy-user", "alice:\(Self.alicePassword)"])
+            let viaSOCKS = try await curl(lab, ["-x", "socks5h://127.0.0.1:\(Self.socksPort(2))", "--proxy-user", "alice:\(Self.alicePassword)"])
             #expect(viaSOCKS.stdout == lab.address(2) + "\n", "\(viaSOCKS.stderr)")
-            let viaModem3 = try curl(lab, ["-x", "http://127.0.0.1:\(Self.httpPort(3))", "--proxy-user", "alice:\(Self.alicePassword)"])
+            let viaModem3 = try await curl(lab, ["-x", "http://127.0.0.1:\(Self.httpPort(3))", "--proxy-user", "alice:\(Self.alicePassword)"])
             #expect(viaModem3.stdout == lab.address(3) + "\n")
 
             // Refusals: wrong password, a user not on this modem, a client outside the allow list.
-            let wrong = try curl(lab, ["-o", "/dev/null", "-w", "%{http_code}", "-x", "http://127.0.0.1:\(Self.httpPort(2))",
+            let wrong = try await curl(lab, ["-o", "/dev/null", "-w", "%{http_code}", "-x", "http://127.0.0.1:\(Self.httpPort(2))",
                                        "--proxy-user", "bob:wrong"])
             #expect(wrong.stdout == "407")
-            let notHere = try curl(lab, ["-o", "/dev/null", "-w", "%{http_code}", "-x", "http://127.0.0.1:\(Self.httpPort(1))",
+            let notHere = try await curl(lab, ["-o", "/dev/null", "-w", "%{http_code}", "-x", "http://127.0.0.1:\(Self.httpPort(1))",
                                          "--proxy-user", "bob:\(Self.bobPassword)"])
             #expect(notHere.stdout == "407")
-            let wrongSOCKS = try curl(lab, ["-x", "socks5h://127.0.0.1:\(Self.socksPort(2))", "--proxy-user", "bob:wrong"])
+            let wrongSOCKS = try await curl(lab, ["-x", "socks5h://127.0.0.1:\(Self.socksPort(2))", "--proxy-user", "bob:wrong"])
             #expect(!wrongSOCKS.succeeded && wrongSOCKS.stdout.isEmpty)
-            let outside = try curl(lab, ["-o", "/dev/null", "-w", "%{http_code}", "-x", "http://\(NetnsLab.uplinkAddress):\(Self.httpPort(2))",
+            let outside = try await curl(lab, ["-o", "/dev/null", "-w", "%{http_code}", "-x", "http://\(NetnsLab.uplinkAddress):\(Self.httpPort(2))",
                                          "--proxy-user", "bob:\(Self.bobPassword)"])
             #expect(outside.stdout == "407", "client 192.0.2.2 is not in the allow list")
             #expect(!lab.seenSources().contains("http \(NetnsLab.uplinkAddress)"), "nothing leaked through the uplink")
@@ -94,7 +94,7 @@ struct ProxyNamespaceFarmTests {
             // A CONNECT tunnel through modem 1 stays open across the change (its answer comes after 2 s).
             let seenBefore = lab.seenSources().count
             let tunnel = Task.detached {
-                try lab.run(in: lab.farm, ["curl", "-sS", "--max-time", "10", "--noproxy", "", "-p",
+                try await lab.run(in: lab.farm, ["curl", "-sS", "--max-time", "10", "--noproxy", "", "-p",
                                            "-x", "http://127.0.0.1:\(Self.httpPort(1))", "--proxy-user", "alice:\(Self.alicePassword)",
                                            "http://\(NetnsLab.serverAddress)/slow/2"])
             }
@@ -121,10 +121,10 @@ struct ProxyNamespaceFarmTests {
                 #expect(after[modem]?.process?.listening == true)
                 #expect(after[modem]?.strays == [])
             }
-            let old = try curl(lab, ["-o", "/dev/null", "-w", "%{http_code}", "-x", "http://127.0.0.1:\(Self.httpPort(2))",
+            let old = try await curl(lab, ["-o", "/dev/null", "-w", "%{http_code}", "-x", "http://127.0.0.1:\(Self.httpPort(2))",
                                      "--proxy-user", "bob:\(Self.bobPassword)"])
             #expect(old.stdout == "407")
-            let new = try curl(lab, ["-x", "http://127.0.0.1:\(Self.httpPort(2))", "--proxy-user", "bob:\(Self.bobNewPassword)"])
+            let new = try await curl(lab, ["-x", "http://127.0.0.1:\(Self.httpPort(2))", "--proxy-user", "bob:\(Self.bobNewPassword)"])
             #expect(new.stdout == lab.address(2) + "\n")
             let tunnelled = try await tunnel.value
             #expect(tunnelled.succeeded, "\(tunnelled.stderr)")

@@ -118,9 +118,12 @@ final class NetnsLab: @unchecked Sendable {
         return full + arguments
     }
 
+    /// Waited for on a thread of its own (`onOwnThread`): a client that is refused waits out its
+    /// timeout, and the tests beside it need the cooperative pool meanwhile.
     func run(in namespace: String, uid: UInt32? = nil, _ arguments: [String], input: String? = nil,
-             timeout: Duration = .seconds(20)) throws -> CommandOutput {
-        try LabCommand.run(command(in: namespace, uid: uid, arguments), input: input, timeout: timeout)
+             timeout: Duration = .seconds(20)) async throws -> CommandOutput {
+        let command = command(in: namespace, uid: uid, arguments)
+        return try await onOwnThread { try LabCommand.run(command, input: input, timeout: timeout) }
     }
 
     /// Polls `ss` in `namespace` until something listens on TCP `port`; its `ss -e` line.
@@ -129,7 +132,7 @@ final class NetnsLab: @unchecked Sendable {
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(5)
         while clock.now < deadline {
-            let listening = try run(in: namespace, ["ss", "-Hltne", "sport = :\(port)"]).stdout
+            let listening = try await run(in: namespace, ["ss", "-Hltne", "sport = :\(port)"]).stdout
             if !listening.isEmpty { return listening }
             try await Task.sleep(for: .milliseconds(20))
         }
@@ -152,16 +155,16 @@ final class NetnsLab: @unchecked Sendable {
     }
 
     /// An HTTP GET of `path` on the lab server with curl, from `namespace` as `uid`.
-    func httpGet(from namespace: String, uid: UInt32? = nil, path: String = "/", timeout: Duration = .seconds(3)) throws -> CommandOutput {
+    func httpGet(from namespace: String, uid: UInt32? = nil, path: String = "/", timeout: Duration = .seconds(3)) async throws -> CommandOutput {
         let seconds = String(format: "%.1f", timeout.timeInterval)
-        return try run(in: namespace, uid: uid, ["curl", "-sS", "--max-time", seconds,
+        return try await run(in: namespace, uid: uid, ["curl", "-sS", "--max-time", seconds,
                                                  "http://\(Self.serverAddress):\(Self.httpPort)\(path)"],
                        timeout: timeout + .seconds(5))
     }
 
     /// One datagram to the UDP responder from `namespace` as `uid`; stdout is the source it saw.
-    func udpAsk(from namespace: String, uid: UInt32? = nil, timeout: Duration = .seconds(3)) throws -> CommandOutput {
-        try run(in: namespace, uid: uid, [Self.python, "-c", LabServers.udpClient, Self.serverAddress, "\(Self.udpPort)",
+    func udpAsk(from namespace: String, uid: UInt32? = nil, timeout: Duration = .seconds(3)) async throws -> CommandOutput {
+        try await run(in: namespace, uid: uid, [Self.python, "-c", LabServers.udpClient, Self.serverAddress, "\(Self.udpPort)",
                                           String(format: "%.1f", timeout.timeInterval)],
                 timeout: timeout + .seconds(5))
     }
