@@ -34,10 +34,12 @@ import Testing
             #expect(discover.status == 0 && discover.stdout.contains("\"imei\" : \"35907206000000"), "round \(round): \(discover.stdout)")
             #expect(try lab.reconcile("status").status == 0)
             let killed = try lab.spawn(round.isMultiple(of: 2) ? ["--dry-run"] : ["discover"])
-            usleep(UInt32.random(in: 50_000...400_000))
+            // Where the kill lands is the test's randomness; the message names it for a replay.
+            let delay = UInt32.random(in: 50_000...400_000)
+            usleep(delay)
             kill(killed.processIdentifier, SIGKILL)
             Subprocess.reap(killed)
-            #expect(lab.allReady(), "round \(round): \(lab.modemNames.map { "\($0) \(lab.phase($0) ?? "?")" })")
+            #expect(lab.allReady(), "round \(round), killed after \(delay) µs: \(lab.modemNames.map { "\($0) \(lab.phase($0) ?? "?")" })")
         }
         let filed = try lab.reconcile("rotate", "m01")
         #expect(filed.status == 0, "\(filed.stderr)")

@@ -94,15 +94,18 @@ final class Child {
         for round in 0..<24 {
             let child = try Child(["write-loop", target])
             #expect(child.firstLine() == "writing")
-            usleep(UInt32.random(in: 0...30_000))
+            // Where the kill lands is the test's randomness; the message names it for a replay.
+            let delay = UInt32.random(in: 0...30_000)
+            usleep(delay)
             child.kill()
-            let data = try #require(FileManager.default.contents(atPath: target), "round \(round)")
+            let which = "round \(round) (killed after \(delay) µs)"
+            let data = try #require(FileManager.default.contents(atPath: target), "\(which)")
             let newline = try #require(data.firstIndex(of: UInt8(ascii: "\n")))
             let header = String(decoding: data[..<newline], as: UTF8.self).split(separator: " ")
             let size = try #require(Int(header.last ?? ""))
             let body = data[(newline + 1)...]
-            #expect(body.count == size, "round \(round): torn file")
-            #expect(Set(body).count == 1, "round \(round): mixed versions")
+            #expect(body.count == size, "\(which): torn file")
+            #expect(Set(body).count == 1, "\(which): mixed versions")
         }
         // Leftover temp files of the killed writers are removed when a store opens the directory.
         _ = try StateStore(root: directory)

@@ -22,6 +22,13 @@ final class ProxyWatch: Sendable {
     }
 
     private let state = Mutex(State())
+    /// `pidfd_open(2)`: a descriptor, or -1 with errno set. Replaceable so that tests can be the
+    /// kernel before 5.3 (ENOSYS) or a process out of descriptors (EMFILE).
+    private let openPidfd: @Sendable (Int32) -> Int32
+
+    init(openPidfd: @escaping @Sendable (Int32) -> Int32 = { proxyfarm_pidfd_open($0) }) {
+        self.openPidfd = openPidfd
+    }
 
     deinit {
         state.withLock { $0.processes.values.forEach { close($0.pidfd) } }
@@ -44,7 +51,7 @@ final class ProxyWatch: Sendable {
     /// end is the one the pidfd holds, not a successor that got its number in between.
     func verify(_ pid: Int32, running configPath: String, _ isProxy: () -> Bool) -> Bool {
         if isStill(pid, running: configPath) { return true }
-        let pidfd = proxyfarm_pidfd_open(pid)
+        let pidfd = openPidfd(pid)
         if pidfd < 0 && errno == ESRCH { return false }
         guard isProxy() else {
             if pidfd >= 0 { close(pidfd) }

@@ -74,7 +74,9 @@ extension Daemon {
     /// works: a plugged modem is then found by the next periodic pass, and every pass scans.
     static func hotplug(logger: Logger, changes: UDevChanges) -> [any WakeSource] {
         do {
-            return [StreamWakeSource(try UDevMonitor(changes: changes).wakeUps(), reason: .hotplug)]
+            return [StreamWakeSource(try UDevMonitor(changes: changes).wakeUps(), reason: .hotplug) {
+                logger.warning("hot-plug events stopped (the udev monitor's socket failed): plugged modems are found by the periodic pass")
+            }]
         } catch {
             logger.warning("no hot-plug events (\(error.message)): plugged modems are found by the periodic pass")
             return []

@@ -80,6 +80,19 @@ import Testing
         #expect(!watch.verify(pid, running: "/a.cfg", look) && looks == 3, "a pid nobody has: not even looked at")
     }
 
+    /// Without pidfds (a kernel before 5.3, or no descriptor left) every look reads /proc again:
+    /// a verdict that cannot be followed is not remembered, so a reused pid is never believed.
+    @Test(arguments: [ENOSYS, EMFILE]) func withoutAPidfdEveryLookReadsProcAgain(failure: Int32) throws {
+        let pid = try ProxySpawner.spawn(["/bin/sleep", "30"], outputPath: "/dev/null")
+        defer { kill(pid, SIGKILL); _ = waitpid(pid, nil, 0) }
+        let watch = ProxyWatch { _ in errno = failure; return -1 }
+        var looks = 0
+        #expect(watch.verify(pid, running: "/a.cfg") { looks += 1; return true })
+        #expect(!watch.isStill(pid, running: "/a.cfg"), "believed, not remembered")
+        #expect(watch.verify(pid, running: "/a.cfg") { looks += 1; return true } && looks == 2)
+        #expect(!watch.verify(pid, running: "/a.cfg") { looks += 1; return false } && looks == 3, "what /proc says now decides")
+    }
+
     @Test func forgetsWhatIsNoLongerRecorded() throws {
         let pid = try ProxySpawner.spawn(["/bin/sleep", "30"], outputPath: "/dev/null")
         defer { kill(pid, SIGKILL); _ = waitpid(pid, nil, 0) }
