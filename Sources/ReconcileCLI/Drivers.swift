@@ -7,11 +7,11 @@ import Spec
 /// The real drivers: modems found by libudev and driven over QMI, routing through iproute2,
 /// one 3proxy per modem, health probes sent as each modem's proxy uid. With `udevChanges` (the
 /// daemon's udev monitor) the inventory keeps its last scan until udev reports a change.
-func makeDrivers(_ options: RootOptions, udevChanges: UDevChanges? = nil) throws -> DriverSet {
+func makeDrivers(_ options: RootOptions, udevChanges: UDevChanges? = nil, proxies: ThreeProxySupervisor) throws -> DriverSet {
     DriverSet(inventory: UDevModemInventory(changes: udevChanges),
               modems: QMIModemControl(options: .shared()),
               network: IPRouteNetworkControl(),
-              proxies: ThreeProxySupervisor(stateDirectory: options.absoluteStateDirectory, binary: options.proxyBinary),
+              proxies: proxies,
               health: SocketHealthProbe())
 }
 
@@ -50,6 +50,8 @@ struct SimulatedBackend {
 struct Backend {
     let drivers: DriverSet
     let simulated: SimulatedBackend?
+    /// The real proxies, whose exits wake the daemon (nil for a simulated farm).
+    let proxies: ThreeProxySupervisor?
 
     init(_ options: RootOptions, udevChanges: UDevChanges? = nil) async throws {
         if options.simulated {
@@ -57,9 +59,12 @@ struct Backend {
             let simulated = try await SimulatedBackend(stateDirectory: options.absoluteStateDirectory)
             self.simulated = simulated
             drivers = simulated.farm.drivers()
+            proxies = nil
         } else {
             simulated = nil
-            drivers = try makeDrivers(options, udevChanges: udevChanges)
+            let proxies = ThreeProxySupervisor(stateDirectory: options.absoluteStateDirectory, binary: options.proxyBinary)
+            drivers = try makeDrivers(options, udevChanges: udevChanges, proxies: proxies)
+            self.proxies = proxies
         }
     }
 

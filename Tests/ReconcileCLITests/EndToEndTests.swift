@@ -101,6 +101,7 @@ import Testing
         #expect(try String(contentsOfFile: lab.state + "/allocations.json", encoding: .utf8) == allocations)
         #expect(try lab.egress(3) == lab.address("m03"))
         #expect(lab.proxyPid("m01") == pids[0] && lab.proxyPid("m02") == pids[1])
+        #expect(!lab.daemonLog.contains("a proxy exited"), "a proxy the daemon stopped itself woke a pass")
     }
 
     @Test("a killed proxy is back after one pass, and nobody else is disturbed",
@@ -117,6 +118,27 @@ import Testing
 
         let pass = try lab.reconcile()
         #expect(pass.status == 0, "the pass did not converge: \(pass.stderr)")
+        #expect(lab.proxyPid("m02") != victim)
+        #expect(try lab.proxyProcesses()["m02"]?.count == 1)
+        #expect(lab.proxyPid("m01") == bystander)
+        #expect(try lab.egress(2) == lab.address("m02"))
+    }
+
+    @Test("the daemon starts a killed proxy again at once: the proxy's exit wakes a pass, no timer is waited for",
+          .enabled(if: EndToEndLab.canRun, "\(EndToEndLab.requirement)"))
+    func daemonRestartsAKilledProxyAtOnce() throws {
+        let lab = try EndToEndLab(modems: 2)
+        defer { lab.down() }
+        try lab.startDaemon()
+        try lab.waitUntil("all Ready") { lab.allReady() }
+        let victim = try #require(lab.proxyPid("m02"))
+        let bystander = lab.proxyPid("m01")
+        kill(victim, SIGKILL)
+        // The pass the exit woke has ended (it logs its cost last), whatever else woke passes meanwhile.
+        try lab.waitUntil("the pass woken by the proxy's exit has ended") {
+            lab.daemonLog.components(separatedBy: "pass: a proxy exited").dropFirst().first?.contains("cpuMs=") == true
+        }
+        try lab.expectDaemonAlive()
         #expect(lab.proxyPid("m02") != victim)
         #expect(try lab.proxyProcesses()["m02"]?.count == 1)
         #expect(lab.proxyPid("m01") == bystander)

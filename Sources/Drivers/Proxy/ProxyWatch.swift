@@ -6,7 +6,8 @@ import Synchronization
 /// cheap question per proxy instead of reading /proc again:
 /// - a process found to be a modem's 3proxy is held by a pidfd. A pidfd is that process, never a
 ///   later one with the same number, and polls readable once it has exited, so while it does not,
-///   the process is still that 3proxy (3proxy never execs);
+///   the process is still that 3proxy (3proxy never execs). The pidfds also sit in an epoll set,
+///   so the daemon learns of a proxy's exit at once (`exits()`) instead of at its next pass;
 /// - a listening socket found in a process's descriptor table is remembered with the descriptor's
 ///   number, and next time one `readlink` of it says whether that process still holds it.
 final class ProxyWatch: Sendable {
@@ -25,13 +26,36 @@ final class ProxyWatch: Sendable {
     /// `pidfd_open(2)`: a descriptor, or -1 with errno set. Replaceable so that tests can be the
     /// kernel before 5.3 (ENOSYS) or a process out of descriptors (EMFILE).
     private let openPidfd: @Sendable (Int32) -> Int32
+    /// Every remembered pidfd, one-shot: an exit is reported once, and the pidfd leaves the set
+    /// when the next look finds the exit and closes it.
+    private let exited: Int32
 
     init(openPidfd: @escaping @Sendable (Int32) -> Int32 = { proxyfarm_pidfd_open($0) }) {
         self.openPidfd = openPidfd
+        exited = epoll_create1(Int32(EPOLL_CLOEXEC))
     }
 
     deinit {
         state.withLock { $0.processes.values.forEach { close($0.pidfd) } }
+        if exited >= 0 { close(exited) }
+    }
+
+    /// One wake-up per burst of exits of remembered proxies (a crash, a kill, an OOM kill), so
+    /// the daemon restarts a proxy and stops calling it ready at once. Runs until the consumer
+    /// stops iterating.
+    func exits() throws(SystemCallError) -> AsyncStream<Void> {
+        guard exited >= 0 else { throw SystemCallError("create an epoll set for the proxies' exits") }
+        let stop = try StopPipe()
+        let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        continuation.onTermination = { _ in stop.fire() }
+        BurstWatch(descriptor: exited, quietPeriod: .milliseconds(100), maxDelay: .seconds(1), drain: drainExits)
+            .start(name: "proxy-exits", stop: stop, wake: { continuation.yield() }) { continuation.finish() }
+        return stream
+    }
+
+    /// Takes the reported exits off the epoll set (their one-shot entries are then disarmed).
+    private func drainExits() -> Bool {
+        proxyfarm_epoll_drain(exited) > 0
     }
 
     /// Whether `pid` was found to be the 3proxy reading `configPath` and has not exited since.
@@ -67,7 +91,16 @@ final class ProxyWatch: Sendable {
         state.withLock { state in
             if let earlier = state.processes.updateValue(Process(configPath: configPath, pidfd: pidfd), forKey: pid) { close(earlier.pidfd) }
         }
+        // Level-triggered: a process that exits before it is added is reported as soon as it is.
+        _ = proxyfarm_epoll_add_once(exited, pidfd)
         return true
+    }
+
+    /// The supervisor is about to stop `pid` itself: its exit is no news, so it wakes nobody.
+    func expectExit(of pid: Int32) {
+        state.withLock { state in
+            if let process = state.processes[pid] { _ = epoll_ctl(exited, EPOLL_CTL_DEL, process.pidfd, nil) }
+        }
     }
 
     /// Forgets processes other than `pids` (stopped, or no longer recorded).

@@ -49,6 +49,12 @@ public struct ThreeProxySupervisor: ProxySupervisor {
     /// 3proxy's stderr, appended across starts: what starts and reloads are judged by.
     public func errorPath(modem: String) -> String { logDirectory(modem: modem) + "/3proxy.err" }
 
+    /// One wake-up per burst of exits of proxies an earlier look found to be ours, for the daemon
+    /// to look again at once: a crashed proxy is restarted within a pass, not at the next timer.
+    public func exits() throws(SystemCallError) -> AsyncStream<Void> {
+        try watch.exits()
+    }
+
     // MARK: ProxySupervisor
 
     /// One look at the namespace's listening sockets serves every proxy (not one per proxy: the
@@ -134,6 +140,7 @@ public struct ThreeProxySupervisor: ProxySupervisor {
             return
         }
         if keepingCounts { try await flushCounters(modem: modem, pid: pid) }
+        watch.expectExit(of: pid)
         kill(pid, SIGTERM)
         if try await waitForExit(pid, within: gracePeriod) == false {
             if isOurProxy(pid, modem: modem) { kill(pid, SIGKILL) }

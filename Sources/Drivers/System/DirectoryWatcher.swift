@@ -48,15 +48,12 @@ public final class DirectoryWatcher: WakeSource {
         let (stream, continuation) = AsyncStream.makeStream(of: WakeReason.self, bufferingPolicy: .bufferingNewest(1))
         wakeups = stream
         continuation.onTermination = { _ in stopPipe.fire() }
-        let loop = WatchLoop(inotify: inotify, stopPipe: stopPipe, filter: filter, debounce: debounce) {
-            continuation.yield(reason)
-        }
-        let thread = Thread {
-            loop.run()
-            continuation.finish()
-        }
-        thread.name = "watch \(directory)"
-        thread.start()
+        let events = InotifyReader(inotify: inotify, filter: filter)
+        BurstWatch(descriptor: inotify, quietPeriod: debounce, maxDelay: debounce * 4, drain: events.drain)
+            .start(name: "watch \(directory)", stop: stopPipe, wake: { continuation.yield(reason) }) {
+                close(inotify)
+                continuation.finish()
+            }
     }
 
     /// Ends the watch; `wakeups` finishes shortly after.
@@ -69,42 +66,13 @@ public final class DirectoryWatcher: WakeSource {
     }
 }
 
-/// The watcher's thread: poll() on inotify and the stop pipe, with the debounce deadline as timeout.
-private struct WatchLoop: Sendable {
+/// Reads the inotify descriptor's queued events for the watcher's thread.
+private struct InotifyReader: Sendable {
     let inotify: Int32
-    let stopPipe: StopPipe
     let filter: DirectoryWatcher.Filter
-    let debounce: Duration
-    let wake: @Sendable () -> Void
-
-    func run() {
-        defer { close(inotify) }
-        let clock = ContinuousClock()
-        var burstStart: ContinuousClock.Instant?
-        var quietUntil = clock.now
-        while true {
-            var fds = [pollfd(fd: inotify, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: stopPipe.readEnd, events: Int16(POLLIN), revents: 0)]
-            let deadline = burstStart.map { min(quietUntil, $0 + debounce * 4) }
-            let timeout = deadline.map { Self.milliseconds(until: $0, clock: clock) } ?? -1
-            let ready = poll(&fds, 2, timeout)
-            if ready < 0 && errno != EINTR { return }
-            if fds[1].revents != 0 { return }
-            if fds[0].revents != 0 {
-                if drainEvents() {
-                    burstStart = burstStart ?? clock.now
-                    quietUntil = clock.now + debounce
-                }
-            }
-            if let deadline = burstStart.map({ min(quietUntil, $0 + debounce * 4) }), clock.now >= deadline {
-                burstStart = nil
-                wake()
-            }
-        }
-    }
 
     /// Reads every queued event; true when one of them concerns a matching name (or events were lost).
-    private func drainEvents() -> Bool {
+    func drain() -> Bool {
         var relevant = false
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
@@ -116,13 +84,6 @@ private struct WatchLoop: Sendable {
                 }
             }
         }
-    }
-
-    private static func milliseconds(until deadline: ContinuousClock.Instant, clock: ContinuousClock) -> Int32 {
-        let left = clock.now.duration(to: deadline)
-        guard left > .zero else { return 0 }
-        let (seconds, attoseconds) = left.components
-        return Int32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000 + 1)
     }
 }
 

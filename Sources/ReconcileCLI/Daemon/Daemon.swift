@@ -36,13 +36,14 @@ struct Daemon: AsyncParsableCommand {
         let logger = Logger(label: "proxyfarm.daemon")
         let session: DaemonSession
         let backend: Backend
-        var hotplug: [any WakeSource] = []
+        var events: [any WakeSource] = []
         do {
             let store = try StateStore(root: options.absoluteStateDirectory)
             let udevChanges = UDevChanges()
             backend = try await Backend(options, udevChanges: udevChanges)
             session = DaemonSession(options: options, store: store, backend: backend, logger: logger)
-            if !options.simulated { hotplug = Self.hotplug(logger: logger, changes: udevChanges) }
+            if !options.simulated { events = Self.hotplug(logger: logger, changes: udevChanges) }
+            if let proxies = backend.proxies { events += Self.proxyExits(logger: logger, proxies: proxies) }
         } catch {
             printError("reconcile: error: \(ApplyPass.describe(error))")
             throw ExitCode(1)
@@ -54,7 +55,7 @@ struct Daemon: AsyncParsableCommand {
         let runtime = DaemonRuntime(specFile: options.file, secretFiles: secrets, stateDirectory: options.absoluteStateDirectory, debounce: debounce.duration,
                                     loop: DaemonLoop.Configuration(periodicPass: resync.duration))
         do {
-            try await runtime.run(extraSources: hotplug) { reasons, heartbeat in
+            try await runtime.run(extraSources: events) { reasons, heartbeat in
                 await session.pass(reasons: reasons, heartbeat: heartbeat)
             }
         } catch {
@@ -79,6 +80,21 @@ extension Daemon {
             }]
         } catch {
             logger.warning("no hot-plug events (\(error.message)): plugged modems are found by the periodic pass")
+            return []
+        }
+    }
+}
+
+extension Daemon {
+    /// A proxy's exit as a wake source: the pass that follows restarts it and reports it at once.
+    /// Without (no epoll set) a dead proxy is found by the next timed pass, as before.
+    static func proxyExits(logger: Logger, proxies: ThreeProxySupervisor) -> [any WakeSource] {
+        do {
+            return [StreamWakeSource(try proxies.exits(), reason: .proxyExited) {
+                logger.warning("proxy exits are no longer watched: a stopped proxy is found by the next timed pass")
+            }]
+        } catch {
+            logger.warning("proxy exits are not watched (\(error.message)): a stopped proxy is found by the next timed pass")
             return []
         }
     }

@@ -11,6 +11,8 @@ public enum WakeReason: Sendable, Hashable, CustomStringConvertible {
     case requestFiled
     /// A modem was plugged or unplugged.
     case hotplug
+    /// A proxy the last passes started or found exited (crashed, killed).
+    case proxyExited
     /// The operator asked for a re-read now (SIGHUP).
     case reloadRequested
     /// A health probe or a rotation is due, or the periodic drift repair.
@@ -22,6 +24,7 @@ public enum WakeReason: Sendable, Hashable, CustomStringConvertible {
         case .specChanged: "farm.yaml changed"
         case .requestFiled: "request filed"
         case .hotplug: "modem plugged or unplugged"
+        case .proxyExited: "a proxy exited"
         case .reloadRequested: "reload requested (SIGHUP)"
         case .timer: "timer"
         }

@@ -93,6 +93,31 @@ import Testing
         #expect(!watch.verify(pid, running: "/a.cfg") { looks += 1; return false } && looks == 3, "what /proc says now decides")
     }
 
+    /// A remembered proxy that exits wakes the daemon once; a forgotten one, or one the supervisor
+    /// stops itself, wakes nobody.
+    @Test func anExitWakesTheDaemonUnlessItWasExpected() async throws {
+        let watch = ProxyWatch()
+        let exits = StreamLog(try watch.exits())
+        var pids: [Int32] = []
+        for _ in 0..<3 { pids.append(try ProxySpawner.spawn(["/bin/sleep", "30"], outputPath: "/dev/null")) }
+        defer { for pid in pids { kill(pid, SIGKILL); _ = waitpid(pid, nil, 0) } }
+        for pid in pids { #expect(watch.verify(pid, running: "/a.cfg") { true }) }
+
+        // Stopped by the supervisor, and no longer recorded: neither is news.
+        watch.expectExit(of: pids[0])
+        watch.keep(only: [pids[0], pids[2]])
+        for pid in pids.prefix(2) { kill(pid, SIGKILL) }
+        #expect(try await ProxyTestSupport.eventually { pids.prefix(2).allSatisfy { !ProcFS.isAlive($0) } })
+        try await Task.sleep(for: .milliseconds(400))  // longer than a burst's quiet period
+
+        // A crash: one wake-up, and only one, though the pidfd stays readable until the next look.
+        kill(pids[2], SIGKILL)
+        #expect(await exits.wait { $0.elements.count >= 1 })
+        try await Task.sleep(for: .milliseconds(400))
+        #expect(exits.elements.count == 1, "the expected and the forgotten exits woke nobody, the crash once")
+        #expect(!watch.isStill(pids[2], running: "/a.cfg"), "the next look finds it gone")
+    }
+
     @Test func forgetsWhatIsNoLongerRecorded() throws {
         let pid = try ProxySpawner.spawn(["/bin/sleep", "30"], outputPath: "/dev/null")
         defer { kill(pid, SIGKILL); _ = waitpid(pid, nil, 0) }
