@@ -83,6 +83,9 @@ public struct Executor: Sendable {
         var plan = Plan()
         var fresh = false
         var unanswered: [String: LaneFailure] = [:]
+        // A memory file that cannot be written (a full disk) fails the pass, but only at its end:
+        // the lanes' next steps (a rotated modem's new routes) still run meanwhile.
+        var unsaved: LaneFailure?
         while true {
             let now = drivers.clock.now()
             observed = try await observer.observe(desired, memory: memory, extraProxies: extraProxies, probing: rounds == 0, now: now,
@@ -108,7 +111,7 @@ public struct Executor: Sendable {
             let acted = requests.filter { request in round.applied.contains { request.isAnswered(by: $0.action) } }
             answered.formUnion(acted)
             requests.subtract(acted)
-            try persist(memory, previous: initial)
+            unsaved = unsaved ?? persist(memory, previous: initial)
             fresh = false
             guard round.applied.contains(where: { $0.failure == nil }), !Task.isCancelled else { break }
         }
@@ -124,7 +127,7 @@ public struct Executor: Sendable {
             plan = Planner.plan(desired: desired, observed: observed, memory: memory, now: now)
         }
         memory = settled(memory, desired: desired, plan: plan)
-        try persist(memory, previous: initial)
+        if let failure = unsaved ?? persist(memory, previous: initial) { throw failure }
         return PassResult(rounds: rounds, applied: applied, outcomes: outcomes, remaining: plan, observed: observed, memory: memory,
                           answeredRequests: answered)
     }
@@ -174,20 +177,25 @@ public struct Executor: Sendable {
                 + [TakenRequest(file: request.fileName, identity: identity)]
         }
         do {
-            try store.saveMemory(memory)
+            try store.saveMemory(memory, onlyOnceWritten: true)
         } catch {
             throw LaneFailure(reason: error.reason, message: error.message)
         }
         return memory
     }
 
-    /// Writes the memory files that changed (unchanged bytes are not rewritten anyway).
-    private func persist(_ memory: [String: ModemMemory], previous: [String: ModemMemory]) throws(LaneFailure) {
-        guard let store else { return }
-        do {
-            for (serial, entry) in memory where previous[serial] != entry { try store.saveMemory(entry) }
-        } catch {
-            throw LaneFailure(reason: error.reason, message: error.message)
+    /// Writes the memory files that changed (unchanged bytes are not rewritten anyway), every one
+    /// of them even after a failure, so each lane's decisions are kept; returns the first failure.
+    private func persist(_ memory: [String: ModemMemory], previous: [String: ModemMemory]) -> LaneFailure? {
+        guard let store else { return nil }
+        var first: LaneFailure?
+        for (serial, entry) in memory where previous[serial] != entry {
+            do {
+                try store.saveMemory(entry)
+            } catch {
+                first = first ?? LaneFailure(reason: error.reason, message: error.message)
+            }
         }
+        return first
     }
 }

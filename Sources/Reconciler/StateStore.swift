@@ -99,17 +99,25 @@ public final class StateStore: Sendable {
         return memory
     }
 
-    /// Keeps the memory; writes its file (durably: it holds decisions) only when more than its
-    /// volatile facts changed — a probe that succeeded again is no reason to write, nor traffic
-    /// that moved less than `ByteCounts.worthWriting` says.
-    public func saveMemory(_ memory: ModemMemory) throws(StateError) {
+    /// Keeps the memory for this process's later passes and writes its file (durably: it holds
+    /// decisions) only when more than its volatile facts changed — a probe that succeeded again is
+    /// no reason to write, nor traffic that moved less than `ByteCounts.worthWriting` says.
+    ///
+    /// A decision already carried out (a rotation done) is kept even when its file cannot be
+    /// written (a full disk), so it is not carried out again on every pass meanwhile. An intent
+    /// recorded before acting (a request taken) is kept `onlyOnceWritten`: if it is not on disk,
+    /// the action does not run and must not count as done.
+    public func saveMemory(_ memory: ModemMemory, onlyOnceWritten: Bool = false) throws(StateError) {
         let onDisk = known.withLock {
-            $0.memory?[memory.serial] = memory
+            if !onlyOnceWritten { $0.memory?[memory.serial] = memory }
             return $0.memoryOnDisk[memory.serial]
         }
-        guard onDisk.map(memory.differsDurably(from:)) ?? true else { return }
-        try write(memory, to: memoryPath(memory.serial))
-        known.withLock { $0.memoryOnDisk[memory.serial] = memory.durable }
+        let written = onDisk.map(memory.differsDurably(from:)) ?? true
+        if written { try write(memory, to: memoryPath(memory.serial)) }
+        known.withLock {
+            $0.memory?[memory.serial] = memory
+            if written { $0.memoryOnDisk[memory.serial] = memory.durable }
+        }
     }
 
     public func forgetMemory(serial: String) throws(StateError) {
@@ -176,7 +184,7 @@ public final class StateStore: Sendable {
 
     // MARK: audit log
 
-    /// Appends one line to state/log/actions.jsonl (append-only; each line is one whole write).
+    /// Appends one line to state/log/actions.jsonl (append-only; a line is written whole or not at all).
     public func appendAudit(_ entry: AuditEntry) throws(StateError) {
         let path = root + "/log/actions.jsonl"
         let encoder = JSONEncoder()
@@ -188,8 +196,20 @@ public final class StateStore: Sendable {
         let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw .system("cannot open", path) }
         defer { close(fd) }
-        let written = line.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        guard written == line.count else { throw .system("cannot append to", path) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw .system("cannot look at", path) }
+        var written = 0
+        while written < line.count {
+            let count = line.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else {
+                let failure = StateError.system("cannot append to", path)
+                // A full disk can take part of a line: cut it off again, so every line stays whole.
+                if written > 0 { _ = ftruncate(fd, info.st_size) }
+                throw failure
+            }
+            written += count
+        }
     }
 }
 

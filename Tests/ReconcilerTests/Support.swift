@@ -56,10 +56,10 @@ struct Harness {
                                     observeTimeout: .milliseconds(300))
     var timeZone = TimeZone(identifier: "UTC") ?? .current
 
-    init(spec: FarmSpec, latency: Duration = .zero, plug: Bool = true) async throws {
+    init(spec: FarmSpec, latency: Duration = .zero, plug: Bool = true, stateDirectory: String? = nil) async throws {
         farm = SimulatedFarm(latency: latency)
         clock = SimulatedClock(epoch)
-        store = try StateStore(root: temporaryDirectory())
+        store = try StateStore(root: stateDirectory ?? temporaryDirectory())
         self.spec = spec
         if plug { for modem in spec.modems { await farm.plug(serial: modem.serial) } }
     }
