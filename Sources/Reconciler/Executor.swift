@@ -63,6 +63,7 @@ public struct Executor: Sendable {
     public func plan(_ desired: DesiredFarm, memory: [String: ModemMemory], extraProxies: Set<String>,
                      requests: Set<ModemRequest> = []) async throws(LaneFailure) -> (Plan, ObservedFarm) {
         let now = drivers.clock.now()
+        let memory = clockedBack(memory)
         var observed = try await observer.observe(desired, memory: memory, extraProxies: extraProxies, probing: false, now: now)
         observed.requests = requests
         let seen = remember(observed, desired, memory, now: now)
@@ -75,7 +76,7 @@ public struct Executor: Sendable {
                      requests: Set<ModemRequest> = []) async throws(LaneFailure) -> PassResult {
         var requests = requests
         var answered: Set<ModemRequest> = []
-        var memory = initial
+        var memory = clockedBack(initial)
         var applied: [AppliedAction] = []
         var outcomes: [String: LaneOutcome] = [:]
         var rounds = 0
@@ -130,6 +131,12 @@ public struct Executor: Sendable {
         if let failure = unsaved ?? persist(memory, previous: initial) { throw failure }
         return PassResult(rounds: rounds, applied: applied, outcomes: outcomes, remaining: plan, observed: observed, memory: memory,
                           answeredRequests: answered)
+    }
+
+    /// Memory as the clock now has it (`ModemMemory.clockedBack`): no wait longer than the backoff's.
+    func clockedBack(_ memory: [String: ModemMemory]) -> [String: ModemMemory] {
+        let now = drivers.clock.now()
+        return memory.mapValues { $0.clockedBack(to: now, longestWait: settings.backoff.cap) }
     }
 
     /// Memory after taking in a look (sessions, SIM, probes) for every listed modem.

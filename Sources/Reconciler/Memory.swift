@@ -116,6 +116,21 @@ extension ModemMemory {
         return next
     }
 
+    /// The memory as a clock that went back finds it (an NTP correction; a Raspberry Pi without a
+    /// real-time clock that booted with a time from the future): an event remembered after `now`
+    /// is taken as happening now, and a wait beyond `longestWait` is cut to it. Otherwise
+    /// rotations, probes, resets and retries would wait until the clock caught up — maybe days.
+    public func clockedBack(to now: Date, longestWait: Duration) -> ModemMemory {
+        var next = self
+        for date in [\ModemMemory.connectedAt, \.lastRotation, \.lastProbe, \.lastReset, \.pinAttemptFailedAt] {
+            if let value = next[keyPath: date], value > now { next[keyPath: date] = now }
+        }
+        if let until = nextAttemptNotBefore { next.nextAttemptNotBefore = min(until, now.adding(longestWait)) }
+        next.recovery?.since = min(recovery?.since ?? now, now)
+        if let last = recovery?.last, last > now { next.recovery?.last = now }
+        return next
+    }
+
     /// Counts a health probe towards (or away from) a reset.
     public func recordingProbe(_ result: ProbeResult, at now: Date) -> ModemMemory {
         var next = self
