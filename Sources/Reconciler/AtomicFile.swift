@@ -35,7 +35,7 @@ public enum AtomicFile {
     @discardableResult
     public static func write(_ data: Data, to path: String, mode: mode_t = 0o644,
                              owner: (uid: UInt32, gid: UInt32)? = nil, durable: Bool = true) throws(StateError) -> Bool {
-        if let current = FileManager.default.contents(atPath: path), current == data { return false }
+        if let current = try? contents(of: path), current == data { return false }
         let directory = (path as NSString).deletingLastPathComponent
         let base = (path as NSString).lastPathComponent
         let temp = directory + "/" + tempMarker + base + "." + String(getpid()) + "." + String(UInt32.random(in: 0...UInt32.max))
@@ -70,6 +70,26 @@ public enum AtomicFile {
         }
         if durable { try syncDirectory(directory) }
         return true
+    }
+
+    /// The bytes of the file at `path`; nil only when there is none (ENOENT). Any other failure
+    /// to read it throws, so that a file that is there is never taken for missing.
+    public static func contents(of path: String) throws(StateError) -> Data? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            if errno == ENOENT { return nil }
+            throw .system("cannot open", path)
+        }
+        defer { close(fd) }
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else { throw .system("cannot read", path) }
+            if count == 0 { return data }
+            data.append(contentsOf: buffer[..<count])
+        }
     }
 
     /// Makes a rename or unlink in `directory` durable.

@@ -57,13 +57,7 @@ public struct PullRecord: Codable, Sendable, Equatable {
     public static func path(inState root: String) -> String { root + "/pull.json" }
 
     public static func load(fromState root: String) throws(StateError) -> PullRecord? {
-        let path = path(inState: root)
-        guard let data = FileManager.default.contents(atPath: path) else { return nil }
-        do {
-            return try StateStore.decoder.decode(PullRecord.self, from: data)
-        } catch {
-            throw StateError(reason: "StateCorrupt", message: "cannot read \(path): \(error)")
-        }
+        try StateStore.read(PullRecord.self, at: path(inState: root))
     }
 
     /// Written whole (temp, fsync, rename); the state directory is created when missing.

@@ -44,10 +44,13 @@ public final class StateStore: Sendable {
         return decoder
     }()
 
-    func read<T: Decodable>(_ type: T.Type, at path: String) throws(StateError) -> T? {
-        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+    /// A state file's value; nil only when there is no such file. One that cannot be read (an I/O
+    /// error, a directory in its place) or decoded fails the caller: taken for missing, it would
+    /// hand out its modems' ports again or forget their decisions.
+    static func read<T: Decodable>(_ type: T.Type, at path: String) throws(StateError) -> T? {
+        guard let data = try AtomicFile.contents(of: path) else { return nil }
         do {
-            return try Self.decoder.decode(type, from: data)
+            return try decoder.decode(type, from: data)
         } catch {
             throw StateError(reason: "StateCorrupt", message: "cannot read \(path): \(error)")
         }
@@ -69,7 +72,7 @@ public final class StateStore: Sendable {
 
     public func loadAllocations() throws(StateError) -> Allocations {
         if let allocations = known.withLock({ $0.allocations }) { return allocations }
-        let allocations = try read(Allocations.self, at: root + "/allocations.json") ?? Allocations()
+        let allocations = try Self.read(Allocations.self, at: root + "/allocations.json") ?? Allocations()
         known.withLock { $0.allocations = allocations }
         return allocations
     }
@@ -90,7 +93,7 @@ public final class StateStore: Sendable {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: root + "/modems")) ?? []
         var memory: [String: ModemMemory] = [:]
         for name in names where name.hasSuffix(".json") && !name.hasPrefix(".") {
-            if let entry = try read(ModemMemory.self, at: root + "/modems/" + name) { memory[entry.serial] = entry }
+            if let entry = try Self.read(ModemMemory.self, at: root + "/modems/" + name) { memory[entry.serial] = entry }
         }
         known.withLock {
             $0.memory = memory
@@ -143,7 +146,7 @@ public final class StateStore: Sendable {
     }
 
     public func readModemStatus(_ name: String) throws(StateError) -> ModemStatus? {
-        try read(ModemStatus.self, at: statusDirectory + "/modems/" + name + ".json")
+        try Self.read(ModemStatus.self, at: statusDirectory + "/modems/" + name + ".json")
     }
 
     public func writeModemStatus(_ status: ModemStatus) throws(StateError) {
@@ -164,7 +167,7 @@ public final class StateStore: Sendable {
     }
 
     public func readFarmStatus() throws(StateError) -> FarmStatus? {
-        try read(FarmStatus.self, at: statusDirectory + "/farm.json")
+        try Self.read(FarmStatus.self, at: statusDirectory + "/farm.json")
     }
 
     /// Puts farm.yaml's errors into farm.json when no pass can run on a valid spec (the daemon

@@ -125,6 +125,18 @@ final class Child {
         #expect(FileManager.default.contents(atPath: path) == Data("two\n".utf8))
     }
 
+    /// A state file that is there but cannot be read (here a directory in its place: EISDIR, as
+    /// an I/O error of a failing SD card would be) fails loudly; taken for missing, allocations
+    /// would hand out ports again and a modem's memory would be forgotten.
+    @Test func aStateFileThatCannotBeReadIsNeverTakenForMissing() throws {
+        let store = try StateStore(root: temporaryDirectory())
+        try FileManager.default.createDirectory(atPath: store.root + "/allocations.json", withIntermediateDirectories: true)
+        #expect { try store.loadAllocations() } throws: { ($0 as? StateError)?.reason == "StateIOError" }
+        try FileManager.default.createDirectory(atPath: store.root + "/modems/8600000000001.json", withIntermediateDirectories: true)
+        #expect { try store.loadMemory() } throws: { ($0 as? StateError)?.message.contains("8600000000001.json") == true }
+        #expect(try AtomicFile.contents(of: store.root + "/no-such-file") == nil, "only a file that is not there is missing")
+    }
+
     @Test func allocationsAreStickyAndFreedWithTheirModem() throws {
         let spec = makeSpec(count: 3)
         let (first, failures) = Allocations().updated(for: spec)
