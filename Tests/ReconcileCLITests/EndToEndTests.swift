@@ -145,6 +145,30 @@ import Testing
         #expect(try lab.egress(2) == lab.address("m02"))
     }
 
+    @Test("nftables flushed and a modem's rule deleted under the daemon are put back at once: the kernel's change wakes a pass",
+          .enabled(if: EndToEndLab.canRun, "\(EndToEndLab.requirement)"))
+    func daemonPutsBackWhatWasRemovedAtOnce() throws {
+        let lab = try EndToEndLab(modems: 2)
+        defer { lab.down() }
+        try lab.startDaemon()
+        try lab.waitUntil("all Ready") { lab.allReady() }
+        let converged = try lab.rules()
+        let before = lab.daemonLog.count
+        let fromRule = try #require(converged.first { $0.contains("from 100.64.2.") })
+        let (priority, selector) = (fromRule.prefix { $0 != ":" }, fromRule.drop { $0 != "\t" }.dropFirst())
+        let deleted = try Subprocess.run("/usr/bin/env", ["ip", "-n", lab.farm, "rule", "del", "priority", String(priority)] + selector.split(separator: " ").map(String.init))
+        #expect(deleted.status == 0, "\(deleted.stderr)")
+        _ = try lab.inFarm("nft", "flush", "ruleset")
+
+        try lab.waitUntil("a pass woken by the change has ended") {
+            String(lab.daemonLog.dropFirst(before)).components(separatedBy: "pass: routing or nftables changed").dropFirst().first?.contains("cpuMs=") == true
+        }
+        try lab.expectDaemonAlive()
+        #expect(try lab.rules() == converged)
+        #expect(try lab.inFarm("nft", "list", "table", "inet", "proxyfarm").stdout.contains("skuid"))
+        #expect(try lab.egress(2) == lab.address("m02"))
+    }
+
     @Test("carrier drops traffic: requests fail closed (never via the uplink), health fails, the modem is reset, and Ready once traffic flows",
           .enabled(if: EndToEndLab.canRun, "\(EndToEndLab.requirement)"))
     func carrierOutageFailsClosedAndRecovers() throws {

@@ -40,7 +40,7 @@ public struct UDevMonitor: HardwareEvents {
             monitor.drain()
             return true
         }
-        BurstWatch(descriptor: monitor.descriptor, quietPeriod: quietPeriod, maxDelay: maxDelay, drain: drain)
+        BurstWatch(descriptors: [monitor.descriptor], quietPeriod: quietPeriod, maxDelay: maxDelay, drain: drain)
             .start(name: "udev-monitor", stop: stop, wake: { continuation.yield() }) {
                 changes?.stopWatching()
                 continuation.finish()

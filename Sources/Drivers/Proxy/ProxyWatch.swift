@@ -48,7 +48,7 @@ final class ProxyWatch: Sendable {
         let stop = try StopPipe()
         let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         continuation.onTermination = { _ in stop.fire() }
-        BurstWatch(descriptor: exited, quietPeriod: .milliseconds(100), maxDelay: .seconds(1), drain: drainExits)
+        BurstWatch(descriptors: [exited], quietPeriod: .milliseconds(100), maxDelay: .seconds(1), drain: drainExits)
             .start(name: "proxy-exits", stop: stop, wake: { continuation.yield() }) { continuation.finish() }
         return stream
     }

@@ -1,20 +1,21 @@
 import Foundation
 import Glibc
 
-/// A thread that polls one descriptor and turns each burst of its events into one wake-up, sent
-/// once the descriptor has been quiet for `quietPeriod` but never later than `maxDelay` after the
-/// burst began, so a source that never goes quiet cannot starve the loop. The daemon's watches
-/// share it: farm.yaml's directory (inotify), hot-plug (udev's netlink monitor) and proxy exits
-/// (pidfds in an epoll set).
+/// A thread that polls descriptors and turns each burst of their events into one wake-up, sent
+/// once they have been quiet for `quietPeriod` but never later than `maxDelay` after the burst
+/// began, so a source that never goes quiet cannot starve the loop. The daemon's watches share
+/// it: farm.yaml's directory (inotify), hot-plug (udev's netlink monitor), proxy exits (pidfds in
+/// an epoll set) and changes to the kernel's routing and nftables (netlink).
 struct BurstWatch: Sendable {
-    let descriptor: Int32
+    let descriptors: [Int32]
     let quietPeriod: Duration
     let maxDelay: Duration
-    /// Reads what made the descriptor readable; true when any of it matters.
+    /// Reads what made a descriptor readable (or took its error: a netlink socket's overflow, which
+    /// reading clears); true when any of it matters.
     let drain: @Sendable () -> Bool
 
-    /// Runs on a thread named `name` until `stop` fires or the descriptor fails (an error event
-    /// without data), then calls `ended` on that thread.
+    /// Runs on a thread named `name` until `stop` fires or a descriptor is gone (hung up, closed),
+    /// then calls `ended` on that thread.
     func start(name: String, stop: StopPipe, wake: @escaping @Sendable () -> Void, ended: @escaping @Sendable () -> Void) {
         let thread = Thread {
             run(stop: stop, wake: wake)
@@ -30,23 +31,20 @@ struct BurstWatch: Sendable {
         func deadline() -> ContinuousClock.Instant? {
             burst.map { min($0.last.advanced(by: quietPeriod), $0.began.advanced(by: maxDelay)) }
         }
+        let watched = descriptors.count
         while true {
-            var fds = [pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: stop.readEnd, events: Int16(POLLIN), revents: 0)]
-            let ready = poll(&fds, 2, deadline().map { Self.milliseconds(until: $0, clock) } ?? -1)
+            var fds = (descriptors + [stop.readEnd]).map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            let ready = poll(&fds, nfds_t(fds.count), deadline().map { Self.milliseconds(until: $0, clock) } ?? -1)
             if ready < 0 {
                 if errno == EINTR { continue }
                 return
             }
-            if fds[1].revents != 0 { return }
-            let events = fds[0].revents
-            if events & Int16(POLLIN) != 0 {
-                if drain() {
-                    let now = clock.now
-                    burst = (burst?.began ?? now, now)
-                }
-            } else if events != 0 {
-                return
+            if fds[watched].revents != 0 { return }
+            let events = fds.prefix(watched).reduce(Int16(0)) { $0 | $1.revents }
+            if events & Int16(POLLHUP | POLLNVAL) != 0 { return }
+            if events != 0, drain() {
+                let now = clock.now
+                burst = (burst?.began ?? now, now)
             }
             if let due = deadline(), clock.now >= due {
                 wake()

@@ -49,7 +49,7 @@ public final class DirectoryWatcher: WakeSource {
         wakeups = stream
         continuation.onTermination = { _ in stopPipe.fire() }
         let events = InotifyReader(inotify: inotify, filter: filter)
-        BurstWatch(descriptor: inotify, quietPeriod: debounce, maxDelay: debounce * 4, drain: events.drain)
+        BurstWatch(descriptors: [inotify], quietPeriod: debounce, maxDelay: debounce * 4, drain: events.drain)
             .start(name: "watch \(directory)", stop: stopPipe, wake: { continuation.yield(reason) }) {
                 close(inotify)
                 continuation.finish()

@@ -43,7 +43,7 @@ struct Daemon: AsyncParsableCommand {
             backend = try await Backend(options, udevChanges: udevChanges)
             session = DaemonSession(options: options, store: store, backend: backend, logger: logger)
             if !options.simulated { events = Self.hotplug(logger: logger, changes: udevChanges) }
-            if let proxies = backend.proxies { events += Self.proxyExits(logger: logger, proxies: proxies) }
+            if let proxies = backend.proxies { events += Self.proxyExits(logger: logger, proxies: proxies) + Self.kernelChanges(logger: logger) }
         } catch {
             printError("reconcile: error: \(ApplyPass.describe(error))")
             throw ExitCode(1)
@@ -95,6 +95,21 @@ extension Daemon {
             }]
         } catch {
             logger.warning("proxy exits are not watched (\(error.message)): a stopped proxy is found by the next timed pass")
+            return []
+        }
+    }
+}
+
+extension Daemon {
+    /// Changes to routing or nftables as a wake source: a deleted rule or a flushed guard is put
+    /// back by the pass that follows. Without (no netlink subscription) the next timed pass does.
+    static func kernelChanges(logger: Logger) -> [any WakeSource] {
+        do {
+            return [StreamWakeSource(try KernelChanges.wakeUps(), reason: .kernelChanged) {
+                logger.warning("routing and nftables changes are no longer watched: what someone removed is put back by the next timed pass")
+            }]
+        } catch {
+            logger.warning("routing and nftables changes are not watched (\(error.message)): what someone removes is put back by the next timed pass")
             return []
         }
     }

@@ -13,6 +13,8 @@ public enum WakeReason: Sendable, Hashable, CustomStringConvertible {
     case hotplug
     /// A proxy the last passes started or found exited (crashed, killed).
     case proxyExited
+    /// The kernel's routing or nftables changed (by anyone, this daemon included).
+    case kernelChanged
     /// The operator asked for a re-read now (SIGHUP).
     case reloadRequested
     /// A health probe or a rotation is due, or the periodic drift repair.
@@ -25,6 +27,7 @@ public enum WakeReason: Sendable, Hashable, CustomStringConvertible {
         case .requestFiled: "request filed"
         case .hotplug: "modem plugged or unplugged"
         case .proxyExited: "a proxy exited"
+        case .kernelChanged: "routing or nftables changed"
         case .reloadRequested: "reload requested (SIGHUP)"
         case .timer: "timer"
         }

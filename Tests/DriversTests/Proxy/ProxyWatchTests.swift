@@ -98,6 +98,7 @@ import Testing
     @Test func anExitWakesTheDaemonUnlessItWasExpected() async throws {
         let watch = ProxyWatch()
         let exits = StreamLog(try watch.exits())
+        defer { exits.stop() }
         var pids: [Int32] = []
         for _ in 0..<3 { pids.append(try ProxySpawner.spawn(["/bin/sleep", "30"], outputPath: "/dev/null")) }
         defer { for pid in pids { kill(pid, SIGKILL); _ = waitpid(pid, nil, 0) } }

@@ -25,13 +25,18 @@ struct ScratchDirectory {
 final class StreamLog<Element: Sendable>: Sendable {
     private let items = Mutex<[Element]>([])
     private let ended = Mutex(false)
+    private let listening = Mutex<Task<Void, Never>?>(nil)
 
     init(_ stream: AsyncStream<Element>) {
-        Task { [self] in
+        let task = Task { [self] in
             for await item in stream { items.withLock { $0.append(item) } }
             ended.withLock { $0 = true }
         }
+        listening.withLock { $0 = task }
     }
+
+    /// Stops listening: the stream's producer learns that nobody listens any more.
+    func stop() { listening.withLock { $0?.cancel() } }
 
     var elements: [Element] { items.withLock { $0 } }
     var finished: Bool { ended.withLock { $0 } }
