@@ -108,6 +108,14 @@ final class EndToEndLab: @unchecked Sendable {
         #expect(running, "the daemon died; log tail:\n\(daemonLog.suffix(2000))")
     }
 
+    /// Waits until a pass the daemon logged as woken by `reason` (in its log after `offset`
+    /// characters) has ended: a pass logs its cost last.
+    func waitForPass(wokenBy reason: String, after offset: Int = 0) throws {
+        try waitUntil("a pass woken by \(reason) has ended") {
+            String(daemonLog.dropFirst(offset)).components(separatedBy: "pass: \(reason)").dropFirst().first?.contains("cpuMs=") == true
+        }
+    }
+
     var daemonLog: String { (try? String(contentsOfFile: directory + "/reconcile-daemon.log", encoding: .utf8)) ?? "" }
 
     /// One modem's status file as the reconciler wrote it.

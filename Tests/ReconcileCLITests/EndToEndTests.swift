@@ -104,41 +104,29 @@ import Testing
         #expect(!lab.daemonLog.contains("a proxy exited"), "a proxy the daemon stopped itself woke a pass")
     }
 
-    @Test("a killed proxy is back after one pass, and nobody else is disturbed",
-          .enabled(if: EndToEndLab.canRun, "\(EndToEndLab.requirement)"))
-    func killedProxyComesBack() throws {
+    @Test("a killed proxy is back after one pass — under the daemon at once, its exit waking the pass — and nobody else is disturbed",
+          .enabled(if: EndToEndLab.canRun, "\(EndToEndLab.requirement)"), arguments: [false, true])
+    func killedProxyComesBack(underTheDaemon: Bool) throws {
         let lab = try EndToEndLab(modems: 2)
         defer { lab.down() }
-        let first = try lab.reconcile()
-        try #require(first.status == 0, "cold pass failed: \(first.stderr)")
-        let victim = try #require(lab.proxyPid("m02"))
-        let bystander = lab.proxyPid("m01")
-        kill(victim, SIGKILL)
-        try lab.waitUntil("the killed proxy is gone") { try lab.proxyProcesses()["m02"] == nil }
-
-        let pass = try lab.reconcile()
-        #expect(pass.status == 0, "the pass did not converge: \(pass.stderr)")
-        #expect(lab.proxyPid("m02") != victim)
-        #expect(try lab.proxyProcesses()["m02"]?.count == 1)
-        #expect(lab.proxyPid("m01") == bystander)
-        #expect(try lab.egress(2) == lab.address("m02"))
-    }
-
-    @Test("the daemon starts a killed proxy again at once: the proxy's exit wakes a pass, no timer is waited for",
-          .enabled(if: EndToEndLab.canRun, "\(EndToEndLab.requirement)"))
-    func daemonRestartsAKilledProxyAtOnce() throws {
-        let lab = try EndToEndLab(modems: 2)
-        defer { lab.down() }
-        try lab.startDaemon()
-        try lab.waitUntil("all Ready") { lab.allReady() }
-        let victim = try #require(lab.proxyPid("m02"))
-        let bystander = lab.proxyPid("m01")
-        kill(victim, SIGKILL)
-        // The pass the exit woke has ended (it logs its cost last), whatever else woke passes meanwhile.
-        try lab.waitUntil("the pass woken by the proxy's exit has ended") {
-            lab.daemonLog.components(separatedBy: "pass: a proxy exited").dropFirst().first?.contains("cpuMs=") == true
+        if underTheDaemon {
+            try lab.startDaemon()
+            try lab.waitUntil("all Ready") { lab.allReady() }
+        } else {
+            let first = try lab.reconcile()
+            try #require(first.status == 0, "cold pass failed: \(first.stderr)")
         }
-        try lab.expectDaemonAlive()
+        let victim = try #require(lab.proxyPid("m02"))
+        let bystander = lab.proxyPid("m01")
+        kill(victim, SIGKILL)
+        if underTheDaemon {
+            try lab.waitForPass(wokenBy: "a proxy exited")
+            try lab.expectDaemonAlive()
+        } else {
+            try lab.waitUntil("the killed proxy is gone") { try lab.proxyProcesses()["m02"] == nil }
+            let pass = try lab.reconcile()
+            #expect(pass.status == 0, "the pass did not converge: \(pass.stderr)")
+        }
         #expect(lab.proxyPid("m02") != victim)
         #expect(try lab.proxyProcesses()["m02"]?.count == 1)
         #expect(lab.proxyPid("m01") == bystander)
@@ -160,9 +148,7 @@ import Testing
         #expect(deleted.status == 0, "\(deleted.stderr)")
         _ = try lab.inFarm("nft", "flush", "ruleset")
 
-        try lab.waitUntil("a pass woken by the change has ended") {
-            String(lab.daemonLog.dropFirst(before)).components(separatedBy: "pass: routing or nftables changed").dropFirst().first?.contains("cpuMs=") == true
-        }
+        try lab.waitForPass(wokenBy: "routing or nftables changed", after: before)
         try lab.expectDaemonAlive()
         #expect(try lab.rules() == converged)
         #expect(try lab.inFarm("nft", "list", "table", "inet", "proxyfarm").stdout.contains("skuid"))

@@ -28,7 +28,7 @@ public enum KernelChanges {
         let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         continuation.onTermination = { _ in stop.fire() }
         let watched = sockets
-        BurstWatch(descriptors: watched, quietPeriod: .milliseconds(200), maxDelay: .seconds(2)) {
+        BurstWatch(descriptors: watched, quietPeriod: .milliseconds(200), maxDelay: .seconds(2), minimumGap: .seconds(1)) {
             watched.map(drain).contains(true)
         }
         .start(name: "kernel-changes", stop: stop, wake: { continuation.yield() }) {

@@ -10,6 +10,9 @@ struct BurstWatch: Sendable {
     let descriptors: [Int32]
     let quietPeriod: Duration
     let maxDelay: Duration
+    /// The least time between two wake-ups, so a source that keeps changing (another program
+    /// fighting over the same rules) costs at most one pass per gap.
+    var minimumGap: Duration = .zero
     /// Reads what made a descriptor readable (or took its error: a netlink socket's overflow, which
     /// reading clears); true when any of it matters.
     let drain: @Sendable () -> Bool
@@ -28,8 +31,12 @@ struct BurstWatch: Sendable {
     private func run(stop: StopPipe, wake: () -> Void) {
         let clock = ContinuousClock()
         var burst: (began: ContinuousClock.Instant, last: ContinuousClock.Instant)?
+        var lastWake: ContinuousClock.Instant?
         func deadline() -> ContinuousClock.Instant? {
-            burst.map { min($0.last.advanced(by: quietPeriod), $0.began.advanced(by: maxDelay)) }
+            burst.map { burst in
+                let due = min(burst.last.advanced(by: quietPeriod), burst.began.advanced(by: maxDelay))
+                return lastWake.map { max(due, $0.advanced(by: minimumGap)) } ?? due
+            }
         }
         let watched = descriptors.count
         while true {
@@ -49,6 +56,7 @@ struct BurstWatch: Sendable {
             if let due = deadline(), clock.now >= due {
                 wake()
                 burst = nil
+                lastWake = clock.now
             }
         }
     }

@@ -42,8 +42,7 @@ struct Daemon: AsyncParsableCommand {
             let udevChanges = UDevChanges()
             backend = try await Backend(options, udevChanges: udevChanges)
             session = DaemonSession(options: options, store: store, backend: backend, logger: logger)
-            if !options.simulated { events = Self.hotplug(logger: logger, changes: udevChanges) }
-            if let proxies = backend.proxies { events += Self.proxyExits(logger: logger, proxies: proxies) + Self.kernelChanges(logger: logger) }
+            if let proxies = backend.proxies { events = Self.eventSources(logger: logger, udevChanges: udevChanges, proxies: proxies) }
         } catch {
             printError("reconcile: error: \(ApplyPass.describe(error))")
             throw ExitCode(1)
@@ -70,47 +69,26 @@ struct Daemon: AsyncParsableCommand {
 }
 
 extension Daemon {
-    /// udev hot-plug events as a wake source, and as what tells the inventory its last scan is
-    /// stale. Without them (no udev netlink socket, e.g. in some containers) the daemon still
-    /// works: a plugged modem is then found by the next periodic pass, and every pass scans.
-    static func hotplug(logger: Logger, changes: UDevChanges) -> [any WakeSource] {
-        do {
-            return [StreamWakeSource(try UDevMonitor(changes: changes).wakeUps(), reason: .hotplug) {
-                logger.warning("hot-plug events stopped (the udev monitor's socket failed): plugged modems are found by the periodic pass")
-            }]
-        } catch {
-            logger.warning("no hot-plug events (\(error.message)): plugged modems are found by the periodic pass")
-            return []
-        }
-    }
-}
-
-extension Daemon {
-    /// A proxy's exit as a wake source: the pass that follows restarts it and reports it at once.
-    /// Without (no epoll set) a dead proxy is found by the next timed pass, as before.
-    static func proxyExits(logger: Logger, proxies: ThreeProxySupervisor) -> [any WakeSource] {
-        do {
-            return [StreamWakeSource(try proxies.exits(), reason: .proxyExited) {
-                logger.warning("proxy exits are no longer watched: a stopped proxy is found by the next timed pass")
-            }]
-        } catch {
-            logger.warning("proxy exits are not watched (\(error.message)): a stopped proxy is found by the next timed pass")
-            return []
-        }
-    }
-}
-
-extension Daemon {
-    /// Changes to routing or nftables as a wake source: a deleted rule or a flushed guard is put
-    /// back by the pass that follows. Without (no netlink subscription) the next timed pass does.
-    static func kernelChanges(logger: Logger) -> [any WakeSource] {
-        do {
-            return [StreamWakeSource(try KernelChanges.wakeUps(), reason: .kernelChanged) {
-                logger.warning("routing and nftables changes are no longer watched: what someone removed is put back by the next timed pass")
-            }]
-        } catch {
-            logger.warning("routing and nftables changes are not watched (\(error.message)): what someone removes is put back by the next timed pass")
-            return []
+    /// What the daemon hears of besides farm.yaml and requests, each a wake source: udev hot-plug
+    /// (also what tells the inventory its last scan is stale), proxy exits, and changes to routing
+    /// or nftables. A source that cannot start (no udev netlink socket in some containers) or that
+    /// stops is logged; the timed passes then do its work, only later.
+    static func eventSources(logger: Logger, udevChanges: UDevChanges, proxies: ThreeProxySupervisor) -> [any WakeSource] {
+        typealias Source = (what: String, meanwhile: String, reason: WakeReason, start: () throws -> AsyncStream<Void>)
+        let sources: [Source] = [
+            ("hot-plug events", "plugged modems are found by the periodic pass", .hotplug, { try UDevMonitor(changes: udevChanges).wakeUps() }),
+            ("proxy exits", "a stopped proxy is found by the next timed pass", .proxyExited, { try proxies.exits() }),
+            ("routing and nftables changes", "what someone removes is put back by the next timed pass", .kernelChanged,
+             { try KernelChanges.wakeUps() }),
+        ]
+        return sources.compactMap { source in
+            do {
+                let lost = "\(source.what) are no longer heard (the watch failed): \(source.meanwhile)"
+                return StreamWakeSource(try source.start(), reason: source.reason) { logger.warning("\(lost)") }
+            } catch {
+                logger.warning("\(source.what) are not heard (\(ApplyPass.describe(error))): \(source.meanwhile)")
+                return nil
+            }
         }
     }
 }
