@@ -41,8 +41,7 @@ final class ProxyWatch: Sendable {
     }
 
     /// One wake-up per burst of exits of remembered proxies (a crash, a kill, an OOM kill), so
-    /// the daemon restarts a proxy and stops calling it ready at once. Runs until the consumer
-    /// stops iterating.
+    /// the daemon starts a proxy again at once. Runs until the consumer stops iterating.
     func exits() throws(SystemCallError) -> AsyncStream<Void> {
         guard exited >= 0 else { throw SystemCallError("create an epoll set for the proxies' exits") }
         let stop = try StopPipe()

@@ -75,9 +75,3 @@ func expectQMIError(_ body: () async throws -> Void) async -> (error: QMIError?,
         return (QMIError(.unexpectedReply, device: "?", operation: "test", detail: "not a QMIError: \(error)"), clock.now - start)
     }
 }
-
-private final class Counter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = 0
-    func next() -> Int { lock.withLock { value += 1; return value } }
-}
