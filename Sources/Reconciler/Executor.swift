@@ -25,6 +25,9 @@ public struct PassResult: Sendable {
     public var remaining: Plan
     public var observed: ObservedFarm
     public var memory: [String: ModemMemory]
+    /// When the pass first looked (and chose the probes due): work falling due after it, even
+    /// before the pass ended, is work the pass did not see (`UpcomingWork`).
+    public var lookedAt: Date
     /// Operator requests an applied action answered (their files may go).
     public var answeredRequests: Set<ModemRequest> = []
     /// The pass was cancelled (SIGTERM) between actions: `observed` and `remaining` are from
@@ -84,11 +87,12 @@ public struct Executor: Sendable {
         var plan = Plan()
         var fresh = false
         var unanswered: [String: LaneFailure] = [:]
+        let lookedAt = drivers.clock.now()
         // A memory file that cannot be written (a full disk) fails the pass, but only at its end:
         // the lanes' next steps (a rotated modem's new routes) still run meanwhile.
         var unsaved: LaneFailure?
         while true {
-            let now = drivers.clock.now()
+            let now = rounds == 0 ? lookedAt : drivers.clock.now()
             observed = try await observer.observe(desired, memory: memory, extraProxies: extraProxies, probing: rounds == 0, now: now,
                                                   unanswered: unanswered)
             for look in observed.modems.values where look.state == nil {
@@ -118,7 +122,7 @@ public struct Executor: Sendable {
         }
         if Task.isCancelled {
             return PassResult(rounds: rounds, applied: applied, outcomes: outcomes, remaining: plan, observed: observed, memory: memory,
-                              answeredRequests: answered, interrupted: true)
+                              lookedAt: lookedAt, answeredRequests: answered, interrupted: true)
         }
         if !fresh {
             let now = drivers.clock.now()
@@ -130,7 +134,7 @@ public struct Executor: Sendable {
         memory = settled(memory, desired: desired, plan: plan)
         if let failure = unsaved ?? persist(memory, previous: initial) { throw failure }
         return PassResult(rounds: rounds, applied: applied, outcomes: outcomes, remaining: plan, observed: observed, memory: memory,
-                          answeredRequests: answered)
+                          lookedAt: lookedAt, answeredRequests: answered)
     }
 
     /// Memory as the clock now has it (`ModemMemory.clockedBack`): no wait longer than the backoff's.

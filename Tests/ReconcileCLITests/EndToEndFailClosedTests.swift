@@ -68,6 +68,9 @@ import Testing
         #expect(oneShot.status == 3, "a pass that leaves a modem not Ready exits 3: \(oneShot.stdout) \(oneShot.stderr)")
         #expect(try lab.laneClosed(1))
         try lab.startDaemon()
+        // The one-shot pass already closed the lane and wrote m02 Ready: only the daemon's own
+        // first pass says what the daemon does with a modem hung since before it started.
+        try lab.waitForPass(wokenBy: "startup")
         try lab.waitUntil("after the reboot m01's lane is closed while it is hung", timeout: .seconds(60)) {
             try lab.phase("m02") == "Ready" && lab.laneClosed(1)
         }

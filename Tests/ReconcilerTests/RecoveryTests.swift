@@ -65,7 +65,7 @@ import Testing
         await harness.farm.hang(serial: serial(1))
         try await harness.pass()
         let memory = try harness.store.loadMemory()
-        let upcoming = UpcomingWork.of(spec: harness.spec, memory: memory, now: harness.clock.now(), timeZone: harness.timeZone)
+        let upcoming = UpcomingWork.of(spec: harness.spec, memory: memory, lookedAt: harness.clock.now(), timeZone: harness.timeZone)
         #expect(upcoming.next == harness.clock.now().addingTimeInterval(15))
     }
 }

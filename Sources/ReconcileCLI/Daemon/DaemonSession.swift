@@ -53,7 +53,7 @@ actor DaemonSession {
                 logger.error("failed: \(failed.action.description): \(failed.failure?.reason ?? ""): \(failed.failure?.message ?? "")")
             }
             let now = Date()
-            let upcoming = UpcomingWork.of(spec: inForce.spec, memory: result.memory, now: now, timeZone: reconciler.timeZone)
+            let upcoming = UpcomingWork.of(spec: inForce.spec, memory: result.memory, lookedAt: result.lookedAt, timeZone: reconciler.timeZone)
             let summary = Self.summary(farm, upcoming: upcoming, now: now, specProblem: specErrors.map { _ in
                 "\(options.file) invalid: keeping revision \(Revision.short(inForce.revision))"
             })

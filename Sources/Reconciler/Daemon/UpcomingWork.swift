@@ -19,9 +19,12 @@ public struct UpcomingWork: Sendable, Equatable {
     /// The modem whose rotation comes next, for the status line.
     public var nextRotation: Rotation?
 
-    /// Only moments after `now` count: work already due that the pass did not do is waiting for
-    /// something else (a connect, a backoff), which has its own moment or the periodic pass.
-    public static func of(spec: FarmSpec, memory: [String: ModemMemory], now: Date, timeZone: TimeZone) -> UpcomingWork {
+    /// Only moments after the pass's first look (`PassResult.lookedAt`) count: work due by then
+    /// that the pass did not do is waiting for something else (a connect, a backoff), which has
+    /// its own moment or the periodic pass. A moment that fell due while the pass ran (a probe
+    /// coming round during a hung modem's timeout) was never seen by it, so it counts even though
+    /// it has passed: the loop wakes at once.
+    public static func of(spec: FarmSpec, memory: [String: ModemMemory], lookedAt: Date, timeZone: TimeZone) -> UpcomingWork {
         var moments: [Date] = []
         var rotation: Rotation?
         for modem in spec.modems where modem.enabled {
@@ -30,21 +33,21 @@ public struct UpcomingWork: Sendable, Equatable {
                 moments.append(lastProbe.adding(modem.health.interval))
             } else if remembered.session != nil {
                 // Connected during this pass, after its probes ran: the first probe is one interval on.
-                moments.append(now.adding(modem.health.interval))
+                moments.append(lookedAt.adding(modem.health.interval))
             }
             if let until = remembered.nextAttemptNotBefore { moments.append(until) }
             if let recovery = remembered.recovery { moments.append(recovery.next(powerCycle: modem.health.powerCycle).due) }
             guard remembered.session != nil,
-                  let due = RotationSchedule.nextDue(modem.rotation, memory: remembered, now: now, timeZone: timeZone), due > now else { continue }
+                  let due = RotationSchedule.nextDue(modem.rotation, memory: remembered, now: lookedAt, timeZone: timeZone), due > lookedAt else { continue }
             moments.append(due)
             if rotation.map({ due < $0.due }) ?? true { rotation = Rotation(modem: modem.name, due: due) }
         }
-        return UpcomingWork(next: moments.filter { $0 > now }.min(), nextRotation: rotation)
+        return UpcomingWork(next: moments.filter { $0 > lookedAt }.min(), nextRotation: rotation)
     }
 
-    /// How long the loop may sleep after a pass that ended at `now`.
+    /// How long the loop may sleep after a pass that ended at `now` (zero for work already due).
     public func wakeWithin(now: Date) -> Duration? {
-        next.map { .milliseconds(Int64(($0.timeIntervalSince(now) * 1000).rounded(.up))) }
+        next.map { .milliseconds(max(0, Int64(($0.timeIntervalSince(now) * 1000).rounded(.up)))) }
     }
 }
 
