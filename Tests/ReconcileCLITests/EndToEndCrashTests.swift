@@ -50,8 +50,14 @@ import Testing
             #expect(rules.contains { $0.contains("uidrange \(20000 + slot)-\(20000 + slot) lookup \(table)") })
             #expect(lab.status(modem)?["httpPort"] as? Int == 20000 + 10 * (index + 1) + 1)
             // Once seen under a fully loaded machine: the first request right after convergence
-            // came back different; the egress must settle on the modem's address within seconds.
-            try lab.waitUntil("\(modem) egresses from its own address") { try lab.egress(index + 1) == lab.address(modem) }
+            // failed. A request may fail while the machine is that busy; one that leaves from any
+            // address but the modem's own never may.
+            var egress: String?
+            try lab.waitUntil("\(modem) answers through its proxy") {
+                egress = try lab.egress(index + 1)
+                return egress != nil
+            }
+            #expect(egress == lab.address(modem), "\(modem) left from another address")
         }
         let proxies = try lab.proxyProcesses()
         #expect(proxies.mapValues(\.count) == ["m01": 1, "m02": 1, "m03": 1], "one proxy per modem, no orphans: \(proxies)")
