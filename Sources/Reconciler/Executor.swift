@@ -66,7 +66,7 @@ public struct Executor: Sendable {
     public func plan(_ desired: DesiredFarm, memory: [String: ModemMemory], extraProxies: Set<String>,
                      requests: Set<ModemRequest> = []) async throws(LaneFailure) -> (Plan, ObservedFarm) {
         let now = drivers.clock.now()
-        let memory = clockedBack(memory)
+        let memory = clockedBack(memory, to: now)
         var observed = try await observer.observe(desired, memory: memory, extraProxies: extraProxies, probing: false, now: now)
         observed.requests = requests
         let seen = remember(observed, desired, memory, now: now)
@@ -79,7 +79,8 @@ public struct Executor: Sendable {
                      requests: Set<ModemRequest> = []) async throws(LaneFailure) -> PassResult {
         var requests = requests
         var answered: Set<ModemRequest> = []
-        var memory = clockedBack(initial)
+        let lookedAt = drivers.clock.now()
+        var memory = clockedBack(initial, to: lookedAt)
         var applied: [AppliedAction] = []
         var outcomes: [String: LaneOutcome] = [:]
         var rounds = 0
@@ -87,7 +88,6 @@ public struct Executor: Sendable {
         var plan = Plan()
         var fresh = false
         var unanswered: [String: LaneFailure] = [:]
-        let lookedAt = drivers.clock.now()
         // A memory file that cannot be written (a full disk) fails the pass, but only at its end:
         // the lanes' next steps (a rotated modem's new routes) still run meanwhile.
         var unsaved: LaneFailure?
@@ -137,10 +137,9 @@ public struct Executor: Sendable {
                           lookedAt: lookedAt, answeredRequests: answered)
     }
 
-    /// Memory as the clock now has it (`ModemMemory.clockedBack`): no wait longer than the backoff's.
-    func clockedBack(_ memory: [String: ModemMemory]) -> [String: ModemMemory] {
-        let now = drivers.clock.now()
-        return memory.mapValues { $0.clockedBack(to: now, longestWait: settings.backoff.cap) }
+    /// Memory as the clock has it at `now` (`ModemMemory.clockedBack`): no wait longer than the backoff's.
+    func clockedBack(_ memory: [String: ModemMemory], to now: Date) -> [String: ModemMemory] {
+        memory.mapValues { $0.clockedBack(to: now, longestWait: settings.backoff.cap) }
     }
 
     /// Memory after taking in a look (sessions, SIM, probes) for every listed modem.
