@@ -37,7 +37,8 @@ public struct DaemonLoop: Sendable {
     public struct Configuration: Sendable {
         /// The full pass that repairs drift even when nothing announced a change.
         public var periodicPass: Duration
-        /// Granularity of deadlines and idle watchdog pings.
+        /// How often the idle loop pings the watchdog. Passes do not wait for it: the loop
+        /// sleeps until the moment the next pass is due.
         public var tick: Duration
         public init(periodicPass: Duration = .seconds(60), tick: Duration = .seconds(1)) {
             self.periodicPass = periodicPass
@@ -84,6 +85,10 @@ public struct DaemonLoop: Sendable {
         let clock = ContinuousClock()
         var state = LoopState(now: clock.now, watchdogInterval: notifier.watchdogInterval)
         var running: Task<Void, Never>?
+        // Wakes the loop at the moment the next pass is due, so that a probe every 30 s comes
+        // every 30 s, not on the next tick after it.
+        var due: Task<Void, Never>?
+        defer { due?.cancel() }
         func start(_ reasons: Set<WakeReason>) {
             running = Task { input.yield(.passFinished(await pass(reasons) { input.yield(.heartbeat) })) }
         }
@@ -107,6 +112,10 @@ public struct DaemonLoop: Sendable {
                     if state.passes == 0 { notifier.ready(status: report.summary) } else { notifier.status(report.summary) }
                 }
                 state.passFinished(report, now: clock.now, periodic: configuration.periodicPass)
+                due?.cancel()
+                due = Task { [nextPass = state.nextPass] in
+                    if (try? await Task.sleep(until: nextPass, clock: clock)) != nil { input.yield(.tick) }
+                }
             }
             if state.stopping && running == nil { break }
             if running == nil, !state.pending.isEmpty {
