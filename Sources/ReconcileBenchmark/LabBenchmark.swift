@@ -4,7 +4,7 @@ import Foundation
 /// modems, measured from outside as an operator would: how long a cold start takes until every
 /// modem is Ready, what a pass that finds nothing to do costs (wall and CPU, from the daemon's
 /// own per-pass log metadata), how many processes, written files and fsyncs such passes cause
-/// (counted with strace), and the idle daemon's RSS and CPU over a minute, with probes every 30 s.
+/// (counted with strace), and the idle daemon's RSS, the part of it touched, and CPU over a minute, with probes every 30 s.
 enum LabBenchmark {
     struct Result: Encodable {
         var modems: Int
@@ -14,7 +14,8 @@ enum LabBenchmark {
         var probePasses: Int
         var probePassWallMillis: Double
         var probePassCPUMillis: Double
-        /// Passes woken by farm.yaml rewritten unchanged (no probe due).
+        /// Passes woken by farm.yaml rewritten unchanged, with no probe due (a pass that a probe
+        /// also woke is left out).
         var noopPasses: Int
         var noopPassWallMillis: Double
         var noopPassCPUMillis: Double
@@ -29,6 +30,10 @@ enum LabBenchmark {
         /// The part of the RSS that is the daemon's own (RssAnon: heap, stacks, written data); the
         /// rest is program and shared-library pages, shared with other processes and reclaimable.
         var idleOwnMegabytes: Double
+        /// What the daemon actually used while idle: pages it touched during the idle minute
+        /// (smaps `Referenced`, cleared at the minute's start). The rest of the RSS was touched at
+        /// start-up or mapped along with touched pages (fault-around), clean and reclaimable.
+        var idleTouchedMegabytes: Double
     }
 
     static func run(sizes: [Int], idleSeconds: Int, proxy: String?) -> Int32 {
@@ -85,6 +90,7 @@ enum LabBenchmark {
 
             let idleStart = logSize()
             let cpuBefore = try cpuSeconds(daemon.processIdentifier)
+            try forgetTouchedPages(daemon.processIdentifier)
             let idleClock = ContinuousClock.now
             sleep(UInt32(idleSeconds))
             let idleWall = LabBenchmark.seconds(ContinuousClock.now - idleClock)
@@ -95,21 +101,24 @@ enum LabBenchmark {
 
             let wokenStart = logSize()
             try wake(times: 5)
-            let woken = passes(since: wokenStart)
-            guard woken.actions == 0 else { throw BenchmarkError(message: "\(woken.actions) actions in woken passes: not a converged lab") }
+            let wokenPasses = passes(since: wokenStart)
+            guard wokenPasses.actions == 0 else { throw BenchmarkError(message: "\(wokenPasses.actions) actions in woken passes: not a converged lab") }
+            // A probe falling due during the wake-ups brings a pass of its own (or joins one): not a no-op.
+            let woken = wokenPasses.costs.filter { $0.reasons == "farm.yaml changed" }
             let counted = try countSyscalls(daemon.processIdentifier)
             return Result(
                 modems: modems, proxy: proxy ?? "lab default", coldConvergeSeconds: cold.rounded(toPlaces: 2),
                 probePasses: idlePasses.costs.count,
                 probePassWallMillis: average(idlePasses.costs.map(\.wall)), probePassCPUMillis: average(idlePasses.costs.map(\.cpu)),
-                noopPasses: woken.costs.count,
-                noopPassWallMillis: average(woken.costs.map(\.wall)), noopPassCPUMillis: average(woken.costs.map(\.cpu)),
-                noopPassMaxWallMillis: woken.costs.map(\.wall).max() ?? 0,
+                noopPasses: woken.count,
+                noopPassWallMillis: average(woken.map(\.wall)), noopPassCPUMillis: average(woken.map(\.cpu)),
+                noopPassMaxWallMillis: woken.map(\.wall).max() ?? 0,
                 countedPasses: counted.passes,
                 processesSpawnedPerPass: per(counted.spawned, counted.passes), filesWrittenPerPass: per(counted.written, counted.passes),
                 fsyncsPerPass: per(counted.fsyncs, counted.passes),
                 idleSeconds: idleWall.rounded(toPlaces: 1), idleCPUPercent: ((cpuAfter - cpuBefore) / idleWall * 100).rounded(toPlaces: 2),
-                idleRSSMegabytes: memory.rss.rounded(toPlaces: 1), idleOwnMegabytes: memory.own.rounded(toPlaces: 1))
+                idleRSSMegabytes: memory.rss.rounded(toPlaces: 1), idleOwnMegabytes: memory.own.rounded(toPlaces: 1),
+                idleTouchedMegabytes: memory.touched.rounded(toPlaces: 1))
         }
 
         func down() {
@@ -150,16 +159,19 @@ enum LabBenchmark {
 
         private func logSize() -> Int { FileManager.default.contents(atPath: log)?.count ?? 0 }
 
-        /// The passes that ended in the log after `offset`: their cost, and how many actions ran.
-        private func passes(since offset: Int) -> (costs: [(wall: Double, cpu: Double)], actions: Int) {
+        /// The passes that ended in the log after `offset`: why each ran and its cost, and how many
+        /// actions ran.
+        private func passes(since offset: Int) -> (costs: [(reasons: String, wall: Double, cpu: Double)], actions: Int) {
             let data = FileManager.default.contents(atPath: log) ?? Data()
             let text = String(decoding: data.dropFirst(offset), as: UTF8.self)
-            var costs: [(Double, Double)] = []
+            var costs: [(String, Double, Double)] = []
             var actions = 0
+            var reasons = ""
             for line in text.split(separator: "\n") {
                 if line.contains("[Reconciler]") { actions += 1 }
+                if let range = line.range(of: "pass: ") { reasons = String(line[range.upperBound...]) }
                 guard let wall = value(of: "passMs", in: line), let cpu = value(of: "cpuMs", in: line) else { continue }
-                costs.append((wall, cpu))
+                costs.append((reasons, wall, cpu))
             }
             return (costs, actions)
         }
@@ -251,15 +263,27 @@ enum LabBenchmark {
         return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
-    /// VmRSS and RssAnon of /proc/PID/status.
-    static func residentMegabytes(_ pid: Int32) throws -> (rss: Double, own: Double) {
+    /// VmRSS and RssAnon of /proc/PID/status; Referenced of /proc/PID/smaps_rollup (pages touched
+    /// since `forgetTouchedPages`).
+    static func residentMegabytes(_ pid: Int32) throws -> (rss: Double, own: Double, touched: Double) {
         let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
-        func megabytes(_ key: String) throws -> Double {
-            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(key + ":") }),
+        let rollup = try String(contentsOfFile: "/proc/\(pid)/smaps_rollup", encoding: .utf8)
+        func megabytes(_ key: String, in text: String) throws -> Double {
+            guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(key + ":") }),
                   let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "") else { throw BenchmarkError(message: "no \(key) for \(pid)") }
             return kilobytes / 1024
         }
-        return (try megabytes("VmRSS"), try megabytes("RssAnon"))
+        return (try megabytes("VmRSS", in: status), try megabytes("RssAnon", in: status), try megabytes("Referenced", in: rollup))
+    }
+
+    /// Clears the referenced bits of every page of the process, so that smaps counts only pages
+    /// touched from now on.
+    static func forgetTouchedPages(_ pid: Int32) throws {
+        do {
+            try "1".write(toFile: "/proc/\(pid)/clear_refs", atomically: false, encoding: .utf8)
+        } catch {
+            throw BenchmarkError(message: "cannot clear /proc/\(pid)/clear_refs: \(error)")
+        }
     }
 
     static func seconds(_ duration: Duration) -> Double {
