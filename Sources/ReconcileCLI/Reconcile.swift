@@ -1,4 +1,5 @@
 import ArgumentParser
+import Drivers
 
 /// The `reconcile` executable: makes the machine match farm.yaml (DESIGN §1, §8).
 /// Without a subcommand it applies one pass (or, with `--dry-run`, prints the plan): `apply` is
@@ -22,6 +23,7 @@ struct Reconcile: AsyncParsableCommand {
     /// `reconcile --simulated serve` means `reconcile serve --simulated` (README: `reconcile
     /// --simulated …` runs any command against an in-memory farm).
     static func main() async {
+        ProcessMemory.useOneMallocArena()
         let subcommands = Set(configuration.subcommands.map { $0._commandName })
         await main(RootArguments.subcommandFirst(Array(CommandLine.arguments.dropFirst()), subcommands: subcommands))
     }

@@ -24,12 +24,6 @@ public struct DaemonRuntime: Sendable {
         self.notifier = notifier
     }
 
-    /// For a process about to run as a daemon, before it starts its threads: one malloc arena
-    /// for all of them (see `proxyfarm_use_one_malloc_arena`).
-    public static func prepareProcess() {
-        proxyfarm_use_one_malloc_arena()
-    }
-
     /// Runs passes until SIGTERM or SIGINT; returns once the pass in flight has ended.
     public func run(extraSources: [any WakeSource] = [], pass: @escaping DaemonLoop.Pass) async throws(SystemCallError) {
         let signals = SignalEvents()

@@ -30,7 +30,6 @@ struct Daemon: AsyncParsableCommand {
     }
 
     func run() async throws {
-        DaemonRuntime.prepareProcess()
         try FarmLocation.requireFarm(options.file)
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         let logger = Logger(label: "proxyfarm.daemon")
