@@ -21,9 +21,8 @@ static inline int proxyfarm_enter_network_namespace(int fd) { return setns(fd, 0
 static inline int proxyfarm_set_fsuid(unsigned int uid) { return setfsuid(uid); }
 
 /// Keeps every thread's allocations in one malloc arena (M_ARENA_MAX = 1): a daemon that mostly
-/// sleeps gains nothing from an arena per thread, each of which holds pages of its own (~4 MB of a
-/// 100-modem daemon's ~13 MB). Effective only for threads that have not allocated yet: a thread
-/// keeps the arena it first got.
+/// sleeps gains nothing from an arena per thread, each of which holds pages of its own. Effective
+/// only for threads that have not allocated yet: a thread keeps the arena it first got.
 static inline void proxyfarm_use_one_malloc_arena(void) { (void)mallopt(-8 /* M_ARENA_MAX */, 1); }
 
 /// A file descriptor that refers to process `pid` itself, not to whoever has the number later;

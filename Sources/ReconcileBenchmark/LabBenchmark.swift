@@ -4,7 +4,8 @@ import Foundation
 /// modems, measured from outside as an operator would: how long a cold start takes until every
 /// modem is Ready, what a pass that finds nothing to do costs (wall and CPU, from the daemon's
 /// own per-pass log metadata), how many processes, written files and fsyncs such passes cause
-/// (counted with strace), and the idle daemon's RSS, the part of it touched, and CPU over a minute, with probes every 30 s.
+/// (counted with strace), and the idle daemon's RSS (and the part of it touched) and CPU over a
+/// minute, with probes every 30 s.
 enum LabBenchmark {
     struct Result: Encodable {
         var modems: Int
