@@ -139,7 +139,7 @@ enum LabBenchmark {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: try LabBenchmark.reconcilePath())
             process.arguments = runArguments + ["daemon"]
-            FileManager.default.createFile(atPath: log, contents: nil)
+            _ = FileManager.default.createFile(atPath: log, contents: nil)   // a failure throws just below
             let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
             process.standardOutput = handle
             process.standardError = handle

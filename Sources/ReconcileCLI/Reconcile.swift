@@ -24,6 +24,7 @@ struct Reconcile: AsyncParsableCommand {
     /// --simulated …` runs any command against an in-memory farm).
     static func main() async {
         ProcessMemory.useOneMallocArena()
+        do { try HostTimeZone.verify() } catch { exit(withError: error) }
         let subcommands = Set(configuration.subcommands.map { $0._commandName })
         await main(RootArguments.subcommandFirst(Array(CommandLine.arguments.dropFirst()), subcommands: subcommands))
     }

@@ -73,6 +73,25 @@ import Testing
         #expect(eventually { systemd.lines.last == "STOPPING=1" }, "\(systemd.lines)")
     }
 
+    /// `at:` times are the host's local time (`TZ`), not UTC: Tokyo is 9 hours from UTC all year,
+    /// so a slot two hours ahead on Tokyo's clock would be 7 or 11 hours away if read as UTC.
+    @Test func rotationTimesAreReadInTheHostsTimeZone() throws {
+        let directory = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var tokyo = Calendar(identifier: .gregorian)
+        tokyo.timeZone = try #require(TimeZone(identifier: "Asia/Tokyo"))
+        let slot = String(format: "%02d:00", (tokyo.component(.hour, from: Date()) + 2) % 24)
+        try Self.farm.replacingOccurrences(of: "every: 30m", with: "at: [\"\(slot)\"]").write(toFile: directory + "/farm.yaml", atomically: true, encoding: .utf8)
+        let systemd = try NotifySocket()
+        defer { systemd.close() }
+        let daemon = try DaemonProcess(in: directory, environment: ["NOTIFY_SOCKET": systemd.address, "TZ": "Asia/Tokyo"])
+        defer { _ = daemon.stop() }
+
+        // Between 1h and 2h away: the slot is the top of the hour after next.
+        #expect(eventually { systemd.lines.contains { $0.hasPrefix("READY=1|STATUS=2/2 ready, next rotation m0") && $0.contains(" in 1h") } },
+                "slot \(slot) Tokyo time: \(systemd.lines)")
+    }
+
     @Test func farmYamlEditsInPlaceAndByRenameAreAppliedWithinTwoSeconds() throws {
         let directory = try Self.scratch()
         defer { try? FileManager.default.removeItem(atPath: directory) }
