@@ -1,4 +1,5 @@
 import Foundation
+import Reconciler
 
 /// `reconcile-bench lab [N…]`: the real daemon in a lab (`reconcile lab`, root) of N simulated
 /// modems, measured from outside as an operator would: how long a cold start takes until every
@@ -10,6 +11,10 @@ enum LabBenchmark {
     struct Result: Encodable {
         var modems: Int
         var proxy: String
+        /// `static` when the daemon carries the Swift runtime, Foundation and ICU inside
+        /// (`--static-swift-stdlib`, the documented release build), `shared` when it maps them
+        /// from the toolchain: about 3 MB of RSS apart, so every result says which it measured.
+        var swiftRuntime: String
         var coldConvergeSeconds: Double
         /// Passes of the idle minute (timer passes: health probes due).
         var probePasses: Int
@@ -108,7 +113,8 @@ enum LabBenchmark {
             let woken = wokenPasses.costs.filter { $0.reasons == "farm.yaml changed" }
             let counted = try countSyscalls(daemon.processIdentifier)
             return Result(
-                modems: modems, proxy: proxy ?? "lab default", coldConvergeSeconds: cold.rounded(toPlaces: 2),
+                modems: modems, proxy: proxy ?? "lab default", swiftRuntime: try swiftRuntime(daemon.processIdentifier),
+                coldConvergeSeconds: cold.rounded(toPlaces: 2),
                 probePasses: idlePasses.costs.count,
                 probePassWallMillis: average(idlePasses.costs.map(\.wall)), probePassCPUMillis: average(idlePasses.costs.map(\.cpu)),
                 noopPasses: woken.count,
@@ -253,9 +259,14 @@ enum LabBenchmark {
         return (me as NSString).deletingLastPathComponent + "/reconcile"
     }
 
+    static func procText(_ path: String) throws -> String {
+        guard let text = WholeFile.text(path) else { throw BenchmarkError(message: "cannot read \(path)") }
+        return text
+    }
+
     /// utime + stime of a process, in seconds.
     static func cpuSeconds(_ pid: Int32) throws -> Double {
-        let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+        let stat = try procText("/proc/\(pid)/stat")
         guard let close = stat.lastIndex(of: ")") else { throw BenchmarkError(message: "unreadable /proc/\(pid)/stat") }
         let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
         guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else {
@@ -267,14 +278,20 @@ enum LabBenchmark {
     /// VmRSS and RssAnon of /proc/PID/status; Referenced of /proc/PID/smaps_rollup (pages touched
     /// since `forgetTouchedPages`).
     static func residentMegabytes(_ pid: Int32) throws -> (rss: Double, own: Double, touched: Double) {
-        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
-        let rollup = try String(contentsOfFile: "/proc/\(pid)/smaps_rollup", encoding: .utf8)
+        let status = try procText("/proc/\(pid)/status")
+        let rollup = try procText("/proc/\(pid)/smaps_rollup")
         func megabytes(_ key: String, in text: String) throws -> Double {
             guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(key + ":") }),
                   let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "") else { throw BenchmarkError(message: "no \(key) for \(pid)") }
             return kilobytes / 1024
         }
         return (try megabytes("VmRSS", in: status), try megabytes("RssAnon", in: status), try megabytes("Referenced", in: rollup))
+    }
+
+    /// `shared` when the process maps the toolchain's libswiftCore, `static` when it does not.
+    static func swiftRuntime(_ pid: Int32) throws -> String {
+        let maps = try procText("/proc/\(pid)/maps")
+        return maps.contains("/libswiftCore.so") ? "shared" : "static"
     }
 
     /// Clears the referenced bits of every page of the process, so that smaps counts only pages

@@ -35,10 +35,11 @@ public final class StateLock: Sendable {
     /// The pid of the reconciler holding `directory`'s lock, or nil when none does. Read from
     /// /proc/locks (`1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF`; a blocked waiter's line
     /// has `->`), so looking never takes the lock: `reconcile serve` asks whether a daemon runs
-    /// without ever stopping one that starts at that instant. `locks` stands in for the table in tests.
+    /// without ever stopping one that starts at that instant. The kernel lists each CPU's locks
+    /// newest first, so the daemon's line comes after every lock taken since it started: the
+    /// table is read to its end. `locks` stands in for the table in tests.
     public static func holder(ofDirectory directory: String, locks: String? = nil) -> Int32? {
-        guard let wanted = kernelID(of: directory),
-              let table = locks ?? (try? String(contentsOfFile: "/proc/locks", encoding: .utf8)) else { return nil }
+        guard let wanted = kernelID(of: directory), let table = locks ?? WholeFile.text("/proc/locks") else { return nil }
         for line in table.split(separator: "\n") {
             let fields = line.split(separator: " ")
             guard fields.count >= 6, fields[1] == "FLOCK", fields[5] == wanted, let pid = Int32(fields[4]) else { continue }

@@ -109,4 +109,38 @@ enum ChangeIPLinkTests {
         let daemon = try StatusFixture(daemon: true)
         #expect(StateLock.holder(ofDirectory: daemon.root) == getpid(), "a real holder: the fixture's state store")
     }
+
+    /// The kernel lists each CPU's locks newest first, so a daemon running for a while has its line
+    /// after every lock other programs took since. Foundation's file readers stop after the first
+    /// 4 KiB of a /proc file: the daemon was then reported gone and customers' change-IP links
+    /// refused with 503 NoDaemon. Helpers pinned to every CPU take 100 newer locks each, so the
+    /// holder's line is past the first 4 KiB whichever CPU's list it is on.
+    @Test func theHolderIsFoundBehindMoreThanAPageOfNewerLocks() throws {
+        let daemon = try StatusFixture(daemon: true)
+        let script = """
+            import fcntl, os, sys
+            fds = [os.open(f"{sys.argv[1]}/{sys.argv[2]}-{i}", os.O_CREAT | os.O_RDWR) for i in range(100)]
+            for fd in fds: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            print("locked", flush=True)
+            sys.stdin.read()
+            """
+        var helpers: [(process: Process, stdin: Pipe)] = []
+        defer {
+            for helper in helpers {
+                try? helper.stdin.fileHandleForWriting.close()
+                helper.process.waitUntilExit()
+            }
+        }
+        for cpu in 0..<sysconf(Int32(_SC_NPROCESSORS_ONLN)) {
+            let process = Process(), stdin = Pipe(), stdout = Pipe()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/taskset")
+            process.arguments = ["-c", String(cpu), "/usr/bin/python3", "-c", script, daemon.root, String(cpu)]
+            process.standardInput = stdin
+            process.standardOutput = stdout
+            try process.run()
+            helpers.append((process, stdin))
+            #expect(String(decoding: stdout.fileHandleForReading.availableData, as: UTF8.self).hasPrefix("locked"), "helper on CPU \(cpu)")
+        }
+        #expect(StateLock.holder(ofDirectory: daemon.root) == getpid())
+    }
 }

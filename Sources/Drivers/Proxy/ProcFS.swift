@@ -1,4 +1,5 @@
 import Glibc
+import Reconciler
 
 /// The parts of /proc the supervisor reads: who a process is, and which TCP ports it listens on.
 ///
@@ -6,43 +7,23 @@ import Glibc
 /// inodes and ports (`ListeningSockets`), and the `socket:[inode]` links in `/proc/<pid>/fd` say
 /// which process holds them.
 enum ProcFS {
-    static func read(_ path: String) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        // Most files read here (/proc, sysfs, pid files) are a few bytes: no buffer on the heap.
-        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 4096) { buffer in
-            while true {
-                let count = Glibc.read(fd, buffer.baseAddress, buffer.count)
-                if count < 0 && errno == EINTR { continue }
-                guard count > 0 else { return count == 0 ? bytes : nil }
-                bytes.append(contentsOf: buffer[0..<count])
-            }
-        }
-    }
-
-    static func readText(_ path: String) -> String? {
-        read(path).map { String(decoding: $0, as: UTF8.self) }
-    }
-
     /// The argument vector; nil when the process is gone or a zombie (whose cmdline is empty).
     static func commandLine(_ pid: Int32) -> [String]? {
-        guard let bytes = read("/proc/\(pid)/cmdline"), !bytes.isEmpty else { return nil }
+        guard let bytes = WholeFile.bytes("/proc/\(pid)/cmdline"), !bytes.isEmpty else { return nil }
         return bytes.split(separator: 0, omittingEmptySubsequences: false).dropLast(bytes.last == 0 ? 1 : 0)
             .map { String(decoding: $0, as: UTF8.self) }
     }
 
     /// Alive and not a zombie.
     static func isAlive(_ pid: Int32) -> Bool {
-        guard let stat = readText("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return false }
+        guard let stat = WholeFile.text("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return false }
         let state = stat[stat.index(after: close)...].split(separator: " ").first
         return state != nil && state != "Z" && state != "X"
     }
 
     /// The real uid (first field of `Uid:` in /proc/<pid>/status).
     static func realUID(_ pid: Int32) -> UInt32? {
-        guard let status = readText("/proc/\(pid)/status") else { return nil }
+        guard let status = WholeFile.text("/proc/\(pid)/status") else { return nil }
         let line = status.split(separator: "\n").first { $0.hasPrefix("Uid:") }
         return line?.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first.flatMap { UInt32($0) }
     }
@@ -84,7 +65,7 @@ enum ProcFS {
     static func listeningSockets(netDirectory: String) -> [UInt64: Int] {
         var sockets: [UInt64: Int] = [:]
         for file in ["tcp", "tcp6"] {
-            guard let table = read(netDirectory + "/" + file) else { continue }
+            guard let table = WholeFile.bytes(netDirectory + "/" + file) else { continue }
             // Bytes, not Strings: a busy host's table has thousands of rows, read every pass.
             for row in table.split(separator: UInt8(ascii: "\n")).dropFirst() {
                 let fields = row.split(separator: UInt8(ascii: " "))

@@ -1,4 +1,5 @@
 import Glibc
+import Reconciler
 import Synchronization
 
 /// Files a pass looks at every time, as last read: a file is read again only when it was written
@@ -29,7 +30,7 @@ final class StampedFileCache<Value: Sendable>: Sendable {
         }
         let stamp = Stamp(inode: UInt(info.st_ino), size: Int(info.st_size), seconds: info.st_mtim.tv_sec, nanoseconds: info.st_mtim.tv_nsec)
         if let cached = entries.withLock({ $0[path] }), cached.stamp == stamp { return cached.value }
-        let value = ProcFS.read(path).flatMap(decode)
+        let value = WholeFile.bytes(path).flatMap(decode)
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         entries.withLock { $0[path] = now.tv_sec - stamp.seconds >= 2 ? (stamp, value) : nil }

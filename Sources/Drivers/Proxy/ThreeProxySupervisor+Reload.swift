@@ -54,7 +54,7 @@ extension ThreeProxySupervisor {
         // 3proxy reopens its dated log as the modem's uid after a reload: it must own the file.
         try adoptLogs(modem: modem, uid: info.st_uid)
         let expected = Set(ports)
-        var pending = PendingReload(pid: pid, errorOffset: ProcFS.read(errorPath(modem: modem))?.count ?? 0,
+        var pending = PendingReload(pid: pid, errorOffset: WholeFile.bytes(errorPath(modem: modem))?.count ?? 0,
                                     socketsBefore: Set(listeningSockets(pid, ports: expected).values.joined()), signalledAt: Self.bootSeconds())
         // A reload on top of one not yet judged keeps the earlier errors and sockets in its verdict.
         if let earlier = pendingReload(modem: modem), earlier.pid == pid {
@@ -123,7 +123,7 @@ extension ThreeProxySupervisor {
     }
 
     func pendingReload(modem: String) -> PendingReload? {
-        ProcFS.readText(reloadPath(modem: modem)).flatMap(PendingReload.init(text:))
+        WholeFile.text(reloadPath(modem: modem)).flatMap(PendingReload.init(text:))
     }
 
     /// Hands the proxy's dated logs that 3proxy created as root (at start, before `setuid`) to the

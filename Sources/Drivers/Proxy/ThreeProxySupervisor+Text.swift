@@ -42,7 +42,7 @@ extension ThreeProxySupervisor {
 
     /// A file shorter than `offset` was truncated (logrotate's copytruncate): all of it is new.
     private static func output(_ path: String, from offset: Int) -> String {
-        guard let bytes = ProcFS.read(path) else { return "" }
+        guard let bytes = WholeFile.bytes(path) else { return "" }
         return String(decoding: bytes[(bytes.count < offset ? 0 : offset)...], as: UTF8.self)
     }
 }

@@ -94,7 +94,7 @@ public struct ThreeProxySupervisor: ProxySupervisor {
         try startCountPeriods(modem: modem, config: config)
         let path = configPath(modem: modem)
         let bytes = Array(config.utf8)
-        if ProcFS.read(path) == bytes {
+        if WholeFile.bytes(path) == bytes {
             var info = stat()
             if stat(path, &info) == 0, info.st_uid == uid, info.st_gid == uid, info.st_mode & 0o7777 == 0o600 { return }
             guard chown(path, uid, uid) == 0 else { throw ProxySupervisorError.io(operation: "chown", path: path, errno: errno) }
@@ -248,7 +248,7 @@ public struct ThreeProxySupervisor: ProxySupervisor {
     }
 
     private func recordedPID(modem: String) -> Int32? {
-        ProcFS.readText(pidPath(modem: modem)).flatMap { Int32(String($0.filter { !$0.isWhitespace })) }
+        WholeFile.text(pidPath(modem: modem)).flatMap { Int32(String($0.filter { !$0.isWhitespace })) }
     }
 
     private func removeRecord(modem: String, ifPID pid: Int32) {
@@ -287,7 +287,7 @@ public struct ThreeProxySupervisor: ProxySupervisor {
         let periodic = ProxyConfigRenderer.periodicCountNumbers(in: config)
         guard !periodic.isEmpty else { return }
         let path = counterPath(modem: modem)
-        let writes = ProxyCounters.periodStarts(of: periodic, file: ProcFS.read(path) ?? [], now: Date())
+        let writes = ProxyCounters.periodStarts(of: periodic, file: WholeFile.bytes(path) ?? [], now: Date())
         guard !writes.isEmpty else { return }
         let fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { throw .io(operation: "open", path: path, errno: errno) }

@@ -1,4 +1,5 @@
 import Foundation
+import Reconciler
 
 /// The kernel half of the data format: qmi_wwan's `/sys/class/net/<if>/qmi/raw_ip`. The root is
 /// injectable because tests (and umockdev) provide a sysfs of their own.
@@ -25,7 +26,7 @@ public struct KernelDataFormat: Sendable {
     /// Whether the kernel frames `interface`'s traffic as raw IP.
     public func usesRawIP(_ interface: String) throws -> Bool {
         let path = attribute(interface, "qmi/raw_ip")
-        guard let bytes = ProcFS.read(path) else {
+        guard let bytes = WholeFile.bytes(path) else {
             throw QMIError(.kernelDataFormat, device: interface, operation: "read raw_ip", detail: "cannot read \(path)")
         }
         return [UInt8(ascii: "Y"), UInt8(ascii: "y")].contains(bytes.first { !" \t\n".utf8.contains($0) } ?? 0)
