@@ -73,8 +73,8 @@ import Testing
         #expect(eventually { systemd.lines.last == "STOPPING=1" }, "\(systemd.lines)")
     }
 
-    /// `at:` times are the host's local time (`TZ`), not UTC: Tokyo is 9 hours from UTC all year,
-    /// so a slot two hours ahead on Tokyo's clock would be 7 or 11 hours away if read as UTC.
+    /// `at:` times are the host's local time (`TZ`), not UTC: Tokyo is 9 hours ahead of UTC all
+    /// year, so a slot two hours ahead on Tokyo's clock would be 10 to 11 hours away if read as UTC.
     @Test func rotationTimesAreReadInTheHostsTimeZone() throws {
         let directory = try Self.scratch()
         defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -11,8 +11,7 @@ public enum HostTimeZone {
     /// is what keeps ICU's zones in a static build; the lookup catches any other way of losing
     /// them.
     public static func verify(resolve: (String) -> TimeZone? = { TimeZone(identifier: $0) }) throws(HostTimeZoneError) {
-        let dataVersion = TimeZone.timeZoneDataVersion
-        guard !dataVersion.isEmpty, resolve("Europe/Berlin")?.secondsFromGMT(for: Date(timeIntervalSince1970: 0)) == 3600 else {
+        guard !TimeZone.timeZoneDataVersion.isEmpty, resolve("Europe/Berlin")?.secondsFromGMT(for: Date(timeIntervalSince1970: 0)) == 3600 else {
             throw HostTimeZoneError()
         }
     }
