@@ -1,6 +1,15 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
+// Release links of `reconcile` place the code a running daemon executes together, so an idle daemon keeps little of its
+// binary in memory (README, "Benchmarks"): lld orders functions as packaging/reconcile.order lists them (written by
+// scripts/profile-order; scripts/build-release gives every Swift function its own section to be ordered), packs relative
+// relocations, and exports no symbols from the executable, which nothing loads by name.
+let linkedByUse: [LinkerSetting] = [.unsafeFlags([
+    "-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs", "-Xlinker", "--no-export-dynamic",
+    "-Xlinker", "--symbol-ordering-file=\(Context.packageDirectory)/packaging/reconcile.order", "-Xlinker", "--no-warn-symbol-ordering",
+], .when(configuration: .release))]
+
 // Module layout and import direction: see DESIGN §2 (CLI → Drivers → Reconciler → Spec).
 let package = Package(
     name: "ProxyFarm",
@@ -39,7 +48,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
-        ]),
+        ], linkerSettings: linkedByUse),
         .executableTarget(name: "ReconcileBenchmark", dependencies: [
             "Reconciler", "Drivers", "SimulatedDrivers", .product(name: "Logging", package: "swift-log"),
         ]),

@@ -1,5 +1,6 @@
 import Foundation
 import Reconciler
+import Spec
 
 /// The dashboard's HTML. The server renders the whole farm as a plain table, which is what a
 /// browser without JavaScript shows; dashboard.js turns it into cards and keeps them live.
@@ -125,17 +126,6 @@ enum DashboardPage {
     }
 
     static func escape(_ text: String) -> String {
-        var out = ""
-        for character in text {
-            switch character {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(character)
-            }
-        }
-        return out
+        PlainText.escaping(text, ["&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;"])
     }
 }

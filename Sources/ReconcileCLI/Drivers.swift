@@ -105,7 +105,7 @@ struct Backend {
 
 /// Secrets as farm.yaml names them: files relative to the farm file, the process environment.
 func secretResolver(relativeTo file: String) -> SecretResolver {
-    let directory = (file as NSString).deletingLastPathComponent
+    let directory = PlainText.directory(of: file)
     let base = directory.isEmpty ? "." : directory
     let environment = ProcessInfo.processInfo.environment
     return { source in

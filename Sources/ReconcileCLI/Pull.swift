@@ -1,3 +1,4 @@
+import Spec
 import ArgumentParser
 import Drivers
 import Foundation
@@ -17,7 +18,7 @@ struct Pull: AsyncParsableCommand {
     var git = "git"
 
     func run() async throws {
-        let directory = (options.file as NSString).deletingLastPathComponent
+        let directory = PlainText.directory(of: options.file)
         let outcome = await GitPull.pull(directory.isEmpty ? "." : directory, git: git)
         do {
             let previous = try? PullRecord.load(fromState: options.absoluteStateDirectory)

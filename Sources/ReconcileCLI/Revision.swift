@@ -1,3 +1,4 @@
+import Spec
 import Foundation
 import Synchronization
 
@@ -41,7 +42,7 @@ enum Revision {
         while true {
             if access(current + "/.git", F_OK) == 0 { return current }
             guard current != "/" && !current.isEmpty else { return nil }
-            current = (current as NSString).deletingLastPathComponent
+            current = PlainText.directory(of: current)
         }
     }
 
@@ -51,7 +52,7 @@ enum Revision {
         var info = stat()
         guard stat(gitDirectory, &info) == 0, info.st_mode & S_IFMT == S_IFDIR,
               let head = try? String(contentsOfFile: gitDirectory + "/HEAD", encoding: .utf8) else { return nil }
-        let reference = head.hasPrefix("ref: ") ? head.dropFirst(5).trimmingCharacters(in: .whitespacesAndNewlines) : ""
+        let reference = head.hasPrefix("ref: ") ? head.dropFirst(5).trimmingWhitespace() : ""
         let files = [path, gitDirectory + "/index", gitDirectory + "/packed-refs"] + (reference.isEmpty ? [] : [gitDirectory + "/" + reference])
         return head + files.map { file in
             stat(file, &info) == 0 ? "\(info.st_ino):\(info.st_size):\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)" : "-"
@@ -69,7 +70,7 @@ enum Revision {
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else { return nil }
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return String(decoding: data, as: UTF8.self).trimmingWhitespace()
     }
 }
 
@@ -112,7 +113,7 @@ enum SHA256 {
             }
             for (i, value) in [a, b, c, d, e, f, g, hh].enumerated() { h[i] = h[i] &+ value }
         }
-        return h.map { String(format: "%08x", $0) }.joined()
+        return h.map { PlainText.padded($0, radix: 16, width: 8) }.joined()
     }
 
     private static func rotate(_ x: UInt32, _ n: UInt32) -> UInt32 { x >> n | x << (32 - n) }

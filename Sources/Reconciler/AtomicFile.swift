@@ -1,3 +1,4 @@
+import Spec
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -36,8 +37,8 @@ public enum AtomicFile {
     public static func write(_ data: Data, to path: String, mode: mode_t = 0o644,
                              owner: (uid: UInt32, gid: UInt32)? = nil, durable: Bool = true) throws(StateError) -> Bool {
         if let current = try? contents(of: path), current == data { return false }
-        let directory = (path as NSString).deletingLastPathComponent
-        let base = (path as NSString).lastPathComponent
+        let directory = PlainText.directory(of: path)
+        let base = PlainText.name(of: path)
         let temp = directory + "/" + tempMarker + base + "." + String(getpid()) + "." + String(UInt32.random(in: 0...UInt32.max))
         let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
         guard fd >= 0 else { throw .system("cannot create", temp) }
@@ -106,7 +107,7 @@ public enum AtomicFile {
             if errno == ENOENT { return }
             throw .system("cannot remove", path)
         }
-        try syncDirectory((path as NSString).deletingLastPathComponent)
+        try syncDirectory(PlainText.directory(of: path))
     }
 
     /// Removes temp files a killed writer left in `directory`.

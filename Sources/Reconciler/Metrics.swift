@@ -1,4 +1,5 @@
 import Foundation
+import Spec
 
 /// status/metrics.prom: the status facts in Prometheus text format for node_exporter's textfile
 /// collector. Prefix `proxyfarm_`, base units (seconds, bytes), `_total` for counters.
@@ -99,7 +100,6 @@ public enum Metrics {
     /// Label values escape backslash, quote and newline (most have none: returned as they are).
     static func escaped(_ value: String) -> String {
         guard value.utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\n") }) else { return value }
-        return value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-            .replacingOccurrences(of: "\n", with: "\\n")
+        return PlainText.escaping(value, ["\\": "\\\\", "\"": "\\\"", "\n": "\\n"])
     }
 }

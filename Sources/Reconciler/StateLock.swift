@@ -1,3 +1,4 @@
+import Spec
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -55,6 +56,6 @@ public final class StateLock: Sendable {
         let device = UInt64(info.st_dev)
         let major = ((device >> 8) & 0xfff) | ((device >> 32) & ~UInt64(0xfff))
         let minor = (device & 0xff) | ((device >> 12) & ~UInt64(0xff))
-        return String(format: "%02llx:%02llx:%llu", major, minor, UInt64(info.st_ino))
+        return PlainText.padded(major, radix: 16, width: 2) + ":" + PlainText.padded(minor, radix: 16, width: 2) + ":" + String(info.st_ino)
     }
 }

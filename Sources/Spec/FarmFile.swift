@@ -32,7 +32,8 @@ public enum FarmFile {
     public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment,
                             reading: SecretUse = .proxies) -> FarmLoadResult {
         var sink = DiagnosticSink(file: path)
-        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > sizeLimit {
+        var info = stat()
+        if stat(path, &info) == 0, case let size = Int(info.st_size), size > sizeLimit {
             sink.error(.start, "", "the file is \(size) bytes; farm.yaml may be at most \(sizeLimit) bytes (256 KiB)")
             return FarmLoadResult(spec: nil, diagnostics: sink.sorted, source: "")
         }
@@ -49,7 +50,7 @@ public enum FarmFile {
             sink.error(firstInvalidUTF8(data), "", "the file is not UTF-8 text")
             return FarmLoadResult(spec: nil, diagnostics: sink.sorted, source: String(decoding: data, as: UTF8.self))
         }
-        let directory = (path as NSString).deletingLastPathComponent
+        let directory = PlainText.directory(of: path)
         return parse(yaml: yaml, file: path, baseDirectory: directory.isEmpty ? "." : directory, environment: environment,
                      reading: reading)
     }
@@ -64,7 +65,7 @@ public enum FarmFile {
         }
         let root: Node?
         do {
-            root = try Yams.compose(yaml: yaml)
+            root = try Yams.compose(yaml: yaml, .basic)  // tags: Node.tagName
         } catch {
             report(error, in: yaml, into: &sink)
             return FarmLoadResult(spec: nil, diagnostics: sink.sorted, source: yaml)

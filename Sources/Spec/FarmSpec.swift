@@ -264,8 +264,8 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
         var host = String(text[..<colon])
         if host.hasPrefix("[") && host.hasSuffix("]") {
             host = String(host.dropFirst().dropLast())
-            guard host.contains(":") else { return nil }
-        } else if host.contains(":") {
+            guard host.contains(":" as Character) else { return nil }
+        } else if host.contains(":" as Character) {
             return nil
         }
         guard IPAddress(host) != nil else { return nil }
@@ -273,5 +273,5 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
         self.port = port
     }
 
-    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    public var description: String { host.contains(":" as Character) ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }

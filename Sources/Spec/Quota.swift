@@ -36,12 +36,12 @@ public struct Quota: Sendable, Equatable, CustomStringConvertible {
 
     /// `AMOUNT UNIT (per PERIOD | /PERIOD | total)`; the pattern (TextFormat.quota) is checked first.
     static func parse(_ text: String) -> Result<Quota, FormatProblem> {
-        let compact = text.replacingOccurrences(of: " per ", with: "/").replacingOccurrences(of: " total", with: "/total")
+        let compact = text.replacing(" per ", with: "/").replacing(" total", with: "/total")
         let parts = compact.split(separator: "/", maxSplits: 1).map(String.init)
         guard parts.count == 2, let period = Period(rawValue: parts[1]) else {
             return .failure(FormatProblem("'\(text)' has no period; add per day, per week, per month or total"))
         }
-        let spelled = parts[0].replacingOccurrences(of: "iB", with: "B")
+        let spelled = parts[0].replacing("iB", with: "B")
         guard let unit = units.reversed().first(where: { spelled.hasSuffix($0.suffix) }),
               let amount = UInt64(spelled.dropLast(unit.suffix.count)), amount > 0 else {
             return .failure(FormatProblem("'\(text)' must be more than zero"))

@@ -146,9 +146,9 @@ struct SecretChecker {
 
     private func checkPermissions(_ path: String, _ node: CheckedValue, into sink: inout DiagnosticSink) {
         let fullPath = SecretSource.absolute(path, baseDirectory: baseDirectory)
-        guard let attributes = try? FileManager.default.attributesOfItem(atPath: fullPath),
-              let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue, mode & 0o077 != 0 else { return }
-        sink.warning(node.location, node.path,
-                     "secret file \(path) can be read by group or others (mode \(String(format: "%04o", mode))); run chmod 600 on it")
+        var info = stat()
+        guard lstat(fullPath, &info) == 0, info.st_mode & 0o077 != 0 else { return }
+        let mode = PlainText.padded(info.st_mode & 0o7777, radix: 8, width: 4)
+        sink.warning(node.location, node.path, "secret file \(path) can be read by group or others (mode \(mode)); run chmod 600 on it")
     }
 }

@@ -23,10 +23,10 @@ struct StructureChecker {
             return checkList(node, element, unique: unique, nonEmpty: nonEmpty, path, secret: secret)
         case .object(let keys):
             guard let fields = checkMapping(node, type, keys, path, secret: secret) else { return nil }
-            for key in keys where key.required && node.mapping?[key.name] == nil {
+            let written = Set(node.mapping?.keys.compactMap(\.string) ?? []).intersection(keys.map(\.name))
+            for key in keys where key.required && !written.contains(key.name) {
                 sink.error(node.location, KeyPath.child(path, key.name), "required key is missing: \(key.doc)")
             }
-            let written = Set(node.mapping?.keys.compactMap(\.string) ?? []).intersection(keys.map(\.name))
             return CheckedValue(location: node.location, path: path, kind: .mapping(fields), writtenKeys: written)
         case .oneOf(let keys, let secretValues):
             return checkOneOf(node, type, keys, path, secret: secret || secretValues)
@@ -56,7 +56,7 @@ struct StructureChecker {
     }
 
     private mutating func checkInteger(_ node: Node, _ range: ClosedRange<Int>, _ path: String, secret: Bool) -> CheckedValue? {
-        guard case .scalar = node, node.tagName == .int, let value = node.int else {
+        guard case .scalar(let scalar) = node, node.tagName == .int, let value = PlainScalar.integer(scalar.string) else {
             return typeError(node, .integer(range), path, secret: secret)
         }
         guard range.contains(value) else {
@@ -229,8 +229,17 @@ enum KeySuggestion {
 }
 
 extension Node {
-    /// The resolved YAML tag (`str`, `int`, `bool`, `null`…): YAML 1.1 rules, as PyYAML and editors apply them.
-    var tagName: Tag.Name { Tag.Name(rawValue: tag.rawValue) }
+    /// The YAML tag (`str`, `int`, `bool`, `null`…): YAML 1.1 rules, as PyYAML and editors apply them (`PlainScalar`).
+    /// farm.yaml is composed with Yams' rule-less resolver, so a plain scalar arrives here untagged; the one exception is a
+    /// mapping key, which Yams already tagged `str` when it looked for duplicate keys (any key name is text here anyway).
+    var tagName: Tag.Name {
+        guard case .scalar(let scalar) = self else { return Tag.Name(rawValue: tag.rawValue) }
+        switch Tag.Name(rawValue: scalar.tag.rawValue) {
+        case .implicit: return PlainScalar.tag(of: scalar.string)
+        case .nonSpecific: return .str
+        case let name: return name
+        }
+    }
 }
 
 extension StructureChecker {

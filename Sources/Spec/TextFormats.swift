@@ -114,12 +114,12 @@ enum TextFormat: Sendable, CaseIterable {
             return .success(.time(TimeOfDay(hour: parts[0], minute: parts[1])))
         case .portRange: return Self.parsePortRange(text)
         case .url:
-            guard let host = URL(string: text)?.host, !host.isEmpty else {
+            guard WebAddress(text) != nil else {
                 return .failure(FormatProblem("\(shown) is not \(expectation) with a host"))
             }
             return .success(.text(text))
         case .filePath, .secretText:
-            guard !text.isEmpty, !text.contains("\0") else {
+            guard !text.isEmpty, !text.contains("\0" as Character) else {
                 return .failure(FormatProblem("expected \(expectation)"))
             }
             return .success(.text(text))
@@ -135,16 +135,12 @@ enum TextFormat: Sendable, CaseIterable {
         return "; did you mean '\(lowered)'?"
     }
 
-    /// Compiled once; a pattern that does not compile matches nothing (a test compiles them all).
-    private static let compiled: [String: NSRegularExpression] = Dictionary(
-        allCases.compactMap(\.pattern).compactMap { pattern in
-            (try? NSRegularExpression(pattern: pattern)).map { (pattern, $0) }
-        }, uniquingKeysWith: { first, _ in first })
+    /// Compiled once.
+    private static let compiled: [String: Pattern] = Dictionary(
+        allCases.compactMap(\.pattern).map { ($0, Pattern($0)) }, uniquingKeysWith: { first, _ in first })
 
     static func matches(_ text: String, _ pattern: String) -> Bool {
-        guard let regex = compiled[pattern] else { return false }
-        let range = NSRange(text.startIndex..., in: text)
-        return regex.firstMatch(in: text, range: range) != nil
+        compiled[pattern]?.matches(text) ?? false
     }
 
     private static func parseDuration(_ text: String) -> Result<Scalar, FormatProblem> {

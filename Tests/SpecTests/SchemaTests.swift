@@ -18,9 +18,11 @@ import Testing
         #expect((parsed?["required"] as? [String]) == ["version", "modems"])
     }
 
+    /// Each pattern compiles for the validator (Swift's Regex) and for the schema's readers (ICU, as editors' validators use).
     @Test func everyFormatPatternCompiles() {
         for format in TextFormat.allCases {
             if let pattern = format.pattern {
+                #expect(Pattern(pattern).compiles, "\(format)")
                 #expect((try? NSRegularExpression(pattern: pattern)) != nil, "\(format)")
             }
         }

@@ -1,3 +1,4 @@
+import Spec
 import CUDev
 import Foundation
 
@@ -15,7 +16,7 @@ struct UDevDevice {
     /// A sysfs attribute, trimmed; nil when absent or blank.
     func attribute(_ name: String) -> String? {
         guard let value = Self.string(udev_device_get_sysattr_value(handle, name)) else { return nil }
-        let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = value.trimmingWhitespace()
         return trimmed.isEmpty ? nil : trimmed
     }
 

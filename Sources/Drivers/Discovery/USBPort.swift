@@ -1,3 +1,4 @@
+import Spec
 import Foundation
 import Reconciler
 
@@ -48,7 +49,7 @@ struct USBPort {
         }
         guard output.status == 0 else {
             throw RecoveryError(rung: .powerCycle, message: "uhubctl -l \(hub) -p \(port) -a cycle failed: "
-                + NetworkError.printable(output.stderr.trimmingCharacters(in: .whitespacesAndNewlines)))
+                + NetworkError.printable(output.stderr.trimmingWhitespace()))
         }
     }
 }

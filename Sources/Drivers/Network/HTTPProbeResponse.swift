@@ -1,3 +1,4 @@
+import Spec
 import Foundation
 
 /// The little of HTTP/1.x a health probe needs: the status code and a `Content-Length` body.
@@ -40,7 +41,7 @@ struct HTTPProbeResponse: Equatable {
         for line in head.split(separator: "\r\n").dropFirst() {
             let pair = line.split(separator: ":", maxSplits: 1)
             if pair.count == 2, pair[0].lowercased() == "content-length" {
-                return Int(pair[1].trimmingCharacters(in: .whitespaces))
+                return Int(pair[1].trimmingWhitespace())
             }
         }
         return nil

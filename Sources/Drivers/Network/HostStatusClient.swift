@@ -15,7 +15,7 @@ public enum HostStatusClient {
     private static func fetchOnThisThread(address: String, port: Int, token: String, timeout: Duration) -> Result<Data, HostStatusError> {
         do throws(ProbeFailure) {
             let connection = ProbeConnection(deadline: .now + timeout, timeoutText: SocketHealthProbe.seconds(timeout))
-            let host = address.contains(":") ? "[\(address)]" : address
+            let host = address.contains(":" as Character) ? "[\(address)]" : address
             let request = "GET /v1/status HTTP/1.1\r\nHost: \(host):\(port)\r\nAuthorization: Bearer \(token)\r\n"
                 + "User-Agent: proxyfarm-status\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
             let bytes = try connection.exchange(address: try connection.resolve(address), port: UInt16(clamping: port),

@@ -136,7 +136,7 @@ public struct IPRouteNetworkControl: NetworkControl {
                 failures.append(.init(change: change, answer: answer.joined(separator: " ")))
                 answer = []
             } else {
-                answer.append(line.replacingOccurrences(of: "RTNETLINK answers: ", with: ""))
+                answer.append(line.replacing("RTNETLINK answers: ", with: ""))
             }
         }
         if failures.isEmpty {

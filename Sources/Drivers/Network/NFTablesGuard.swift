@@ -1,3 +1,4 @@
+import Spec
 import Foundation
 import Reconciler
 
@@ -38,7 +39,7 @@ public struct NFTablesGuard: Sendable {
         guard output.status == 0 else {
             // nft's own answer for a table that does not exist.
             if output.errors.hasPrefix("Error: No such file or directory") { return GuardState() }
-            return GuardState(unreadable: "`nft \(command)` failed: " + NetworkError.printable(output.errors.trimmingCharacters(in: .whitespacesAndNewlines)))
+            return GuardState(unreadable: "`nft \(command)` failed: " + NetworkError.printable(output.errors.trimmingWhitespace()))
         }
         return parsed.value(of: output.output, NFTablesJSON.guardState)
     }
@@ -57,7 +58,7 @@ public struct NFTablesGuard: Sendable {
         let output = NFTablesLibrary.run(Self.render(state), json: false, namespace: namespace)
         if output.status != 0 {
             failures.append(.init(change: "guard table inet \(Self.table)",
-                                  answer: output.errors.trimmingCharacters(in: .whitespacesAndNewlines)))
+                                  answer: output.errors.trimmingWhitespace()))
         }
         if !failures.isEmpty { throw .changesFailed(failures) }
     }

@@ -1,26 +1,25 @@
 import Foundation
 import Reconciler
+import Spec
 
 /// Reads `nft -j list table inet proxyfarm` back into a guard. Only exactly the shapes
 /// `NFTablesGuard.render` writes are recognised: a lane changed by hand into anything else is not
 /// listed (so it is rewritten), and an `egress` chain that is not the one ProxyFarm writes — a
 /// rule added, a hook or policy changed, the fence before a lane — counts as no guard at all.
 enum NFTablesJSON {
-    private typealias Object = [String: Any]
-
     static func guardState(_ data: Data) -> GuardState {
-        guard let root = (try? JSONSerialization.jsonObject(with: data)) as? Object, let items = root["nftables"] as? [Object] else {
+        guard let items = JSONValue.parse(data)?["nftables"]?.array else {
             return GuardState(unreadable: "nft printed JSON that cannot be read")
         }
         var egressIntact = false
-        var egressRules: [[Object]] = []
-        var laneRules: [String: [[Object]]] = [:]
+        var egressRules: [[JSONValue]] = []
+        var laneRules: [String: [[JSONValue]]] = [:]
         for item in items {
-            if let chain = item["chain"] as? Object, chain["name"] as? String == "egress" {
-                egressIntact = chain["type"] as? String == "filter" && chain["hook"] as? String == "output"
-                    && chain["policy"] as? String == "accept" && chain["prio"] as? Int == 0
+            if let chain = item["chain"], chain["name"]?.string == "egress" {
+                egressIntact = chain["type"]?.string == "filter" && chain["hook"]?.string == "output"
+                    && chain["policy"]?.string == "accept" && chain["prio"]?.integer == 0
             }
-            guard let rule = item["rule"] as? Object, let chain = rule["chain"] as? String, let expr = rule["expr"] as? [Object] else { continue }
+            guard let rule = item["rule"], let chain = rule["chain"]?.string, let expr = rule["expr"]?.array else { continue }
             if chain == "egress" { egressRules.append(expr) } else { laneRules[chain, default: []].append(expr) }
         }
         guard egressIntact else { return GuardState() }
@@ -40,28 +39,28 @@ enum NFTablesJSON {
     }
 
     /// `meta skuid U jump lane_U`
-    private static func jumpUID(_ expr: [Object]) -> UInt32? {
-        guard expr.count == 2, let uid = match(expr[0], meta: "skuid") as? Int,
-              (expr[1]["jump"] as? Object)?["target"] as? String == "lane_\(uid)" else { return nil }
+    private static func jumpUID(_ expr: [JSONValue]) -> UInt32? {
+        guard expr.count == 2, let uid = match(expr[0], meta: "skuid")?.integer,
+              expr[1]["jump"]?["target"]?.string == "lane_\(uid)" else { return nil }
         return UInt32(exactly: uid)
     }
 
     /// `meta skuid A-B counter reject`
-    private static func fenceRange(_ expr: [Object]) -> ClosedRange<UInt32>? {
-        guard expr.count == 3, let range = (match(expr[0], meta: "skuid") as? Object)?["range"] as? [Int], range.count == 2,
+    private static func fenceRange(_ expr: [JSONValue]) -> ClosedRange<UInt32>? {
+        guard expr.count == 3, let range = integers(match(expr[0], meta: "skuid")?["range"]), range.count == 2,
               let low = UInt32(exactly: range[0]), let high = UInt32(exactly: range[1]), low <= high,
               expr[1]["counter"] != nil, expr[2]["reject"] != nil else { return nil }
         return low...high
     }
 
     /// `[oifname "IF" accept] [tcp sport { P… } accept] counter reject`, nothing else.
-    private static func lane(uid: UInt32, _ rules: [[Object]]) -> (lane: GuardLane, refused: Int)? {
-        guard let last = rules.last, last.count == 2, let counter = last[0]["counter"] as? Object, last[1]["reject"] != nil else { return nil }
+    private static func lane(uid: UInt32, _ rules: [[JSONValue]]) -> (lane: GuardLane, refused: Int)? {
+        guard let last = rules.last, last.count == 2, let counter = last[0]["counter"], counter.isObject, last[1]["reject"] != nil else { return nil }
         var interface: String?
         var ports: [Int] = []
         for (index, expr) in rules.dropLast().enumerated() {
-            guard expr.count == 2, expr[1].keys.contains("accept") else { return nil }
-            if index == 0, let name = match(expr[0], meta: "oifname") as? String {
+            guard expr.count == 2, expr[1]["accept"] != nil else { return nil }
+            if index == 0, let name = match(expr[0], meta: "oifname")?.string {
                 interface = name
             } else if ports.isEmpty, let sports = tcpSourcePorts(expr[0]) {
                 ports = sports
@@ -69,23 +68,28 @@ enum NFTablesJSON {
                 return nil
             }
         }
-        return (GuardLane(uid: uid, interface: interface, replyPorts: ports), counter["packets"] as? Int ?? 0)
+        return (GuardLane(uid: uid, interface: interface, replyPorts: ports), counter["packets"]?.integer ?? 0)
     }
 
     /// The right-hand side of `meta KEY == …`.
-    private static func match(_ expr: Object, meta key: String) -> Any? {
-        guard let match = expr["match"] as? Object, match["op"] as? String == "==",
-              ((match["left"] as? Object)?["meta"] as? Object)?["key"] as? String == key else { return nil }
+    private static func match(_ expr: JSONValue, meta key: String) -> JSONValue? {
+        guard let match = expr["match"], match["op"]?.string == "==", match["left"]?["meta"]?["key"]?.string == key else { return nil }
         return match["right"]
     }
 
+    /// A list of integers only, as nft writes ranges and sets.
+    private static func integers(_ value: JSONValue?) -> [Int]? {
+        guard let items = value?.array else { return nil }
+        let numbers = items.compactMap(\.integer)
+        return numbers.count == items.count ? numbers : nil
+    }
+
     /// `tcp sport P` or `tcp sport { P, Q }`.
-    private static func tcpSourcePorts(_ expr: Object) -> [Int]? {
-        guard let match = expr["match"] as? Object, match["op"] as? String == "==",
-              let payload = (match["left"] as? Object)?["payload"] as? Object,
-              payload["protocol"] as? String == "tcp", payload["field"] as? String == "sport" else { return nil }
-        if let port = match["right"] as? Int { return [port] }
-        guard let ports = (match["right"] as? Object)?["set"] as? [Int], !ports.isEmpty else { return nil }
+    private static func tcpSourcePorts(_ expr: JSONValue) -> [Int]? {
+        guard let match = expr["match"], match["op"]?.string == "==", let payload = match["left"]?["payload"],
+              payload["protocol"]?.string == "tcp", payload["field"]?.string == "sport" else { return nil }
+        if let port = match["right"]?.integer { return [port] }
+        guard let ports = integers(match["right"]?["set"]), !ports.isEmpty else { return nil }
         return ports
     }
 }

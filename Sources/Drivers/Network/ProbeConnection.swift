@@ -1,4 +1,5 @@
 import Foundation
+import Spec
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -28,17 +29,15 @@ struct ProbeURL: Equatable {
     var path: String
 
     init(_ text: String) throws(ProbeFailure) {
-        guard let components = URLComponents(string: text), components.scheme?.lowercased() == "http",
-              let host = components.host, !host.isEmpty else {
+        guard let address = WebAddress(text), address.scheme == "http" else {
             throw ProbeFailure("unsupported probe URL \(text) (only http://host[:port]/path)")
         }
-        guard let port = UInt16(exactly: components.port ?? 80), port > 0 else {
+        guard let port = UInt16(exactly: address.port ?? 80), port > 0 else {
             throw ProbeFailure("probe URL \(text) has an invalid port")
         }
-        self.host = host
+        host = address.host
         self.port = port
-        let path = components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath
-        self.path = path + (components.percentEncodedQuery.map { "?" + $0 } ?? "")
+        path = address.pathAndQuery
     }
 }
 

@@ -1,3 +1,4 @@
+import Spec
 import CGlibcExtras
 import Foundation
 import Reconciler
@@ -71,7 +72,7 @@ public struct SocketHealthProbe: HealthProbe {
     }
 
     private static func bareAddress(_ body: String) -> String? {
-        let text = body.trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = body.trimmingWhitespace()
         var buffer = [UInt8](repeating: 0, count: 16)
         let isAddress = inet_pton(AF_INET, text, &buffer) == 1 || inet_pton(AF_INET6, text, &buffer) == 1
         return isAddress ? text : nil
@@ -80,6 +81,6 @@ public struct SocketHealthProbe: HealthProbe {
     /// `5s`, `0.5s`: how a timeout reads in a failure reason.
     static func seconds(_ duration: Duration) -> String {
         let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
-        return milliseconds % 1000 == 0 ? "\(milliseconds / 1000)s" : String(format: "%.3gs", Double(milliseconds) / 1000)
+        return milliseconds % 1000 == 0 ? "\(milliseconds / 1000)s" : "\(Double(milliseconds) / 1000)s"
     }
 }

@@ -65,7 +65,7 @@ public enum ProxySpawner {
     /// `name` as given when it holds a slash, else the first executable match on PATH (plus the
     /// sbin directories, where `ip` lives, when they are missing from a service's PATH).
     static func locate(_ name: String, extraDirectories: [String] = []) -> String? {
-        if name.contains("/") { return access(name, X_OK) == 0 ? name : nil }
+        if name.contains("/" as Character) { return access(name, X_OK) == 0 ? name : nil }
         let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/local/bin:/usr/bin:/bin"
         let directories = path.split(separator: ":").map(String.init) + extraDirectories
         return directories.lazy.map { $0 + "/" + name }.first { access($0, X_OK) == 0 }

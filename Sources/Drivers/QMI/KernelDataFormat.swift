@@ -1,3 +1,4 @@
+import Spec
 import Foundation
 import Reconciler
 
@@ -48,7 +49,7 @@ public struct KernelDataFormat: Sendable {
     /// IFF_UP from sysfs `flags`; an interface without the attribute is treated as down.
     private func isUp(_ interface: String) -> Bool {
         guard let text = try? String(contentsOfFile: attribute(interface, "flags"), encoding: .utf8),
-              let flags = Int(text.trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "0x", with: ""), radix: 16)
+              let flags = Int(text.trimmingWhitespace().replacing("0x", with: ""), radix: 16)
         else { return false }
         return flags & 0x1 != 0
     }

@@ -1,3 +1,4 @@
+import Spec
 import Foundation
 
 /// `git pull --ff-only` of farm.yaml's checkout (DESIGN §9: git carries the desired state). Its
@@ -20,7 +21,7 @@ public enum GitPull {
             return Outcome(failure: "pull failed: cannot run git: \(redacted(error.message))", commit: nil)
         }
         let head = try? await NetworkToolRunner.run(command + ["rev-parse", "HEAD"], timeout: .seconds(10))
-        let commit = head.flatMap { $0.status == 0 ? String(decoding: $0.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : nil }
+        let commit = head.flatMap { $0.status == 0 ? String(decoding: $0.stdout, as: UTF8.self).trimmingWhitespace() : nil }
         return Outcome(failure: pulled.status == 0 ? nil : reason(pulled.stderr), commit: commit)
     }
 
@@ -33,7 +34,7 @@ public enum GitPull {
         if text.contains("would be overwritten by merge") {
             return "pull refused (local changes in the checkout would be overwritten)"
         }
-        let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let lines = text.split(separator: "\n").map { $0.trimmingWhitespace() }.filter { !$0.isEmpty }
         let first = lines.first { $0.hasPrefix("fatal:") || $0.hasPrefix("error:") } ?? lines.first ?? "git exited with an error"
         if ["Could not resolve host", "unable to access", "Could not read from remote", "Connection refused", "timed out"].contains(where: first.contains) {
             return "pull failed (remote unreachable): \(first)"
@@ -45,7 +46,7 @@ public enum GitPull {
     public static func redacted(_ text: String) -> String {
         var result = ""
         var rest = Substring(text)
-        while let scheme = rest.range(of: "://") {
+        while let scheme = rest.firstRange(of: "://") {
             result += rest[..<scheme.upperBound]
             rest = rest[scheme.upperBound...]
             let authority = rest.prefix { !"/ \t\n'\"".contains($0) }

@@ -48,7 +48,7 @@ struct Daemon: AsyncParsableCommand {
         }
         // The secret files named at start: a changed password is applied at once (a file named
         // only later is picked up by the next pass that farm.yaml's change or the resync runs).
-        let base = (options.file as NSString).deletingLastPathComponent
+        let base = PlainText.directory(of: options.file)
         let secrets = FarmFile.load(path: options.file).spec?.secretFiles(baseDirectory: base.isEmpty ? "." : base) ?? []
         let runtime = DaemonRuntime(specFile: options.file, secretFiles: secrets, stateDirectory: options.absoluteStateDirectory, debounce: debounce.duration,
                                     loop: DaemonLoop.Configuration(periodicPass: resync.duration))

@@ -94,7 +94,7 @@ actor DaemonSession {
             return errors
         }
         reportedInvalid = nil
-        let base = (options.file as NSString).deletingLastPathComponent
+        let base = PlainText.directory(of: options.file)
         let secrets = (loaded.spec ?? spec).secretFiles(baseDirectory: base.isEmpty ? "." : base)
         // Stamped before this load read them; a file it named for the first time has no stamp yet,
         // so the next pass parses once more rather than miss a change made while it was read.
@@ -128,6 +128,6 @@ struct PassCost {
     func metadata() -> Logger.Metadata {
         let wall = (ContinuousClock.now - clock).components
         let wallMilliseconds = Double(wall.seconds) * 1000 + Double(wall.attoseconds) / 1e15
-        return ["passMs": "\(String(format: "%.1f", wallMilliseconds))", "cpuMs": "\(String(format: "%.1f", (ProcessCPU.seconds() - cpu) * 1000))"]
+        return ["passMs": "\(PlainText.fixed(wallMilliseconds, digits: 1))", "cpuMs": "\(PlainText.fixed((ProcessCPU.seconds() - cpu) * 1000, digits: 1))"]
     }
 }
