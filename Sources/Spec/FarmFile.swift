@@ -33,8 +33,8 @@ public enum FarmFile {
                             reading: SecretUse = .proxies) -> FarmLoadResult {
         var sink = DiagnosticSink(file: path)
         var info = stat()
-        if stat(path, &info) == 0, case let size = Int(info.st_size), size > sizeLimit {
-            sink.error(.start, "", "the file is \(size) bytes; farm.yaml may be at most \(sizeLimit) bytes (256 KiB)")
+        if stat(path, &info) == 0, Int(info.st_size) > sizeLimit {
+            sink.error(.start, "", "the file is \(info.st_size) bytes; farm.yaml may be at most \(sizeLimit) bytes (256 KiB)")
             return FarmLoadResult(spec: nil, diagnostics: sink.sorted, source: "")
         }
         guard FileManager.default.fileExists(atPath: path) else {

@@ -25,8 +25,10 @@ struct Pattern: Sendable {
 
     var compiles: Bool { alternatives != nil }
 
-    /// Longer texts match nothing, so that no input can make the backtracking deep: farm.yaml's values are far shorter.
+    /// Longer texts match nothing, and a group repeats at most `mostGroupRepeats` times (a repetition of a group recurses
+    /// once per round), so that no input can make the backtracking deep: farm.yaml's values are far shorter.
     static let longestText = 4096
+    static let mostGroupRepeats = 64
 
     /// Whether the pattern matches somewhere in `text` (anchors say where).
     func matches(_ text: String) -> Bool {
@@ -57,7 +59,9 @@ struct Pattern: Sendable {
             return stride(from: end, through: at + min, by: -1).contains { then($0) }
         case let .repetition(node, min, max):
             func repeated(_ count: Int, _ position: Int) -> Bool {
-                if count < max, match(node, text, position, { $0 != position && repeated(count + 1, $0) }) { return true }
+                if count < Swift.min(max, Pattern.mostGroupRepeats), match(node, text, position, { $0 != position && repeated(count + 1, $0) }) {
+                    return true
+                }
                 return count >= min && then(position)
             }
             return repeated(0, at)

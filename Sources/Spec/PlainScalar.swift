@@ -27,7 +27,7 @@ enum PlainScalar {
     static func integer(_ text: String) -> Int? {
         let digits = String(text.filter { $0 != "_" })
         let negative = digits.hasPrefix("-")
-        let unsigned = digits.hasPrefix("-") || digits.hasPrefix("+") ? digits.dropFirst() : Substring(digits)
+        let unsigned = negative || digits.hasPrefix("+") ? digits.dropFirst() : Substring(digits)
         let magnitude: Int?
         if digits == "0" {
             magnitude = 0
@@ -36,8 +36,9 @@ enum PlainScalar {
         } else if unsigned.contains(":" as Character) {
             magnitude = unsigned.split(separator: ":").reduce(Int?(0)) { total, part in
                 guard let total, let part = Int(part) else { return nil }
-                let (shifted, overflow) = total.multipliedReportingOverflow(by: 60)
-                return overflow ? nil : shifted.addingReportingOverflow(part).overflow ? nil : shifted + part
+                let (shifted, overflowed) = total.multipliedReportingOverflow(by: 60)
+                let (sum, carried) = shifted.addingReportingOverflow(part)
+                return overflowed || carried ? nil : sum
             }
         } else {
             magnitude = Int(unsigned, radix: 10)

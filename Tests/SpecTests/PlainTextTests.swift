@@ -126,4 +126,16 @@ import Yams
         #expect(!Pattern("^[^\\s\"]+$").matches(String(repeating: "x", count: Pattern.longestText + 1)))
         #expect(Pattern("^[^\\s\"]+$").matches(String(repeating: "x", count: Pattern.longestText)))
     }
+
+    /// The longest texts matched, built to make each pattern's groups repeat as often as they can, end without
+    /// exhausting a test thread's stack: the daemon matches on the same kind of thread.
+    @Test func theLongestTextsDoNotRecurseTooDeeply() {
+        let longest = ["1" + String(repeating: ":00", count: (Pattern.longestText - 1) / 3), String(repeating: "9", count: Pattern.longestText),
+                       "http://" + String(repeating: "a", count: Pattern.longestText - 7)]
+        for source in TextFormat.allCases.compactMap(\.pattern) + PlainScalar.sources {
+            for text in longest { _ = Pattern(source).matches(text) }
+        }
+        #expect(PlainScalar.tag(of: "1" + String(repeating: ":00", count: Pattern.mostGroupRepeats)) == .int)
+        #expect(PlainScalar.tag(of: longest[0]) == .str)
+    }
 }
